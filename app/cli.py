@@ -13,7 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "db": ("app.db_cli", "database schema: upgrade to the latest migration"),
     "train": ("app.model.train", "train the risk model on PhysioNet 2019 set A"),
     "evaluate": ("app.model.evaluate", "score a PhysioNet-format folder or .tar.gz and print metrics"),
-    "inspect": ("app.fhir.inspect", "show what the app would see for one patient on a FHIR server"),
+    "inspect": ("app.inspect", "show what the app would see for one patient on a FHIR server"),
     "feedback": ("app.feedback_cli", "export feedback and answer it from the command line"),
 }
 
