@@ -1,0 +1,86 @@
+"""Sepsis Sentinel. `create_app` reads like a table of contents: settings, database, SMART, web."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import requests
+import sqlalchemy as sa
+from flask import Flask
+
+from app import db
+from app.config import ROOT, Settings, load_settings
+from app.smart import Launcher, LaunchOptions, Registration, Sealer, SessionStore, load_registration
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Services:
+    """What request handlers need, built once per app. Holds no per-user state: that lives in the database."""
+
+    settings: Settings
+    engine: sa.Engine
+    registration: Registration
+    store: SessionStore
+    launcher: Launcher
+    http: requests.Session
+    clock: Callable[[], datetime]
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    overrides = dict(overrides or {})
+    clock = overrides.pop("clock", utc_now)
+    settings = load_settings(overrides)
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
+                      MAX_CONTENT_LENGTH=64 * 1024, SEND_FILE_MAX_AGE_DEFAULT=3600)
+    app.extensions["sentinel"] = build_services(settings, clock)
+    register_blueprints(app)
+    register_security(app)
+    register_errorhandlers(app)
+    return app
+
+
+def build_services(settings: Settings, clock: Callable[[], datetime]) -> Services:
+    engine = db.make_engine(settings.database_url)
+    if settings.auto_migrate:
+        db.upgrade(engine)
+    else:
+        db.check_schema(engine)
+    registration = load_registration(settings.smart_launch_file)
+    store = SessionStore(engine, Sealer(settings.secret_key), idle=timedelta(minutes=settings.session_idle_minutes),
+                         max_age=timedelta(hours=settings.session_max_hours),
+                         pending_ttl=timedelta(minutes=settings.pending_launch_minutes))
+    http = requests.Session()
+    options = LaunchOptions(iss_allowlist=settings.iss_allowlist, require_https=settings.env == "production",
+                            roles=settings.roles, timeout=(settings.fhir_connect_timeout, settings.fhir_read_timeout))
+    launcher = Launcher(registration, store, http, options, clock)
+    return Services(settings=settings, engine=engine, registration=registration, store=store, launcher=launcher,
+                    http=http, clock=clock)
+
+
+def register_blueprints(app: Flask) -> None:
+    from app.web import home, launch, patient
+
+    for module in (home, launch, patient):
+        app.register_blueprint(module.bp)
+
+
+def register_security(app: Flask) -> None:
+    from app.web import security
+
+    security.init_app(app)
+
+
+def register_errorhandlers(app: Flask) -> None:
+    from app.web import errors
+
+    errors.init_app(app)

@@ -1,0 +1,142 @@
+"""Settings in one place: defaults, then environment variables (prefix SENTINEL_), then overrides; validated at start."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "SENTINEL_"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def _default_roles() -> dict[str, str]:
+    # PractitionerRole.code -> app role. Keys are "system|code"; a bare code matches any system.
+    # http://terminology.hl7.org/CodeSystem/practitioner-role; SNOMED CT role codes some EHRs send instead.
+    hl7 = "http://terminology.hl7.org/CodeSystem/practitioner-role"
+    return {
+        f"{hl7}|doctor": "provider",
+        f"{hl7}|nurse": "nurse",
+        f"{hl7}|ict": "deployment",
+        "http://snomed.info/sct|309343006": "provider",  # Physician
+        "http://snomed.info/sct|224535009": "nurse",  # Registered nurse
+        "http://snomed.info/sct|106292003": "nurse",  # Professional nurse
+    }
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where the data lives. SQLite by default; PostgreSQL with postgresql+psycopg://...
+    database_url: str = f"sqlite:///{ROOT / 'instance' / 'sentinel.db'}"
+    # Signs the CSRF tokens and encrypts OAuth tokens at rest. Required outside dev/test.
+    secret_key: str = ""
+    # SMART registration (client id, redirect URI, scopes).
+    smart_launch_file: str = str(ROOT / "smart_launch.json")
+    # The only FHIR servers this app will launch from (iss values). Exact match after stripping "/".
+    iss_allowlist: tuple[str, ...] = ()
+    # Public URL of this app, used to build the redirect URI when smart_launch.json leaves it relative.
+    public_url: str = ""
+    # Who may embed the app in a frame (CSP frame-ancestors). The EHR's origin(s).
+    frame_ancestors: tuple[str, ...] = ("'self'",)
+    # Cookies: Secure + SameSite=None under HTTPS (needed inside a cross-site EHR iframe).
+    cookie_secure: bool = False
+    session_idle_minutes: int = 60
+    session_max_hours: int = 12
+    pending_launch_minutes: int = 10
+    # FHIR access.
+    fhir_connect_timeout: float = 3.05
+    fhir_read_timeout: float = 10.0
+    fhir_time_budget: float = 20.0
+    observation_lookback_hours: int = 72
+    page_size: int = 200
+    max_pages: int = 20
+    roles: dict[str, str] = field(default_factory=_default_roles)
+    # Mail to the deployment team (feedback notifications). Empty host = no mail.
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    mail_from: str = "sepsis-sentinel@localhost"
+    deployment_team_email: str = ""
+    # Environment name; "production" forbids dev defaults.
+    # Apply migrations at start (dev, demo, tests). Production runs `sentinel db upgrade` as a deploy step.
+    auto_migrate: bool = True
+    env: str = "development"
+    testing: bool = False
+    log_level: str = "INFO"
+
+    def validate(self) -> Settings:
+        if self.env == "production":
+            if len(self.secret_key) < 32:
+                raise ConfigError("SENTINEL_SECRET_KEY must be set to at least 32 random characters in production")
+            if not self.cookie_secure:
+                raise ConfigError("SENTINEL_COOKIE_SECURE must be true in production (the app runs in an HTTPS iframe)")
+            if not self.iss_allowlist:
+                raise ConfigError("SENTINEL_ISS_ALLOWLIST must name your EHR's FHIR base URL in production")
+            if not self.public_url.startswith("https://"):
+                raise ConfigError("SENTINEL_PUBLIC_URL must be this app's https:// address in production")
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ConfigError("SENTINEL_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
+        bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
+        if bad:
+            raise ConfigError(f"SENTINEL_ROLES maps to unknown roles: {', '.join(bad)}")
+        return self
+
+
+def _coerce(current, raw: str, name: str):
+    if isinstance(current, bool):
+        if raw.lower() in {"1", "true", "yes", "on"}:
+            return True
+        if raw.lower() in {"0", "false", "no", "off", ""}:
+            return False
+        raise ConfigError(f"{name} must be true or false, not {raw!r}")
+    if isinstance(current, int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+    if isinstance(current, float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if isinstance(current, tuple):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    if isinstance(current, dict):
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            raise ConfigError(f"{name} must be a JSON object") from None
+        if not isinstance(value, dict):
+            raise ConfigError(f"{name} must be a JSON object")
+        return value
+    return raw
+
+
+def load_settings(overrides: dict | None = None, environ: dict | None = None) -> Settings:
+    """Defaults, then SENTINEL_* environment variables (DATABASE_URL also accepted bare), then overrides."""
+    environ = os.environ if environ is None else environ
+    settings = Settings()
+    values = {}
+    for f in fields(Settings):
+        name = PREFIX + f.name.upper()
+        raw = environ.get(name)
+        if raw is None and f.name == "database_url":
+            raw = environ.get("DATABASE_URL")
+        if raw is not None:
+            values[f.name] = _coerce(getattr(settings, f.name), raw, name)
+    settings = replace(settings, **values, **(overrides or {}))
+    if not settings.secret_key:
+        if settings.env == "production":
+            settings.validate()  # raises with a clear message
+        # Development and tests: a random key per process start. Two processes must share a key
+        # (tokens are encrypted with it), so multi-process deployments set SENTINEL_SECRET_KEY.
+        settings = replace(settings, secret_key=secrets.token_urlsafe(32))
+    return settings.validate()

@@ -1,0 +1,156 @@
+"""The database: one SQLAlchemy Core engine from DATABASE_URL (SQLite default, PostgreSQL by URL), the tables, and
+Alembic migrations. Every table is declared here so the schema reads in one place; packages own the queries."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+log = logging.getLogger(__name__)
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+
+class UtcDateTime(sa.TypeDecorator):
+    """Timezone-aware UTC in and out, on SQLite (which stores naive text) as on PostgreSQL."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; use timezone-aware UTC")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+TS = UtcDateTime()
+
+# A launch between /launch and /callback. Keyed by a hash of `state`; bound to the browser by a hash of a
+# cookie value; consumed once (used_at). Secrets (code_verifier) are encrypted at rest.
+pending_launches = sa.Table(
+    "pending_launches", metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("browser_hash", sa.String(64), nullable=False),
+    sa.Column("iss", sa.Text, nullable=False),
+    sa.Column("launch", sa.Text),
+    sa.Column("code_verifier_enc", sa.Text, nullable=False),
+    sa.Column("nonce", sa.String(64), nullable=False),
+    sa.Column("endpoints", sa.JSON, nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("used_at", TS),
+)
+
+# A launched session: what the opaque cookie id stands for. Tokens never leave this table unencrypted.
+sessions = sa.Table(
+    "sessions", metadata,
+    sa.Column("id_hash", sa.String(64), primary_key=True),
+    sa.Column("iss", sa.Text, nullable=False),
+    sa.Column("token_endpoint", sa.Text, nullable=False),
+    sa.Column("patient_id", sa.String(128), nullable=False),
+    sa.Column("encounter_id", sa.String(128)),
+    sa.Column("user_ref", sa.Text, nullable=False),
+    sa.Column("user_name", sa.Text),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("scope", sa.Text, nullable=False),
+    sa.Column("access_token_enc", sa.Text, nullable=False),
+    sa.Column("refresh_token_enc", sa.Text),
+    sa.Column("token_expires_at", TS, nullable=False),
+    sa.Column("csrf_secret", sa.String(64), nullable=False),
+    sa.Column("created_at", TS, nullable=False),
+    sa.Column("last_seen_at", TS, nullable=False),
+    sa.Column("expires_at", TS, nullable=False),
+    sa.Column("ended_at", TS),
+)
+
+# Who did what to which patient, when. Ids only, never names or values.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("at", TS, nullable=False, index=True),
+    sa.Column("user_ref", sa.Text),
+    sa.Column("role", sa.String(32)),
+    sa.Column("patient_id", sa.String(128), index=True),
+    sa.Column("action", sa.String(64), nullable=False),
+    sa.Column("target", sa.Text),
+    sa.Column("outcome", sa.String(32), nullable=False),
+    sa.Column("detail", sa.JSON),
+)
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine that behaves the same on SQLite and PostgreSQL (foreign keys on, sane pool)."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every SQLite test
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=15000")
+            cur.close()
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _alembic_config(engine: sa.Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def upgrade(engine: sa.Engine) -> None:
+    """Bring the schema to the newest migration (idempotent)."""
+    command.upgrade(_alembic_config(engine), "head")
+
+
+def is_current(engine: sa.Engine) -> bool:
+    """True when the database schema is at the newest migration."""
+    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision() == head
+
+
+class SchemaOutOfDate(RuntimeError):
+    pass
+
+
+def check_schema(engine: sa.Engine) -> None:
+    if not is_current(engine):
+        raise SchemaOutOfDate(
+            "The database schema is not at the newest version. Run `sentinel db upgrade` (with the same "
+            "SENTINEL_DATABASE_URL) before starting the app."
+        )

@@ -1,0 +1,66 @@
+"""What can go wrong in a SMART launch, each with a message a clinician can act on (no tokens, no PHI)."""
+
+
+class LaunchError(Exception):
+    """A launch could not complete. `message` is shown to the user; `code` goes to logs and audit."""
+
+    code = "launch_failed"
+    status = 400
+    message = "Sepsis Sentinel could not be opened. Please open it again from the patient's chart."
+
+    def __init__(self, message: str | None = None, *, detail: str = ""):
+        super().__init__(message or self.message)
+        if message:
+            self.message = message
+        self.detail = detail  # for logs: never tokens or PHI
+
+
+class IssNotAllowed(LaunchError):
+    code = "iss_not_allowed"
+    status = 403
+    message = ("This EHR is not registered with Sepsis Sentinel at this site. "
+               "Ask your deployment team to add its FHIR address to the allow-list.")
+
+
+class DiscoveryFailed(LaunchError):
+    code = "discovery_failed"
+    status = 502
+    message = "The EHR's SMART configuration could not be read. Please try again, or contact the deployment team."
+
+
+class StateInvalid(LaunchError):
+    code = "state_invalid"
+    status = 400
+    message = ("This sign-in link is not valid any more (it was already used, has expired, or was started in "
+               "another browser). Please open Sepsis Sentinel again from the patient's chart.")
+
+
+class AuthorizationDenied(LaunchError):
+    code = "authorization_denied"
+    status = 403
+    message = "The EHR did not authorize Sepsis Sentinel. Please open it again from the patient's chart."
+
+
+class TokenExchangeFailed(LaunchError):
+    code = "token_exchange_failed"
+    status = 502
+    message = "The EHR refused to complete sign-in. Please open Sepsis Sentinel again from the patient's chart."
+
+
+class IdTokenInvalid(LaunchError):
+    code = "id_token_invalid"
+    status = 403
+    message = ("Your identity from the EHR could not be verified, so Sepsis Sentinel did not open. "
+               "Please open it again; if this keeps happening, contact the deployment team.")
+
+
+class ContextMissing(LaunchError):
+    code = "context_missing"
+    status = 400
+    message = "The EHR did not say which patient is open. Please open Sepsis Sentinel from a patient's chart."
+
+
+class SessionExpired(LaunchError):
+    code = "session_expired"
+    status = 401
+    message = "Your Sepsis Sentinel session has ended. Please open it again from the patient's chart."

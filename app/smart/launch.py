@@ -1,0 +1,103 @@
+"""The SMART App Launch, start to finish: /launch builds the authorize redirect, /callback turns the code into a
+server-side session. Views call `begin` and `complete`; everything they need to decide lives here."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+import requests
+
+from .context import User, resolve_user
+from .discovery import SmartConfiguration, check_iss, discover
+from .errors import AuthorizationDenied, ContextMissing
+from .idtoken import verify_id_token
+from .oauth import FHIR_ID, authorize_url, exchange_code, new_pkce_verifier
+from .registration import Registration
+from .sessions import PendingLaunch, Session, SessionStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    iss_allowlist: tuple[str, ...]
+    require_https: bool
+    roles: dict[str, str]
+    timeout: tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Launched:
+    session_id: str
+    session: Session
+    user: User
+
+
+class Launcher:
+    def __init__(self, registration: Registration, store: SessionStore, http: requests.Session,
+                 options: LaunchOptions, clock: Callable[[], datetime]):
+        self.reg, self.store, self.http, self.options, self.clock = registration, store, http, options, clock
+
+    def begin(self, iss: str | None, launch: str | None, public_url: str) -> tuple[str, str]:
+        """Validate iss, discover, store the pending launch; return (authorize URL, browser-binding secret)."""
+        iss = check_iss(iss or "", self.options.iss_allowlist, self.options.require_https)
+        if launch is not None and not (0 < len(launch) <= 2048):
+            raise ContextMissing(detail="launch parameter empty or too long")
+        config = discover(iss, self.http, self.options.timeout, self.options.require_https)
+        state, browser_secret = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+        verifier, nonce = new_pkce_verifier(), secrets.token_urlsafe(24)
+        pending = PendingLaunch(iss=iss, launch=launch, code_verifier=verifier, nonce=nonce,
+                                endpoints=config.as_dict())
+        self.store.save_pending(state, browser_secret, pending, self.clock())
+        scope = self.reg.ehr_launch_scope if launch else self.reg.standalone_launch_scope
+        url = authorize_url(self.reg, config.authorization_endpoint, self.reg.redirect_uri(public_url),
+                            scope=scope, state=state, code_verifier=verifier, aud=iss, nonce=nonce, launch=launch)
+        log.info("launch begun: mode=%s", "ehr" if launch else "standalone")
+        return url, browser_secret
+
+    def complete(self, *, state: str | None, code: str | None, error: str | None, browser_secret: str | None,
+                 public_url: str) -> Launched:
+        """Consume the state once, exchange the code, verify identity and context, open a session."""
+        now = self.clock()
+        pending = self.store.consume_pending(state, browser_secret, now)
+        if error or not code:
+            raise AuthorizationDenied(detail=f"authorize returned error={str(error)[:40]}")
+        config = SmartConfiguration.from_dict(pending.endpoints)
+        tokens = exchange_code(self.reg, config.token_endpoint, self.reg.redirect_uri(public_url), code,
+                               pending.code_verifier, self.http, self.options.timeout, now)
+        if not tokens.patient:
+            raise ContextMissing(detail="token response has no patient")
+        identity = verify_id_token(tokens.id_token, jwks_uri=config.jwks_uri, issuer=config.issuer,
+                                   client_id=self.reg.client_id, nonce=pending.nonce, http=self.http,
+                                   timeout=self.options.timeout, now=now.timestamp())
+        user = resolve_user(identity.fhir_user, pending.iss, self._reader(pending.iss, tokens.access_token),
+                            self.options.roles, fallback_name=identity.name)
+        session_id, session = self.store.create(iss=pending.iss, token_endpoint=config.token_endpoint,
+                                                tokens=tokens, user_ref=user.ref, user_name=user.name,
+                                                role=user.role, now=now)
+        log.info("launch complete: role=%s", user.role)
+        return Launched(session_id=session_id, session=session, user=user)
+
+    def _reader(self, iss: str, access_token: str) -> Callable[[str, dict | None], dict | None]:
+        """GET on this FHIR base only; None when the resource is absent or not allowed (the user stays read-only)."""
+
+        def read(path: str, params: dict | None) -> dict | None:
+            parts = path.split("/")
+            if not (1 <= len(parts) <= 2 and parts[0].isalpha() and all(FHIR_ID.fullmatch(p) for p in parts[1:])):
+                return None
+            try:
+                resp = self.http.get(f"{iss}/{path}", params=params, timeout=self.options.timeout,
+                                     headers={"Authorization": f"Bearer {access_token}",
+                                              "Accept": "application/fhir+json"})
+                if resp.status_code != 200:
+                    return None
+                doc = resp.json()
+            except (requests.RequestException, ValueError):
+                return None
+            return doc if isinstance(doc, dict) else None
+
+        return read

@@ -1,0 +1,112 @@
+"""OAuth 2.0 for SMART with Authlib: the authorize URL (PKCE S256, state, aud, launch), code exchange, refresh."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests
+from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2 import OAuth2Error
+
+from .errors import ContextMissing, SessionExpired, TokenExchangeFailed
+from .registration import Registration
+
+# FHIR R4 id datatype: [A-Za-z0-9\-\.]{1,64}. Anything else from the EHR is refused, not passed on.
+FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+DEFAULT_EXPIRES_IN = 300  # when the server omits expires_in, assume a short life and refresh early
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime
+    scope: str
+    patient: str | None
+    encounter: str | None
+    id_token: str | None
+
+
+def new_pkce_verifier() -> str:
+    # RFC 7636 4.1: 43-128 characters from the unreserved set; 64 url-safe bytes give 86.
+    return secrets.token_urlsafe(64)
+
+
+def _client(reg: Registration, redirect_uri: str | None, http: requests.Session | None) -> OAuth2Session:
+    client = OAuth2Session(
+        reg.client_id, reg.client_secret, redirect_uri=redirect_uri, code_challenge_method="S256",
+        token_endpoint_auth_method="client_secret_basic" if reg.client_secret else "none",
+    )
+    if http is not None:  # share the hardened session's adapters and proxies
+        client.mount("https://", http.get_adapter("https://"))
+        client.mount("http://", http.get_adapter("http://"))
+    return client
+
+
+def authorize_url(reg: Registration, authorization_endpoint: str, redirect_uri: str, *, scope: str, state: str,
+                  code_verifier: str, aud: str, nonce: str, launch: str | None) -> str:
+    """The URL the browser goes to. `aud` is the FHIR base (SMART 2.0 requires it); `launch` only for EHR launch."""
+    extra = {"aud": aud, "nonce": nonce}
+    if launch:
+        extra["launch"] = launch
+    url, _ = _client(reg, redirect_uri, None).create_authorization_url(
+        authorization_endpoint, state=state, code_verifier=code_verifier, scope=scope, **extra)
+    return url
+
+
+def _token_set(token: dict, now: datetime, previous: TokenSet | None = None) -> TokenSet:
+    access = token.get("access_token")
+    if not isinstance(access, str) or not access:
+        raise TokenExchangeFailed(detail="no access_token in token response")
+    if str(token.get("token_type", "")).lower() != "bearer":
+        raise TokenExchangeFailed(detail="token_type is not Bearer")
+    try:
+        expires_in = int(token.get("expires_in", DEFAULT_EXPIRES_IN))
+    except (TypeError, ValueError):
+        expires_in = DEFAULT_EXPIRES_IN
+    patient = token.get("patient", previous.patient if previous else None)
+    encounter = token.get("encounter", previous.encounter if previous else None)
+    for name, value in (("patient", patient), ("encounter", encounter)):
+        if value is not None and not (isinstance(value, str) and FHIR_ID.fullmatch(value)):
+            raise ContextMissing(detail=f"{name} context is not a valid FHIR id")
+    return TokenSet(
+        access_token=access,
+        refresh_token=token.get("refresh_token") or (previous.refresh_token if previous else None),
+        expires_at=now + timedelta(seconds=max(0, expires_in)),
+        scope=str(token.get("scope") or (previous.scope if previous else "")),
+        patient=patient,
+        encounter=encounter,
+        id_token=token.get("id_token"),
+    )
+
+
+def exchange_code(reg: Registration, token_endpoint: str, redirect_uri: str, code: str, code_verifier: str,
+                  http: requests.Session, timeout: tuple[float, float], now: datetime) -> TokenSet:
+    """Trade the authorization code (with the PKCE verifier) for tokens."""
+    client = _client(reg, redirect_uri, http)
+    try:
+        token = client.fetch_token(token_endpoint, grant_type="authorization_code", code=code,
+                                   code_verifier=code_verifier, timeout=timeout)
+    except OAuth2Error as exc:
+        raise TokenExchangeFailed(detail=f"token endpoint error {exc.error}") from None
+    except (requests.RequestException, ValueError) as exc:
+        raise TokenExchangeFailed(detail=type(exc).__name__) from None
+    return _token_set(dict(token), now)
+
+
+def refresh(reg: Registration, token_endpoint: str, tokens: TokenSet, http: requests.Session,
+            timeout: tuple[float, float], now: datetime) -> TokenSet:
+    """A fresh access token from the refresh token; SessionExpired when there is none or the EHR refuses."""
+    if not tokens.refresh_token:
+        raise SessionExpired(detail="no refresh token")
+    client = _client(reg, None, http)
+    try:
+        token = client.refresh_token(token_endpoint, refresh_token=tokens.refresh_token, timeout=timeout)
+    except OAuth2Error as exc:
+        raise SessionExpired(detail=f"refresh refused: {exc.error}") from None
+    except (requests.RequestException, ValueError) as exc:
+        raise SessionExpired(detail=f"refresh failed: {type(exc).__name__}") from None
+    return _token_set(dict(token), now, previous=tokens)

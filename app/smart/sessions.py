@@ -1,0 +1,189 @@
+"""Server-side launch state and sessions in the database. The browser holds only opaque random ids.
+
+Pending launches are keyed by a hash of `state` and bound to the browser by a hash of a cookie value; each is
+consumed once. Sessions are keyed by a hash of the cookie id; tokens are encrypted with a key derived from the
+app's secret. Nothing is kept in process memory, so any app instance can continue any launch.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from cryptography.fernet import Fernet, InvalidToken
+
+from app.db import pending_launches, sessions
+
+from .errors import SessionExpired, StateInvalid
+from .oauth import TokenSet
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class Sealer:
+    """Encrypts secrets at rest (Fernet) with a key derived from the app secret."""
+
+    def __init__(self, secret_key: str):
+        key = hashlib.sha256(b"sentinel-token-seal:" + secret_key.encode()).digest()
+        self._fernet = Fernet(base64.urlsafe_b64encode(key))
+
+    def seal(self, value: str | None) -> str | None:
+        return None if value is None else self._fernet.encrypt(value.encode()).decode()
+
+    def unseal(self, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return self._fernet.decrypt(value.encode()).decode()
+        except InvalidToken:
+            # A different SENTINEL_SECRET_KEY (e.g. instances not sharing it): the session cannot be used.
+            raise SessionExpired(detail="token cannot be decrypted with this instance's key") from None
+
+
+@dataclass(frozen=True)
+class PendingLaunch:
+    iss: str
+    launch: str | None
+    code_verifier: str
+    nonce: str
+    endpoints: dict
+
+
+@dataclass(frozen=True)
+class Session:
+    id_hash: str
+    iss: str
+    token_endpoint: str
+    patient_id: str
+    encounter_id: str | None
+    user_ref: str
+    user_name: str | None
+    role: str
+    scope: str
+    csrf_secret: str
+    token_expires_at: datetime
+    created_at: datetime
+    expires_at: datetime
+
+    @property
+    def is_provider(self) -> bool:
+        return self.role == "provider"
+
+    def csrf_ok(self, token: str | None) -> bool:
+        return bool(token) and hmac.compare_digest(token, self.csrf_secret)
+
+
+class SessionStore:
+    def __init__(self, engine: sa.Engine, sealer: Sealer, idle: timedelta, max_age: timedelta,
+                 pending_ttl: timedelta):
+        self.engine, self.sealer = engine, sealer
+        self.idle, self.max_age, self.pending_ttl = idle, max_age, pending_ttl
+
+    # -- pending launches -------------------------------------------------------------------------------
+    def save_pending(self, state: str, browser_secret: str, pending: PendingLaunch, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(pending_launches.delete().where(pending_launches.c.expires_at < now))
+            conn.execute(pending_launches.insert().values(
+                state_hash=_hash(state), browser_hash=_hash(browser_secret), iss=pending.iss, launch=pending.launch,
+                code_verifier_enc=self.sealer.seal(pending.code_verifier), nonce=pending.nonce,
+                endpoints=pending.endpoints, created_at=now, expires_at=now + self.pending_ttl))
+
+    def consume_pending(self, state: str | None, browser_secret: str | None, now: datetime) -> PendingLaunch:
+        """The launch this state belongs to, exactly once, and only in the browser that started it."""
+        if not state or not browser_secret:
+            raise StateInvalid(detail="state or browser binding missing")
+        t = pending_launches
+        with self.engine.begin() as conn:
+            # Mark used first, conditionally: of two concurrent callbacks with the same state, one wins.
+            claimed = conn.execute(
+                t.update().where(t.c.state_hash == _hash(state), t.c.used_at.is_(None), t.c.expires_at >= now,
+                                 t.c.browser_hash == _hash(browser_secret)).values(used_at=now)).rowcount
+            if claimed != 1:
+                raise StateInvalid(detail="state unknown, used, expired or from another browser")
+            row = conn.execute(sa.select(t).where(t.c.state_hash == _hash(state))).mappings().one()
+        return PendingLaunch(iss=row["iss"], launch=row["launch"],
+                             code_verifier=self.sealer.unseal(row["code_verifier_enc"]), nonce=row["nonce"],
+                             endpoints=row["endpoints"])
+
+    # -- sessions ---------------------------------------------------------------------------------------
+    def create(self, *, iss: str, token_endpoint: str, tokens: TokenSet, user_ref: str, user_name: str | None,
+               role: str, now: datetime) -> tuple[str, Session]:
+        session_id = new_secret()
+        values = dict(
+            id_hash=_hash(session_id), iss=iss, token_endpoint=token_endpoint, patient_id=tokens.patient,
+            encounter_id=tokens.encounter, user_ref=user_ref, user_name=user_name, role=role, scope=tokens.scope,
+            access_token_enc=self.sealer.seal(tokens.access_token),
+            refresh_token_enc=self.sealer.seal(tokens.refresh_token), token_expires_at=tokens.expires_at,
+            csrf_secret=new_secret(), created_at=now, last_seen_at=now, expires_at=now + self.max_age)
+        with self.engine.begin() as conn:
+            conn.execute(sessions.delete().where(sessions.c.expires_at < now - timedelta(days=1)))
+            conn.execute(sessions.insert().values(**values))
+        return session_id, self._session(values)
+
+    @staticmethod
+    def _session(row) -> Session:
+        return Session(**{k: row[k] for k in Session.__dataclass_fields__})
+
+    def live(self, session_ids: list[str], now: datetime, patient_id: str | None = None) -> list[Session]:
+        """The browser's live sessions, newest first (for `patient_id`, when given). Read-only."""
+        if not session_ids:
+            return []
+        s = sessions
+        hashes = [_hash(i) for i in session_ids[:16]]
+        query = sa.select(s).where(s.c.id_hash.in_(hashes), s.c.ended_at.is_(None), s.c.expires_at > now,
+                                   s.c.last_seen_at > now - self.idle)
+        if patient_id is not None:
+            query = query.where(s.c.patient_id == patient_id)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(s.c.created_at.desc())).mappings().all()
+        return [self._session(r) for r in rows]
+
+    def find(self, session_ids: list[str], now: datetime, patient_id: str | None = None) -> Session | None:
+        """The newest live session among the browser's ids (for `patient_id`, when given); marks it in use."""
+        found = self.live(session_ids, now, patient_id)
+        if not found:
+            return None
+        with self.engine.begin() as conn:
+            conn.execute(sessions.update().where(sessions.c.id_hash == found[0].id_hash).values(last_seen_at=now))
+        return found[0]
+
+    def _first(self, query):
+        with self.engine.connect() as conn:
+            return conn.execute(query.limit(1)).mappings().first()
+
+    def tokens(self, session: Session) -> TokenSet:
+        row = self._first(sa.select(sessions).where(sessions.c.id_hash == session.id_hash))
+        if row is None or row["ended_at"] is not None:
+            raise SessionExpired(detail="session gone")
+        return TokenSet(access_token=self.sealer.unseal(row["access_token_enc"]),
+                        refresh_token=self.sealer.unseal(row["refresh_token_enc"]),
+                        expires_at=row["token_expires_at"], scope=row["scope"], patient=row["patient_id"],
+                        encounter=row["encounter_id"], id_token=None)
+
+    def replace_tokens(self, session: Session, old: TokenSet, new: TokenSet) -> bool:
+        """Store refreshed tokens unless another request already did (compare-and-set on the old token)."""
+        s = sessions
+        with self.engine.begin() as conn:
+            current = conn.execute(sa.select(s.c.access_token_enc).where(s.c.id_hash == session.id_hash)
+                                   .with_for_update()).scalar()
+            if current is None or self.sealer.unseal(current) != old.access_token:
+                return False
+            conn.execute(s.update().where(s.c.id_hash == session.id_hash).values(
+                access_token_enc=self.sealer.seal(new.access_token),
+                refresh_token_enc=self.sealer.seal(new.refresh_token), token_expires_at=new.expires_at))
+        return True
+
+    def end(self, session: Session, now: datetime) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(sessions.update().where(sessions.c.id_hash == session.id_hash).values(ended_at=now))

@@ -1,0 +1,44 @@
+"""A session's access token for FHIR calls: refreshed shortly before it expires, and once more on a 401."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+import requests
+
+from .oauth import refresh
+from .registration import Registration
+from .sessions import Session, SessionStore
+
+REFRESH_MARGIN = timedelta(seconds=60)
+
+
+class SessionTokens:
+    """Implements the FHIR transport's token source: `access_token()` and `refresh()`."""
+
+    def __init__(self, store: SessionStore, session: Session, reg: Registration, http: requests.Session,
+                 timeout: tuple[float, float], clock: Callable[[], datetime]):
+        self.store, self.session, self.reg, self.http, self.timeout, self.clock = (
+            store, session, reg, http, timeout, clock)
+        self._tokens = None
+
+    def access_token(self) -> str:
+        tokens = self._tokens or self.store.tokens(self.session)
+        if tokens.expires_at - REFRESH_MARGIN <= self.clock():
+            tokens = self._refresh(tokens)
+        self._tokens = tokens
+        return tokens.access_token
+
+    def refresh(self) -> str | None:
+        """Called after a 401. Raises SessionExpired when the EHR will not refresh (the user must relaunch)."""
+        tokens = self._refresh(self._tokens or self.store.tokens(self.session))
+        self._tokens = tokens
+        return tokens.access_token
+
+    def _refresh(self, old):
+        new = refresh(self.reg, self.session.token_endpoint, old, self.http, self.timeout, self.clock())
+        if not self.store.replace_tokens(self.session, old, new):
+            # Another request refreshed first; with rotating refresh tokens ours may now be void, so use theirs.
+            return self.store.tokens(self.session)
+        return new

@@ -1,0 +1,74 @@
+"""The one place that turns exceptions into pages: each says what happened and what to do, with a real status."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, g, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from app.smart import LaunchError
+
+from .guards import CsrfRejected, NotLaunched, RoleForbidden, WrongPatient
+
+log = logging.getLogger(__name__)
+
+ROLE_WORDS = {"provider": "providers", "nurse": "nurses", "deployment": "the deployment team",
+              "read-only": "read-only users"}
+
+
+def _page(status: int, title: str, message: str, relaunch: bool = True):
+    template = "errors/_message.html" if request.headers.get("HX-Request") else "errors/page.html"
+    return render_template(template, status=status, title=title, message=message, relaunch=relaunch), status
+
+
+def init_app(app: Flask) -> None:
+    @app.errorhandler(LaunchError)
+    def launch_error(exc: LaunchError):
+        log.warning("launch error: code=%s detail=%s", exc.code, exc.detail)
+        return _page(exc.status, "Sepsis Sentinel could not open", exc.message)
+
+    @app.errorhandler(NotLaunched)
+    def not_launched(_exc):
+        return _page(401, "Please open Sepsis Sentinel from the chart",
+                     "Your session has ended or was never started in this browser. Open Sepsis Sentinel again "
+                     "from the patient's chart in the EHR.")
+
+    @app.errorhandler(WrongPatient)
+    def wrong_patient(_exc):
+        log.warning("patient binding refused: path=%s", request.endpoint)
+        return _page(403, "Not the patient you opened",
+                     "This page is for a patient other than the one you opened Sepsis Sentinel for. "
+                     "Open Sepsis Sentinel from that patient's chart instead.")
+
+    @app.errorhandler(RoleForbidden)
+    def role_forbidden(exc: RoleForbidden):
+        log.warning("role refused: action=%s role=%s", exc.action, exc.role)
+        from app.audit import record
+
+        svc = app.extensions["sentinel"]
+        session = g.get("session")
+        record(svc.engine, at=svc.clock(), user_ref=session.user_ref if session else None, role=exc.role,
+               patient_id=session.patient_id if session else None, action=exc.action, outcome="forbidden")
+        return _page(403, "Not allowed for your role",
+                     f"Only the roles allowed to {exc.action.replace('_', ' ')} can do this; you are signed in as "
+                     f"{ROLE_WORDS.get(exc.role, exc.role)}. Nothing was changed.", relaunch=False)
+
+    @app.errorhandler(CsrfRejected)
+    def csrf_rejected(_exc):
+        log.warning("csrf refused: endpoint=%s", request.endpoint)
+        return _page(403, "Request refused",
+                     "This form was not sent from a current Sepsis Sentinel page, so nothing was saved. "
+                     "Reload the page and try again.", relaunch=False)
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        return _page(exc.code or 500, exc.name, exc.description or "", relaunch=False)
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        log.exception("unhandled error at %s", request.endpoint)
+        return _page(500, "Something went wrong",
+                     "Sepsis Sentinel hit an unexpected error. Nothing you submitted was lost if you saw it "
+                     "confirmed; please try again, and tell the deployment team if it keeps happening.",
+                     relaunch=False)

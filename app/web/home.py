@@ -1,0 +1,22 @@
+"""The app's front door when opened outside an EHR: what it is and how to open it."""
+
+from flask import Blueprint, render_template
+
+bp = Blueprint("home", __name__)
+
+
+@bp.get("/")
+def index():
+    return render_template("home/index.html")
+
+
+@bp.get("/healthz")
+def healthz():
+    """For load balancers: the process is up and the database answers."""
+    import sqlalchemy as sa
+
+    from .guards import services
+
+    with services().engine.connect() as conn:
+        conn.execute(sa.text("SELECT 1"))
+    return {"status": "ok"}

@@ -1,0 +1,44 @@
+"""Response headers for an app that lives in an EHR iframe, and the CSRF gate in front of every POST."""
+
+from __future__ import annotations
+
+from flask import Flask, request
+
+from .guards import CsrfRejected, cookie_session_ids, csrf_token_from_request, services
+
+# Endpoints whose POST needs no session (none yet). Everything else must present a live session's CSRF token.
+CSRF_EXEMPT: set[str] = set()
+
+
+def init_app(app: Flask) -> None:
+    settings = app.extensions["sentinel"].settings
+    csp = "; ".join([
+        "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
+        "connect-src 'self'", "form-action 'self'", "base-uri 'none'", "object-src 'none'",
+        "frame-ancestors " + " ".join(settings.frame_ancestors),
+    ])
+
+    @app.before_request
+    def csrf_gate():
+        if request.method not in ("POST", "PUT", "PATCH", "DELETE") or request.endpoint in CSRF_EXEMPT:
+            return None
+        svc = services()
+        token = csrf_token_from_request()
+        # Coarse gate: the token must belong to one of this browser's live sessions. The route's own guard then
+        # checks it against the session of the patient in the URL.
+        if not any(s.csrf_ok(token) for s in svc.store.live(cookie_session_ids(), svc.clock())):
+            raise CsrfRejected()
+        return None
+
+    @app.after_request
+    def headers(response):
+        response.headers["Content-Security-Policy"] = csp
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"  # URLs carry patient ids; never send them onward
+        response.headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+        if settings.cookie_secure:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        if request.endpoint != "static":
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
