@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import requests
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from .errors import IdTokenInvalid
@@ -53,9 +53,11 @@ def verify_id_token(id_token: str | None, *, jwks_uri: str | None, issuer: str |
         try:
             token = jwt.decode(id_token, keys, algorithms=["RS256"])
             break
+        except InvalidKeyIdError:
+            if force:
+                raise IdTokenInvalid(detail="signature: no key with this kid") from None
         except JoseError as exc:
-            if force or "key" not in str(exc).lower():
-                raise IdTokenInvalid(detail=f"signature: {exc.error}") from None
+            raise IdTokenInvalid(detail=f"signature: {exc.error}") from None
         except ValueError:
             raise IdTokenInvalid(detail="id_token is malformed") from None
     claims = token.claims

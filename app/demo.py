@@ -1,0 +1,101 @@
+"""`sentinel demo`: the sandbox EHR and the app side by side on loopback, SQLite, nothing else to set up.
+
+`start_stack` is also what the integration and end-to-end tests and the benchmarks start, so the demo a
+person clicks through is the same system the tests drive.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from app.config import ROOT
+
+
+@dataclass
+class Stack:
+    ehr_url: str  # the sandbox EHR's front page
+    fhir_base: str  # its FHIR base, the iss
+    app_url: str
+    ehr: object  # the sandbox Flask app (fault switches, registrations)
+    app: object  # the Sepsis Sentinel Flask app
+    servers: list[BaseWSGIServer] = field(default_factory=list)
+    threads: list[threading.Thread] = field(default_factory=list)
+
+    def shutdown(self) -> None:
+        for server in self.servers:
+            server.shutdown()
+        for thread in self.threads:
+            thread.join(timeout=5)
+
+
+def start_stack(host: str = "127.0.0.1", ehr_port: int = 0, app_port: int = 0, app_overrides: dict | None = None,
+                sandbox_settings: dict | None = None, app_servers: int = 1) -> Stack:
+    """Bind both servers (port 0 = any free port), register the app with the EHR, serve in daemon threads."""
+    from app import create_app
+    from app.smart import load_registration
+    from sandbox import create_sandbox, register_client
+
+    ehr = create_sandbox(sandbox_settings or {})
+    ehr_server = make_server(host, ehr_port, ehr, threaded=True)
+    ehr_url = f"http://{host}:{ehr_server.server_port}"
+    ehr.config["SANDBOX_BASE_URL"] = ehr_url
+    fhir_base = f"{ehr_url}/fhir"
+
+    # Bind the app's port first so its public URL (and redirect URI) is known before the app is built.
+    sockets = [make_server(host, app_port, _placeholder, threaded=True) for _ in range(app_servers)]
+    app_url = f"http://{host}:{sockets[0].server_port}"
+    overrides = {"iss_allowlist": (fhir_base,), "public_url": app_url, "frame_ancestors": ("'self'", ehr_url),
+                 **(app_overrides or {})}
+    app = create_app(overrides)
+    for server in sockets:
+        server.app = app
+    reg = load_registration(app.extensions["sentinel"].settings.smart_launch_file)
+    register_client(ehr, client_id=reg.client_id, redirect_uris=[reg.redirect_uri(app_url)],
+                    launch_url=reg.launch_uri(app_url), client_secret=reg.client_secret,
+                    scope=" ".join(sorted(set(reg.ehr_launch_scope.split()) | set(reg.standalone_launch_scope.split()))))
+    stack = Stack(ehr_url=ehr_url, fhir_base=fhir_base, app_url=app_url, ehr=ehr, app=app)
+    for server in [ehr_server, *sockets]:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        stack.servers.append(server)
+        stack.threads.append(thread)
+    return stack
+
+
+def _placeholder(environ, start_response):  # pragma: no cover - replaced before serving starts
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default loopback only)")
+    parser.add_argument("--ehr-port", type=int, default=8700, help="sandbox EHR port (0 = any free port)")
+    parser.add_argument("--app-port", type=int, default=8701, help="Sepsis Sentinel port (0 = any free port)")
+    parser.add_argument("--db", default=str(ROOT / "instance" / "demo.db"), help="SQLite file for the demo")
+
+
+def run(args: argparse.Namespace) -> int:
+    Path(args.db).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stack = start_stack(args.host, args.ehr_port, args.app_port, {"database_url": f"sqlite:///{args.db}"})
+    except OSError as exc:
+        print(f"Could not start the demo: {exc}. Another program may be using port {args.ehr_port} or "
+              f"{args.app_port}; try `sentinel demo --ehr-port 0 --app-port 0`.")
+        return 1
+    print("\nSepsis Sentinel demo is running.\n")
+    print(f"  Open the sandbox EHR:  {stack.ehr_url}/")
+    print("  Pick a user (nurse, provider or deployment team) and a patient, then press 'Open Sepsis Sentinel'.\n")
+    print(f"  (App: {stack.app_url}   FHIR base / iss: {stack.fhir_base}   Database: {args.db})")
+    print("  Press Ctrl-C to stop.\n", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("\nStopping.")
+    finally:
+        stack.shutdown()
+    return 0
