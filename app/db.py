@@ -133,15 +133,15 @@ def _alembic_config(engine: sa.Engine) -> Config:
 
 
 def upgrade(engine: sa.Engine) -> None:
-    """Bring the schema to the newest migration (idempotent)."""
-    command.upgrade(_alembic_config(engine), "head")
+    """Bring the schema to the newest migrations (idempotent). Features may add migration branches; all apply."""
+    command.upgrade(_alembic_config(engine), "heads")
 
 
 def is_current(engine: sa.Engine) -> bool:
-    """True when the database schema is at the newest migration."""
-    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    """True when the database schema is at the newest migration of every branch."""
+    heads = set(ScriptDirectory.from_config(_alembic_config(engine)).get_heads())
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision() == head
+        return set(MigrationContext.configure(conn).get_current_heads()) == heads
 
 
 class SchemaOutOfDate(RuntimeError):
