@@ -1,0 +1,301 @@
+"""A hardened HTTP transport for one FHIR base: timeouts, retries within a time budget, one 401 refresh, typed errors.
+
+fhirclient sends requests with no timeout and does not check that a `next` link stays on the server
+(see /work/shared/toolchain.md, section 2), so every FHIR request of the app goes through here instead.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import re
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import requests
+
+from .errors import (
+    FhirBadResponse,
+    FhirError,
+    FhirForbidden,
+    FhirNotFound,
+    FhirRequestRejected,
+    FhirUnauthorized,
+    FhirUnavailable,
+)
+
+log = logging.getLogger(__name__)
+
+FHIR_JSON = "application/fhir+json"
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+
+
+class TokenSource(Protocol):
+    """Where the bearer token comes from. `refresh()` returns a new token, or None when refresh is impossible."""
+
+    def access_token(self) -> str: ...
+
+    def refresh(self) -> str | None: ...
+
+
+class StaticToken:
+    """A fixed token (the `sentinel inspect --token` case): it cannot be refreshed."""
+
+    def __init__(self, token: str):
+        self._token = token
+
+    def access_token(self) -> str:
+        return self._token
+
+    def refresh(self) -> str | None:
+        return None
+
+    def __repr__(self) -> str:  # never show the token
+        return "StaticToken(***)"
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _port(parts) -> int | None:
+    port = parts.port  # raises ValueError on a malformed port
+    if port is None:
+        return {"http": 80, "https": 443}.get(parts.scheme.lower())
+    return port
+
+
+def on_base(url: str, base: str) -> bool:
+    """True when `url` is on the FHIR base's origin (scheme, host, port) and under its path.
+
+    A `next` link or any other URL that fails this is never requested, so the bearer token cannot leak.
+    """
+    try:
+        u, b = urlsplit(url), urlsplit(base)
+        if u.scheme.lower() != b.scheme.lower() or u.scheme.lower() not in ("http", "https"):
+            return False
+        if (u.hostname or "").lower() != (b.hostname or "").lower() or not u.hostname:
+            return False
+        if _port(u) != _port(b) or u.username is not None or u.password is not None:
+            return False
+    except ValueError:
+        return False
+    segments = unquote(u.path).split("/")
+    if any(s in (".", "..") for s in segments) or "\\" in unquote(u.path):
+        return False
+    base_path = b.path.rstrip("/")
+    return not base_path or u.path == base_path or u.path.startswith(base_path + "/")
+
+
+def retry_after_seconds(value: str | None, now: datetime) -> float | None:
+    """Retry-After as seconds to wait: delay-seconds or an HTTP-date (RFC 9110, section 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def _outcome_codes(doc: object) -> str:
+    """The issue severities and codes of an OperationOutcome (never `diagnostics`, which can echo PHI)."""
+    if not isinstance(doc, dict) or doc.get("resourceType") != "OperationOutcome":
+        return ""
+    issues = doc.get("issue") if isinstance(doc.get("issue"), list) else []
+    codes = [f"{i.get('severity')}/{i.get('code')}" for i in issues[:5] if isinstance(i, dict)]
+    return ", ".join(str(c)[:60] for c in codes)
+
+
+class Transport:
+    """GET JSON resources from one FHIR base. Counts round trips; raises only `FhirError` subclasses.
+
+    The time budget covers the transport's whole life (one page load): a retry whose wait would overrun it
+    fails at once with FhirUnavailable instead of keeping a clinician waiting.
+    """
+
+    def __init__(self, base: str, token_source: TokenSource | None = None, *,
+                 session: requests.Session | None = None, connect_timeout: float = 3.05,
+                 read_timeout: float = 10.0, time_budget: float = 20.0, max_attempts: int = 4,
+                 backoff: float = 0.5, max_backoff: float = 8.0,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
+                 wallclock: Callable[[], datetime] = _utc_now):
+        base = base.strip().rstrip("/")
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("FHIR base must be an http(s) URL")
+        self.base = base
+        self.token_source = token_source
+        self.session = session or requests.Session()
+        self.connect_timeout, self.read_timeout, self.time_budget = connect_timeout, read_timeout, time_budget
+        self.max_attempts, self.backoff, self.max_backoff = max(1, max_attempts), backoff, max_backoff
+        self.sleep, self.clock, self.wallclock = sleep, clock, wallclock
+        self.round_trips = 0
+        self.last_url: str | None = None
+        self._started: float | None = None
+
+    # -- public -------------------------------------------------------------------------------------------
+
+    def url(self, target: str) -> str:
+        """An absolute URL on this base for a relative path ("Patient/1") or an absolute URL (checked)."""
+        if re.match(r"[A-Za-z][A-Za-z0-9+.-]*://", target):
+            if not on_base(target, self.base):
+                raise FhirBadResponse(detail="refused to request a URL outside the FHIR base")
+            return target
+        return f"{self.base}/{target.lstrip('/')}"
+
+    def get_json(self, target: str, params: dict | None = None, *, expect: str | tuple[str, ...]) -> dict:
+        """GET and return the JSON resource, whose resourceType must be one of `expect`."""
+        expected = (expect,) if isinstance(expect, str) else tuple(expect)
+        url = self.url(target)
+        kind = self._kind(url)
+        if self._started is None:
+            self._started = self.clock()
+        token = self.token_source.access_token() if self.token_source else None
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            resp = self._send(url, params, token, kind, attempt)
+            if resp is None:  # connection failed and a retry fits the budget
+                continue
+            status = resp.status_code
+            if 200 <= status < 300:
+                return self._parse(resp, expected, kind)
+            if status == 401:
+                if refreshed or self.token_source is None:
+                    raise FhirUnauthorized(detail=f"HTTP 401 on {kind}" + (" after refresh" if refreshed else ""))
+                token = self._refresh(kind)
+                refreshed = True
+                continue
+            if status == 403:
+                raise FhirForbidden(detail=f"HTTP 403 on {kind}")
+            if status == 404:
+                raise FhirNotFound(detail=f"HTTP 404 on {kind}")
+            if status in RETRY_STATUSES:
+                self._wait_or_fail(resp, attempt, kind)
+                continue
+            if status >= 500:
+                raise FhirUnavailable(detail=f"HTTP {status} on {kind}")
+            if 300 <= status < 400:
+                raise FhirBadResponse(detail=f"HTTP {status} redirect on {kind}: check the FHIR base URL")
+            codes = _outcome_codes(self._json_or_none(resp))
+            raise FhirRequestRejected(detail=f"HTTP {status} on {kind}" + (f" ({codes})" if codes else ""),
+                                      http_status=status)
+
+    # -- internals ----------------------------------------------------------------------------------------
+
+    def _kind(self, url: str) -> str:
+        """The resource type for logs ("Observation"), or "page" for a paging link; never ids or query values."""
+        rest = urlsplit(url).path[len(urlsplit(self.base).path.rstrip("/")):].strip("/")
+        first = rest.split("/", 1)[0] if rest else ""
+        return first if _RESOURCE_TYPE.fullmatch(first) else "page"
+
+    def _remaining(self) -> float:
+        return self.time_budget - (self.clock() - (self._started or self.clock()))
+
+    def _send(self, url: str, params: dict | None, token: str | None, kind: str,
+              attempt: int) -> requests.Response | None:
+        remaining = self._remaining()
+        if remaining <= 0:
+            raise FhirUnavailable(detail=f"time budget of {self.time_budget:g} s spent before {kind}")
+        headers = {"Accept": FHIR_JSON}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
+        started = self.clock()
+        self.round_trips += 1
+        try:
+            resp = self.session.get(url, params=params, headers=headers, timeout=timeout, allow_redirects=False)
+        except requests.exceptions.ConnectTimeout:
+            return self._connection_retry(kind, attempt, "connect timeout")
+        except requests.exceptions.ReadTimeout:
+            log.warning("FHIR GET %s: no answer within %.1f s (attempt %d)", kind, timeout[1], attempt)
+            raise FhirUnavailable(
+                "The EHR's data service did not answer in time, so Sepsis Sentinel cannot show a risk score "
+                "right now. Please try again in a few minutes.",
+                detail=f"read timeout after {timeout[1]:g} s on {kind}") from None
+        except requests.exceptions.ConnectionError:
+            return self._connection_retry(kind, attempt, "connection refused or reset")
+        except requests.RequestException as exc:
+            raise FhirUnavailable(detail=f"{type(exc).__name__} on {kind}") from None
+        self.last_url = resp.url or url
+        log.info("FHIR GET %s -> %d in %d ms (attempt %d)", kind, resp.status_code,
+                 int((self.clock() - started) * 1000), attempt)
+        return resp
+
+    def _connection_retry(self, kind: str, attempt: int, what: str) -> None:
+        log.warning("FHIR GET %s: %s (attempt %d)", kind, what, attempt)
+        wait = min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        if attempt >= self.max_attempts or wait >= self._remaining():
+            raise FhirUnavailable(
+                "Sepsis Sentinel could not reach the EHR's data service, so no risk score is shown. "
+                "Please try again in a few minutes; if this keeps happening, contact the deployment team.",
+                detail=f"{what} on {kind} after {attempt} attempt(s)")
+        self.sleep(wait)
+        return None
+
+    def _wait_or_fail(self, resp: requests.Response, attempt: int, kind: str) -> None:
+        status = resp.status_code
+        asked = retry_after_seconds(resp.headers.get("Retry-After"), self.wallclock())
+        wait = asked if asked is not None else min(self.max_backoff, self.backoff * 2 ** (attempt - 1))
+        if asked is not None and asked > self.time_budget:
+            raise FhirUnavailable(
+                "The EHR's data service is busy and asked Sepsis Sentinel to wait longer than it can. "
+                "Please try again in a few minutes.",
+                detail=f"HTTP {status} on {kind} with Retry-After {asked:g} s (budget {self.time_budget:g} s)")
+        if attempt >= self.max_attempts:
+            raise FhirUnavailable(detail=f"HTTP {status} on {kind} after {attempt} attempts")
+        if wait >= self._remaining():
+            raise FhirUnavailable(detail=f"HTTP {status} on {kind}; waiting {wait:g} s more would overrun the "
+                                         f"{self.time_budget:g} s budget")
+        log.info("FHIR GET %s -> %d, retrying in %.1f s", kind, status, wait)
+        self.sleep(wait)
+
+    def _refresh(self, kind: str) -> str:
+        try:
+            token = self.token_source.refresh() if self.token_source else None
+        except FhirError:
+            raise
+        except Exception as exc:  # the token source's own failure (e.g. the EHR refused the refresh)
+            log.warning("FHIR GET %s -> 401; token refresh failed (%s)", kind, type(exc).__name__)
+            raise FhirUnauthorized(detail=f"HTTP 401 on {kind}; refresh failed") from exc
+        if not token:
+            log.warning("FHIR GET %s -> 401; token cannot be refreshed", kind)
+            raise FhirUnauthorized(detail=f"HTTP 401 on {kind}; no refresh possible")
+        log.info("FHIR GET %s -> 401; token refreshed, retrying once", kind)
+        return token
+
+    @staticmethod
+    def _json_or_none(resp: requests.Response) -> object:
+        try:
+            return json.loads(resp.content)
+        except (ValueError, UnicodeDecodeError):
+            return None
+
+    def _parse(self, resp: requests.Response, expected: tuple[str, ...], kind: str) -> dict:
+        ctype = (resp.headers.get("Content-Type") or "").lower()
+        if "html" in ctype or resp.content.lstrip()[:1] == b"<":
+            raise FhirBadResponse(detail=f"HTTP {resp.status_code} on {kind} returned a web page "
+                                         f"({ctype or 'no Content-Type'}), not FHIR JSON")
+        doc = self._json_or_none(resp)
+        if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
+            raise FhirBadResponse(detail=f"HTTP {resp.status_code} on {kind}: body is not a FHIR JSON resource")
+        rtype = doc["resourceType"]
+        if rtype in expected:
+            return doc
+        if rtype == "OperationOutcome":
+            codes = _outcome_codes(doc)
+            raise FhirRequestRejected(detail=f"OperationOutcome instead of {'/'.join(expected)} on {kind}"
+                                             + (f" ({codes})" if codes else ""), http_status=resp.status_code)
+        raise FhirBadResponse(detail=f"{rtype[:40]} instead of {'/'.join(expected)} on {kind}")
