@@ -239,9 +239,6 @@ def _map_observation(obs: object, patient_id: str, now: datetime, not_before: da
     def reject(reason: str, detail: str = "", when: datetime | None = None) -> list[Mapped | Rejected]:
         return [Rejected(obs_id, first.code, first.display, reason, detail, first.concept, when)]
 
-    problem = _structure_problem(obs)
-    if problem:
-        return reject("not a valid FHIR Observation", problem)
     subject_problem = _subject_problem(obs, patient_id, base)
     if subject_problem:
         return reject(subject_problem)
@@ -259,6 +256,9 @@ def _map_observation(obs: object, patient_id: str, now: datetime, not_before: da
         return reject("older than the time window",
                       f"measured {when.isoformat(timespec='minutes')}, window starts "
                       f"{not_before.isoformat(timespec='minutes')}", when)
+    problem = _structure_problem(obs)  # after the checks above, whose reasons are more specific
+    if problem:
+        return reject("not a valid FHIR Observation", problem, when)
 
     out: list[Mapped | Rejected] = []
     if top.conflict:
