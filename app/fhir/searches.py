@@ -143,6 +143,8 @@ def _newest(observations, code: str) -> dict | None:
     for obs in observations:
         if not isinstance(obs, dict) or code not in [c for c, _ in loinc_codings(obs.get("code"))]:
             continue
+        if obs.get("status") in ("entered-in-error", "cancelled"):
+            continue  # a corrected-away weight must not hide the valid one before it
         t = parse_datetime(obs.get("effectiveDateTime") or obs.get("effectiveInstant")).time
         if t is not None and (best_time is None or t > best_time):
             best, best_time = obs, t

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
@@ -12,7 +13,7 @@ import responses
 from app.fhir import FhirBadResponse, FhirForbidden, fetch_patient_record, map_record
 from app.fhir.dates import BirthDate
 
-from .conftest import BASE, NOW, PATIENT, bundle, obs, patient_resource
+from .conftest import BASE, NOW, PATIENT, TOKEN, bundle, obs, patient_resource
 
 SEARCH = f"{BASE}/Observation"
 PATIENT_URL = f"{BASE}/Patient/{PATIENT}"
@@ -165,3 +166,24 @@ def test_partial_data_is_reported_not_hidden(transport):
         "results may be missing.",
         "The EHR records this patient as deceased.",
     )
+
+
+@responses.activate
+def test_a_weight_entered_in_error_does_not_hide_the_valid_one(transport):
+    responses.add(responses.GET, PATIENT_URL, json=patient_resource())
+    responses.add(responses.GET, SEARCH, json=bundle([
+        obs("29463-7", 700, "kg", oid="w-typo", status="entered-in-error"),
+        obs("29463-7", 70, "kg", oid="w-ok", when="2026-11-22T07:30:00-06:00")]))
+    record = fetch_patient_record(transport, PATIENT, now=NOW)
+    assert record.weight["id"] == "w-ok" and record.round_trips == 2
+
+
+@responses.activate
+def test_logs_of_a_whole_fetch_and_mapping_hold_no_phi_values_or_token(transport, caplog):
+    caplog.set_level(logging.DEBUG, logger="app.fhir")
+    responses.add(responses.GET, PATIENT_URL, json=patient_resource())
+    responses.add(responses.GET, SEARCH, json=bundle([*vitals(), obs("8310-5", 4.1, "Cel", oid="bad")]))
+    map_record(fetch_patient_record(transport, PATIENT, now=NOW), NOW)
+    assert "round trips" in caplog.text and "implausible value" in caplog.text
+    for leaked in (TOKEN, PATIENT, "Ada", "Testperson", "1950", "38.6", "4.1", "71.5"):
+        assert leaked not in caplog.text, leaked
