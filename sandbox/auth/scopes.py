@@ -84,6 +84,16 @@ def grant(requested: str | None, registered: str) -> str | None:
         wanted = parse_clinical(scope)
         if wanted is None or wanted.context == "system":  # system/ scopes belong to backend services
             continue
+        if wanted.resource == "*" and not any(r.resource == "*" and r.context == wanted.context
+                                              for r in allowed_clinical):
+            # A wildcard asked of an app registered type by type: grant each registered type it covers.
+            for reg in allowed_clinical:
+                kept = frozenset(wanted.permissions & reg.permissions)
+                if reg.context == wanted.context and kept and not wanted.query:
+                    text = ClinicalScope(reg.context, reg.resource, kept, reg.query).text()
+                    if text not in granted:
+                        granted.append(text)
+            continue
         perms: set[str] = set()
         for reg in allowed_clinical:
             if reg.context == wanted.context and reg.resource in ("*", wanted.resource) and (

@@ -41,25 +41,27 @@ _PATIENT = _p("patient", "reference", "subject", target="Patient", description="
 _SUBJECT = _p("subject", "reference", "subject", description="the subject")
 _ENCOUNTER = _p("encounter", "reference", "encounter", target="Encounter")
 _STATUS = _p("status", "token", "status")
+_IDENTIFIER = _p("identifier", "token", "identifier")
 
 PARAMS: dict[str, dict[str, Param]] = {
     "Observation": {p.name: p for p in (
-        _PATIENT, _SUBJECT, _ENCOUNTER, _STATUS,
+        _PATIENT, _SUBJECT, _ENCOUNTER, _STATUS, _IDENTIFIER,
         _p("category", "token", "category", description="comma-separated values mean OR"),
         _p("code", "token", "code", description="system|code or code; comma-separated values mean OR"),
         _p("date", "date", *_EFFECTIVE, description="effective time; prefixes eq ne gt lt ge le sa eb"),
     )},
     "Encounter": {p.name: p for p in (
-        _PATIENT, _SUBJECT, _STATUS,
+        _PATIENT, _SUBJECT, _STATUS, _IDENTIFIER,
         _p("class", "token", "class"), _p("type", "token", "type"), _p("date", "date", "period"),
     )},
     "ServiceRequest": {p.name: p for p in (
-        _PATIENT, _SUBJECT, _ENCOUNTER, _STATUS, _p("intent", "token", "intent"), _p("code", "token", "code"),
+        _PATIENT, _SUBJECT, _ENCOUNTER, _STATUS, _IDENTIFIER, _p("intent", "token", "intent"),
+        _p("code", "token", "code"),
         _p("category", "token", "category"), _p("authored", "date", "authoredOn"),
         _p("requester", "reference", "requester"),
     )},
     "MedicationRequest": {p.name: p for p in (
-        _PATIENT, _SUBJECT, _ENCOUNTER, _STATUS, _p("intent", "token", "intent"),
+        _PATIENT, _SUBJECT, _ENCOUNTER, _STATUS, _IDENTIFIER, _p("intent", "token", "intent"),
         _p("code", "token", "medicationCodeableConcept"), _p("authoredon", "date", "authoredOn"),
         _p("requester", "reference", "requester"),
     )},
