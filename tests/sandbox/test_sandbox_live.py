@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -41,8 +42,8 @@ def _launch(base: str) -> dict:
     verifier, challenge = pkce()
     params = {"response_type": "code", "client_id": "live-app", "redirect_uri": "http://127.0.0.1:1/callback",
               "scope": "launch openid fhirUser online_access patient/*.crs user/PractitionerRole.rs",
-              "state": "live-state", "aud": launch["iss"][0], "launch": launch["launch"][0],
-              "code_challenge": challenge, "code_challenge_method": "S256", "nonce": "live-nonce"}
+              "state": secrets.token_urlsafe(16), "aud": launch["iss"][0], "launch": launch["launch"][0],
+              "code_challenge": challenge, "code_challenge_method": "S256", "nonce": secrets.token_urlsafe(8)}
     auth = requests.get(config["authorization_endpoint"] + "?" + urlencode(params), allow_redirects=False,
                         timeout=TIMEOUT)
     assert auth.status_code == 302
