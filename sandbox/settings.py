@@ -40,6 +40,7 @@ DEFAULTS: dict = {
     "SEARCH_PAGE_DEFAULT": 50,
     "SEARCH_PAGE_MAX": 200,
     "SEARCH_SNAPSHOT_LIFETIME": 600,  # seconds a paged search's next links stay valid
+    "SEARCH_TOTAL": True,  # Bundle.total on search pages (optional in R4; False checks an app does not need it)
     "FAULTS_HTTP": True,  # POST {BASE}/_sandbox/faults; the sandbox is for demo and tests only
     "FAULT_SEED": 2019,  # seeds the probability faults, so a run is repeatable
     "ORDERS_REFRESH_SECONDS": 3,  # the chart's orders panel reloads itself this often

@@ -178,10 +178,22 @@ def _entry(resource: dict) -> dict:
             "search": {"mode": "match"}}
 
 
-def _bundle(total: int, entries: list[dict], links: list[tuple[str, str]]) -> dict:
-    return {"resourceType": "Bundle", "id": str(uuid.uuid4()), "meta": {"lastUpdated": _now_iso()},
-            "type": "searchset", "total": total, "link": [{"relation": r, "url": u} for r, u in links],
-            "entry": entries}
+def _bundle(total: int, entries: list[dict], links: list[tuple[str, str]], *, force_total: bool = False) -> dict:
+    bundle = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "meta": {"lastUpdated": _now_iso()},
+              "type": "searchset", "total": total, "link": [{"relation": r, "url": u} for r, u in links],
+              "entry": entries}
+    if not (force_total or state.current().settings["SEARCH_TOTAL"]):
+        del bundle["total"]
+    return bundle
+
+
+def _ignored_warning(ignored: list[str]) -> list[dict]:
+    """R4 search 3.1.1.4: a server may say in the Bundle which parameters it did not use."""
+    if not ignored:
+        return []
+    outcome = operation_outcome(f"Ignored unknown search parameter(s): {', '.join(sorted(set(ignored)))}",
+                                "not-supported", "warning")
+    return [{"resource": outcome, "search": {"mode": "outcome"}}]
 
 
 def _page_link(sid: str, offset: int, count: int) -> str:
@@ -223,13 +235,14 @@ def _search(rtype: str, pairs: list[tuple[str, str]]) -> Response:
     matched = query.order([r for r in candidates if query.matches(r, base) and access.allows(r, "s", base)])
     self_link = f"{base}/{rtype}" + (f"?{urlencode(query.used)}" if query.used else "")
     if query.summary_count or query.count == 0:
-        return fhir_response(_bundle(len(matched), [], [("self", self_link)]))
+        return fhir_response(_bundle(len(matched), [], [("self", self_link)], force_total=True))
     links = [("self", self_link)]
     if len(matched) > query.count:
         sid = sandbox.snapshots.put(Snapshot(rtype, tuple((r["resourceType"], r["id"]) for r in matched),
                                              token.client_id, patient_id, sandbox.now()))
         links.append(("next", _page_link(sid, query.count, query.count)))
-    return fhir_response(_bundle(len(matched), [_entry(r) for r in matched[:query.count]], links))
+    entries = [_entry(r) for r in matched[:query.count]] + _ignored_warning(query.ignored)
+    return fhir_response(_bundle(len(matched), entries, links))
 
 
 @bp.get("/<rtype>")

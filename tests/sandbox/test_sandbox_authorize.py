@@ -55,6 +55,13 @@ def test_bad_requests_go_back_to_the_app_as_oauth_errors_with_state(client, chan
     assert "code" not in params
 
 
+def test_a_replayed_nonce_is_refused(client):
+    first = authorize(client, launch=open_chart(client)["launch"], nonce="same-nonce-twice")
+    assert "code" in redirect_error(first)
+    params = redirect_error(authorize(client, launch=open_chart(client)["launch"], nonce="same-nonce-twice"))
+    assert params["error"] == "invalid_request"
+
+
 def test_missing_state_is_refused(client):
     launch = open_chart(client)
     params = redirect_error(authorize(client, launch=launch["launch"], state=None))
