@@ -182,6 +182,8 @@ def _bundle(total: int, entries: list[dict], links: list[tuple[str, str]], *, fo
     bundle = {"resourceType": "Bundle", "id": str(uuid.uuid4()), "meta": {"lastUpdated": _now_iso()},
               "type": "searchset", "total": total, "link": [{"relation": r, "url": u} for r, u in links],
               "entry": entries}
+    if not entries:
+        del bundle["entry"]  # FHIR JSON: arrays are never empty; an empty page has no entry element
     if not (force_total or state.current().settings["SEARCH_TOTAL"]):
         del bundle["total"]
     return bundle
