@@ -62,11 +62,20 @@ def _now(text: str | None) -> datetime:
     return t
 
 
-def _score(measurements, at: datetime):
-    """The model's verdict: `Risk` or `Abstain` (app.model.score)."""
-    from app.model import score
+class ModelUnavailable(Exception):
+    """The model could not be loaded here (not trained, artifact missing or not matching)."""
 
-    return score(list(measurements), at)
+
+def _score(measurements, at: datetime):
+    """The model's verdict: `Risk` or `Abstain` (app.model.score); ModelUnavailable when there is no model."""
+    try:
+        from app.model import ModelError, score
+    except ImportError as exc:
+        raise ModelUnavailable(f"ImportError: {exc}") from exc
+    try:
+        return score(list(measurements), at)
+    except ModelError as exc:
+        raise ModelUnavailable(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _t(t: datetime | None) -> str | None:
@@ -76,10 +85,12 @@ def _t(t: datetime | None) -> str | None:
 def _verdict(outcome: Any) -> dict:
     if outcome is None:
         return {"kind": "unavailable"}
+    version = getattr(outcome, "model_version", None)
     if hasattr(outcome, "probability"):
         return {"kind": "risk", "probability": outcome.probability, "threshold": outcome.threshold,
-                "above_threshold": bool(outcome.above_threshold), "starred": list(outcome.starred)}
-    return {"kind": "abstain", "missing": [
+                "above_threshold": bool(outcome.above_threshold), "starred": sorted(outcome.starred),
+                "model_version": version}
+    return {"kind": "abstain", "model_version": version, "missing": [
         {"concept": m.concept, "label": m.label, "reason": m.reason, "last_seen": _t(m.last_seen)}
         for m in outcome.missing]}
 
@@ -146,11 +157,12 @@ def render_text(report: dict) -> str:
     s = report["score"]
     if s["kind"] == "risk":
         side = "ABOVE" if s["above_threshold"] else "below"
-        lines.append(f"Score: {s['probability']:.1%} ({side} the alert threshold of {s['threshold']:.1%})")
+        lines.append(f"Score: {s['probability']:.1%} ({side} the alert threshold of {s['threshold']:.1%}; "
+                     f"model {s['model_version']})")
         if s["starred"]:
             lines.append("  driven by: " + ", ".join(CONCEPTS[c].label if c in CONCEPTS else c for c in s["starred"]))
     elif s["kind"] == "abstain":
-        lines.append("Score: none; the model abstained. Missing or too old:")
+        lines.append(f"Score: none; the model ({s['model_version']}) abstained. Missing or too old:")
         for m in s["missing"]:
             seen = f" (last seen {m['last_seen']})" if m["last_seen"] else ""
             lines.append(f"  {m['label']}: {m['reason']}{seen}")
@@ -181,8 +193,8 @@ def run(args: argparse.Namespace) -> int:
     outcome, model_error = None, None
     try:
         outcome = _score(result.measurements, now)
-    except (ImportError, AttributeError, FileNotFoundError) as exc:  # model not built or not installed here
-        model_error = f"{type(exc).__name__}: {exc}"
+    except ModelUnavailable as exc:  # not trained or not installed here: the data report still helps
+        model_error = str(exc)
     report = build_report(base, record, result, now, outcome, model_error)
     print(json.dumps(report, indent=2) if args.json else render_text(report))
     return 3 if model_error else 0

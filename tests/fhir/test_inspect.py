@@ -23,7 +23,8 @@ class FakeRisk:
     probability: float
     threshold: float
     above_threshold: bool
-    starred: tuple[str, ...]
+    starred: frozenset[str]
+    model_version: str = "test-1"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class FakeMissing:
 @dataclass(frozen=True)
 class FakeAbstain:
     missing: tuple[FakeMissing, ...]
+    model_version: str = "test-1"
 
 
 def serve(observations: list[dict]) -> None:
@@ -70,8 +72,9 @@ def scored(monkeypatch):
 @responses.activate
 def test_text_report_lists_used_rejected_reasons_round_trips_and_the_abstention(scored, capsys, monkeypatch):
     monkeypatch.setenv("SENTINEL_INSPECT_TOKEN", "tok-xyz")
-    scored["outcome"] = FakeAbstain((FakeMissing("resp_rate", "Respiratory rate", "no value in the last 72 h",
-                                                 None),))
+    scored["outcome"] = FakeAbstain((FakeMissing("resp_rate", "Respiratory rate", "never measured", None),
+                                     FakeMissing("spo2", "SpO2", "too old", datetime.fromisoformat(
+                                         "2026-11-22T20:00:00-06:00"))))
     serve(ward_observations())
     assert main(ARGS) == 0
     out = capsys.readouterr().out
@@ -84,7 +87,8 @@ def test_text_report_lists_used_rejected_reasons_round_trips_and_the_abstention(
     assert "unit missing (Systolic BP 92 with no unit)  [Observation bp, code 8480-6]" in out
     assert "Reasons: implausible value: 1, unit missing: 1" in out
     assert "Not relevant to the model (other codes): 1" in out
-    assert "Score: none; the model abstained. Missing or too old:\n  Respiratory rate: no value in the last 72 h" in out
+    assert ("Score: none; the model (test-1) abstained. Missing or too old:\n  Respiratory rate: never measured\n"
+            "  SpO2: too old (last seen 2026-11-22T20:00-06:00)") in out
     assert "tok-xyz" not in out
     assert responses.calls[0].request.headers["Authorization"] == "Bearer tok-xyz"
     assert scored["concepts"] == ["age", "body_weight", "heart_rate", "lactate", "sex_male", "temperature"]
@@ -93,13 +97,13 @@ def test_text_report_lists_used_rejected_reasons_round_trips_and_the_abstention(
 
 @responses.activate
 def test_json_report_with_a_risk(scored, capsys):
-    scored["outcome"] = FakeRisk(0.31, 0.2, True, ("lactate", "heart_rate"))
+    scored["outcome"] = FakeRisk(0.31, 0.2, True, frozenset({"lactate", "heart_rate"}))
     serve(ward_observations())
     assert main([*ARGS, "--json", "--token", "tok"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["round_trips"] == 2 and report["complete"] is True
     assert report["score"] == {"kind": "risk", "probability": 0.31, "threshold": 0.2, "above_threshold": True,
-                               "starred": ["lactate", "heart_rate"]}
+                               "starred": ["heart_rate", "lactate"], "model_version": "test-1"}
     assert report["reason_counts"] == {"implausible value": 1, "unit missing": 1}
     lactate = next(m for m in report["used"] if m["concept"] == "lactate")
     assert lactate == {"concept": "lactate", "label": "Lactate", "value": 3.9964, "unit": "mmol/L",
@@ -111,11 +115,11 @@ def test_json_report_with_a_risk(scored, capsys):
 
 @responses.activate
 def test_risk_text(scored, capsys):
-    scored["outcome"] = FakeRisk(0.31, 0.2, True, ("lactate",))
+    scored["outcome"] = FakeRisk(0.31, 0.2, True, frozenset({"lactate"}))
     serve(ward_observations())
     main(ARGS)
     out = capsys.readouterr().out
-    assert "Score: 31.0% (ABOVE the alert threshold of 20.0%)\n  driven by: Lactate" in out
+    assert "Score: 31.0% (ABOVE the alert threshold of 20.0%; model test-1)\n  driven by: Lactate" in out
 
 
 @responses.activate
@@ -137,11 +141,25 @@ def test_a_fhir_failure_in_json(capsys):
 @responses.activate
 def test_without_a_model_the_data_is_still_shown_and_the_exit_status_says_so(capsys, monkeypatch):
     def missing(measurements, at):
-        raise ImportError("cannot import name 'score' from 'app.model'")
+        raise inspect_cmd.ModelUnavailable("ModelArtifactError: no model card: run `sentinel train`")
 
     monkeypatch.setattr(inspect_cmd, "_score", missing)
     serve(ward_observations())
     assert main(ARGS) == 3
     out = capsys.readouterr().out
     assert "Measurements used (6):" in out
-    assert "Score: not available (ImportError: cannot import name 'score' from 'app.model')" in out
+    assert "Score: not available (ModelArtifactError: no model card: run `sentinel train`)" in out
+
+
+@responses.activate
+def test_a_missing_model_artifact_is_reported_as_unavailable(capsys, monkeypatch):
+    import app.model
+
+    def no_artifact(measurements, at, threshold=None):
+        raise app.model.ModelArtifactError("no model card: run `sentinel train`")
+
+    monkeypatch.setattr(app.model, "score", no_artifact)
+    serve(ward_observations())
+    assert main([*ARGS, "--json"]) == 3
+    assert json.loads(capsys.readouterr().out)["score"] == {
+        "kind": "unavailable", "detail": "ModelArtifactError: no model card: run `sentinel train`"}
