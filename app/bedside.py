@@ -1,17 +1,21 @@
-"""What the bedside page shows for one patient, assembled from FHIR (and, later, the model and alert workflow)."""
+"""What the bedside page shows for one patient, assembled from FHIR, the model and the alert workflow.
+
+No Flask here: the web layer hands in a FHIR transport and renders what comes back.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime, timedelta
+
+from app.fhir import Demographics, PatientRecord, Transport, fetch_patient_record
 
 
 @dataclass(frozen=True)
 class Banner:
     name: str | None
-    birth_date: date | None
-    sex: str | None  # FHIR administrative gender
     age_years: int | None
+    sex: str | None  # FHIR administrative gender
 
     @property
     def age_text(self) -> str:
@@ -22,20 +26,20 @@ class Banner:
         return {"male": "male", "female": "female", "other": "other"}.get(self.sex or "", "sex unknown")
 
 
-def age_on(birth: date, on: date) -> int:
-    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+def banner(patient: Demographics, now: datetime) -> Banner:
+    age = patient.age_years(now)
+    return Banner(name=patient.name, age_years=int(age) if age is not None and age >= 0 else None, sex=patient.sex)
 
 
-def banner_from_patient(patient: dict, now: datetime) -> Banner:
-    from app.smart.context import human_name
+@dataclass(frozen=True)
+class Snapshot:
+    record: PatientRecord
+    banner: Banner
 
-    birth = None
-    raw = patient.get("birthDate")
-    if isinstance(raw, str):
-        try:
-            birth = date.fromisoformat(raw[:10]) if len(raw) >= 10 else None
-        except ValueError:
-            birth = None
-    age = age_on(birth, now.date()) if birth and birth <= now.date() else None
-    sex = patient.get("gender") if isinstance(patient.get("gender"), str) else None
-    return Banner(name=human_name(patient), birth_date=birth, sex=sex, age_years=age)
+
+def take_snapshot(transport: Transport, patient_id: str, now: datetime, *, lookback_hours: int, page_size: int,
+                  max_pages: int) -> Snapshot:
+    """Fetch the patient's recent data once for a page."""
+    record = fetch_patient_record(transport, patient_id, now=now, lookback=timedelta(hours=lookback_hours),
+                                  page_size=page_size, max_pages=max_pages)
+    return Snapshot(record=record, banner=banner(record.patient, now))

@@ -7,6 +7,7 @@ import logging
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from app.fhir import FhirError, FhirUnauthorized
 from app.smart import LaunchError
 
 from .guards import CsrfRejected, NotLaunched, RoleForbidden, WrongPatient
@@ -27,6 +28,15 @@ def init_app(app: Flask) -> None:
     def launch_error(exc: LaunchError):
         log.warning("launch error: code=%s detail=%s", exc.code, exc.detail)
         return _page(exc.status, "Sepsis Sentinel could not open", exc.message)
+
+    @app.errorhandler(FhirError)
+    def fhir_error(exc: FhirError):
+        log.warning("FHIR error: code=%s detail=%s", exc.code, exc.detail)
+        if isinstance(exc, FhirUnauthorized):
+            return _page(401, "Please open Sepsis Sentinel again",
+                         "The EHR no longer accepts this session's access, and it could not be renewed. Open "
+                         "Sepsis Sentinel again from the patient's chart.")
+        return _page(exc.status, "Patient data could not be read", exc.message, relaunch=False)
 
     @app.errorhandler(NotLaunched)
     def not_launched(_exc):
