@@ -4,7 +4,7 @@ that run a real SMART launch through Flask's test client (no sockets, no sleepin
 from __future__ import annotations
 
 import pytest
-from sandbox_helpers import (
+from .sandbox_helpers import (
     APP_ID,
     APP_LAUNCH,
     APP_REDIRECT,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import START
+from .sandbox_helpers import START
 
 from sandbox.demo_patients import ALTERNATE_UNITS, COLUMNS, build, records
 from sandbox.demo_patients.derive import PATIENTS

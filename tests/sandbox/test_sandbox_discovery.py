@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from joserfc.jwk import KeySet
-from sandbox_helpers import BASE, FHIR
+from .sandbox_helpers import BASE, FHIR
 
 REQUIRED_CAPABILITIES = {"launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric",
                          "context-ehr-patient", "context-standalone-patient", "sso-openid-connect", "permission-v2"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sandbox_helpers import APP_ID, APP_LAUNCH, FHIR, SEPTIC, open_chart
+from .sandbox_helpers import APP_ID, APP_LAUNCH, FHIR, SEPTIC, open_chart
 
 from sandbox import create_sandbox, register_client
 

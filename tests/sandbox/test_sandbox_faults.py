@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from sandbox_helpers import SEPTIC, bearer, ehr_launch
+from .sandbox_helpers import SEPTIC, bearer, ehr_launch
 
 from sandbox import create_sandbox, faults
 from sandbox.faults import FaultError

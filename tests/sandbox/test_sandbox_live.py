@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import requests
-from sandbox_helpers import SEPTIC, pkce
+from .sandbox_helpers import SEPTIC, pkce
 from werkzeug.serving import make_server
 
 from sandbox import create_sandbox, register_client
