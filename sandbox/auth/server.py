@@ -189,7 +189,7 @@ class SmartRefreshTokenGrant(grants.RefreshTokenGrant):
             return None
         if token.refresh_revoked:
             # A retired refresh token came back: someone kept a copy. Revoke the whole chain
-            # (OAuth 2.0 Security BCP, RFC 9700 section 4.14.2).
+            # (OAuth 2.0 Security BCP, RFC 9700 section 4.14).
             sandbox.auth.revoke_lineage(token.lineage)
             return None
         if token.refresh_expires_at is not None and sandbox.now() >= token.refresh_expires_at:

@@ -196,7 +196,7 @@ def resource_ranges(resource: dict, param: Param) -> list[tuple[float, float]]:
 
 
 def _date_match(prefix: str, s: tuple[float, float], t: tuple[float, float]) -> bool:
-    # R4 search 3.1.1.4.1: each prefix compares the search range s with the target range t.
+    # R4 search.html, "prefix" table: each prefix compares the search range s with the target range t.
     eq = s[0] <= t[0] and t[1] <= s[1]
     return {
         "eq": eq, "ne": not eq, "gt": t[1] > s[1], "lt": t[0] < s[0], "ge": t[1] > s[1] or eq,
@@ -385,7 +385,7 @@ def _result_param(query: Query, known: dict[str, Param], name: str, raw: str) ->
     if name == "_count":
         if not raw.isdigit():
             raise SearchError(f"_count must be a non-negative integer, got {raw!r}")
-        query.count = min(int(raw), query.page_max)  # a server may return fewer (R4 search 3.1.1.6)
+        query.count = min(int(raw), query.page_max)  # a server may return fewer (R4 search.html, "_count")
         query.used.append((name, str(query.count)))
     elif name == "_sort":
         for item in raw.split(","):

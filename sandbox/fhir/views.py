@@ -190,7 +190,7 @@ def _bundle(total: int, entries: list[dict], links: list[tuple[str, str]], *, fo
 
 
 def _ignored_warning(ignored: list[str]) -> list[dict]:
-    """R4 search 3.1.1.4: a server may say in the Bundle which parameters it did not use."""
+    """R4 search.html, "Handling errors": a server may say in the Bundle which parameters it did not use."""
     if not ignored:
         return []
     outcome = operation_outcome(f"Ignored unknown search parameter(s): {', '.join(sorted(set(ignored)))}",

@@ -4,6 +4,9 @@ that run a real SMART launch through Flask's test client (no sockets, no sleepin
 from __future__ import annotations
 
 import pytest
+
+from sandbox import create_sandbox, faults, register_client
+
 from .sandbox_helpers import (
     APP_ID,
     APP_LAUNCH,
@@ -17,8 +20,6 @@ from .sandbox_helpers import (
     EHR_SCOPE,
     START,
 )
-
-from sandbox import create_sandbox, faults, register_client
 
 
 class FakeClock:

@@ -7,6 +7,7 @@ from html import unescape
 from urllib.parse import urlencode
 
 import pytest
+
 from .sandbox_helpers import APP_ID, APP_REDIRECT, EHR_SCOPE, FHIR, authorize, open_chart, query_of
 
 STANDALONE_SCOPE = "launch/patient openid fhirUser online_access patient/Observation.rs patient/Patient.r"

@@ -7,12 +7,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from .sandbox_helpers import START
 
 from sandbox.demo_patients import ALTERNATE_UNITS, COLUMNS, build, records
 from sandbox.demo_patients.derive import PATIENTS
 from sandbox.demo_patients.derive import main as derive_main
 from sandbox.settings import PACKAGE_DIR
+
+from .sandbox_helpers import START
 
 DEMO_DIR = PACKAGE_DIR / "demo_patients"
 TAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "physionet2019" / "training_setB.tar.gz"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from joserfc.jwk import KeySet
+
 from .sandbox_helpers import BASE, FHIR
 
 REQUIRED_CAPABILITIES = {"launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric",

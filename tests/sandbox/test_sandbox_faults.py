@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from .sandbox_helpers import SEPTIC, bearer, ehr_launch
 
 from sandbox import create_sandbox, faults
 from sandbox.faults import FaultError
+
+from .sandbox_helpers import SEPTIC, bearer, ehr_launch
 
 
 @pytest.fixture

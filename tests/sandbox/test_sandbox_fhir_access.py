@@ -4,6 +4,7 @@ each with an OperationOutcome (the public launcher's proxy checks none of this; 
 from __future__ import annotations
 
 import pytest
+
 from .sandbox_helpers import BROAD_ID, BROAD_REDIRECT, EHR_SCOPE, FHIR, OTHER, SEPTIC, bearer, ehr_launch
 
 BROAD = {"app": BROAD_ID, "redirect_uri": BROAD_REDIRECT}

@@ -6,6 +6,7 @@ from fhirclient.models.bundle import Bundle
 from fhirclient.models.capabilitystatement import CapabilityStatement
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 from fhirclient.models.operationoutcome import OperationOutcome
+
 from .sandbox_helpers import SEPTIC, bearer, ehr_launch
 
 

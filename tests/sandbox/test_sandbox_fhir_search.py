@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 import pytest
+
 from .sandbox_helpers import (
     BASE,
     BROAD_ID,

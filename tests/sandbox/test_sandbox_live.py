@@ -9,11 +9,12 @@ from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import requests
-from .sandbox_helpers import SEPTIC, pkce
 from werkzeug.serving import make_server
 
 from sandbox import create_sandbox, register_client
 from sandbox.__main__ import parse_args
+
+from .sandbox_helpers import SEPTIC, pkce
 
 TIMEOUT = (2, 10)
 

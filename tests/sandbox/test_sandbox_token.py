@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
+
 from .sandbox_helpers import (
     APP_ID,
     CONF_ID,
