@@ -58,8 +58,12 @@ def _entries(bundle: dict, kind: str) -> tuple[list[dict], list[str]]:
     return resources, notes
 
 
-def search(transport: Transport, resource_type: str, params: dict, *, max_pages: int = 20) -> SearchResult:
-    """Run one search and follow its `next` links (at most `max_pages` pages, never the same URL twice)."""
+def search(transport: Transport, resource_type: str, params: dict, *, max_pages: int = 20,
+           follow: bool = True) -> SearchResult:
+    """Run one search and follow its `next` links (at most `max_pages` pages, never the same URL twice).
+
+    `follow=False` reads the first page only, on purpose (e.g. `_count=1&_sort=-date` for the latest value).
+    """
     bundle = transport.get_json(resource_type, params, expect="Bundle")
     seen = {transport.last_url} if transport.last_url else set()
     resources: list[dict] = []
@@ -80,7 +84,7 @@ def search(transport: Transport, resource_type: str, params: dict, *, max_pages:
             ids.add(key)
             resources.append(resource)
         nxt = _next_link(bundle)
-        if nxt is None:
+        if nxt is None or not follow:
             break
         if not isinstance(nxt, str) or not nxt.strip():
             complete = False

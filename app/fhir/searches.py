@@ -157,7 +157,7 @@ def latest_weight(transport: Transport, patient_id: str, *, max_pages: int = 20,
     notes = [] if notes is None else notes
     params = {"patient": patient_id, "code": f"{LOINC}|{BODY_WEIGHT}", "_sort": "-date", "_count": "1"}
     try:
-        result = search(transport, "Observation", params, max_pages=1)
+        result = search(transport, "Observation", params, follow=False)
     except FhirRequestRejected as exc:
         log.info("weight search rejected (%s); retrying without _sort", exc.detail)
         params = {k: v for k, v in params.items() if k != "_sort"} | {"_count": "100"}

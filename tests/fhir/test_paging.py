@@ -111,3 +111,11 @@ def test_an_error_outcome_inside_the_bundle_marks_the_result_incomplete(transpor
     result = search(transport, "Observation", {"patient": PATIENT})
     assert [r["id"] for r in result.resources] == ["a"]
     assert not result.complete and "some results may be missing" in result.notes[0]
+
+
+@responses.activate
+def test_first_page_only_when_asked_is_complete_and_quiet(transport, caplog):
+    responses.add(responses.GET, SEARCH, json=bundle([obs("29463-7", 70, "kg", oid="w")], next_url=page_url(1)))
+    result = search(transport, "Observation", {"_count": "1"}, follow=False)
+    assert [r["id"] for r in result.resources] == ["w"] and result.complete and result.notes == ()
+    assert len(responses.calls) == 1 and "page cap" not in caplog.text
