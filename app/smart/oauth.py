@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import requests
+from authlib.integrations.base_client import OAuthError
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.oauth2 import OAuth2Error
 
@@ -90,7 +91,7 @@ def exchange_code(reg: Registration, token_endpoint: str, redirect_uri: str, cod
     try:
         token = client.fetch_token(token_endpoint, grant_type="authorization_code", code=code,
                                    code_verifier=code_verifier, timeout=timeout)
-    except OAuth2Error as exc:
+    except (OAuth2Error, OAuthError) as exc:
         raise TokenExchangeFailed(detail=f"token endpoint error {exc.error}") from None
     except (requests.RequestException, ValueError) as exc:
         raise TokenExchangeFailed(detail=type(exc).__name__) from None
@@ -105,7 +106,7 @@ def refresh(reg: Registration, token_endpoint: str, tokens: TokenSet, http: requ
     client = _client(reg, None, http)
     try:
         token = client.refresh_token(token_endpoint, refresh_token=tokens.refresh_token, timeout=timeout)
-    except OAuth2Error as exc:
+    except (OAuth2Error, OAuthError) as exc:
         raise SessionExpired(detail=f"refresh refused: {exc.error}") from None
     except (requests.RequestException, ValueError) as exc:
         raise SessionExpired(detail=f"refresh failed: {type(exc).__name__}") from None
