@@ -11,9 +11,20 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from app.config import ROOT
+
+
+class PathOnlyRequestHandler(WSGIRequestHandler):
+    """Access log lines without query strings: they carry authorization codes, launch ids and state."""
+
+    def log_request(self, code="-", size="-") -> None:
+        self.log("info", '"%s %s" %s %s', self.command, self.path.split("?", 1)[0], code, size)
+
+
+def serve(host: str, port: int, app) -> BaseWSGIServer:
+    return make_server(host, port, app, threaded=True, request_handler=PathOnlyRequestHandler)
 
 
 @dataclass
@@ -34,32 +45,31 @@ class Stack:
 
 
 def start_stack(host: str = "127.0.0.1", ehr_port: int = 0, app_port: int = 0, app_overrides: dict | None = None,
-                sandbox_settings: dict | None = None, app_servers: int = 1) -> Stack:
+                sandbox_settings: dict | None = None) -> Stack:
     """Bind both servers (port 0 = any free port), register the app with the EHR, serve in daemon threads."""
     from app import create_app
     from app.smart import load_registration
     from sandbox import create_sandbox, register_client
 
     ehr = create_sandbox(sandbox_settings or {})
-    ehr_server = make_server(host, ehr_port, ehr, threaded=True)
+    ehr_server = serve(host, ehr_port, ehr)
     ehr_url = f"http://{host}:{ehr_server.server_port}"
     ehr.config["SANDBOX_BASE_URL"] = ehr_url
     fhir_base = f"{ehr_url}/fhir"
 
     # Bind the app's port first so its public URL (and redirect URI) is known before the app is built.
-    sockets = [make_server(host, app_port, _placeholder, threaded=True) for _ in range(app_servers)]
-    app_url = f"http://{host}:{sockets[0].server_port}"
+    app_server = serve(host, app_port, _placeholder)
+    app_url = f"http://{host}:{app_server.server_port}"
     overrides = {"iss_allowlist": (fhir_base,), "public_url": app_url, "frame_ancestors": ("'self'", ehr_url),
                  **(app_overrides or {})}
     app = create_app(overrides)
-    for server in sockets:
-        server.app = app
+    app_server.app = app
     reg = load_registration(app.extensions["sentinel"].settings.smart_launch_file)
     register_client(ehr, client_id=reg.client_id, redirect_uris=[reg.redirect_uri(app_url)],
                     launch_url=reg.launch_uri(app_url), client_secret=reg.client_secret,
                     scope=" ".join(sorted(set(reg.ehr_launch_scope.split()) | set(reg.standalone_launch_scope.split()))))
     stack = Stack(ehr_url=ehr_url, fhir_base=fhir_base, app_url=app_url, ehr=ehr, app=app)
-    for server in [ehr_server, *sockets]:
+    for server in (ehr_server, app_server):
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         stack.servers.append(server)
