@@ -20,8 +20,10 @@ import numpy as np
 
 from app.model.measurement import CONCEPTS, MODEL_CONCEPTS, Measurement
 
-SHORT_WINDOW_H = 6.0  # vital-sign trend window
-LONG_WINDOW_H = 24.0  # lab and vital-sign summary window
+# Windows end at `at` and are open at the start: (at - width, at].
+WINDOWS_H = {"6h": 6.0, "24h": 24.0, "72h": 72.0}
+VITAL_WINDOWS = ("24h", "6h")  # min/max/mean over 24 h, mean over 6 h
+LAB_WINDOW = "72h"  # count/min/max of labs
 DECIMALS = 6
 
 
@@ -41,17 +43,22 @@ def _concept_features(concept: str) -> list[Feature]:
     out = [
         Feature(f"{concept}__last", concept, "value"),
         Feature(f"{concept}__hours_since", concept, "time"),
-        Feature(f"{concept}__change", concept, "change"),
-        Feature(f"{concept}__count_24h", concept, "count"),
-        Feature(f"{concept}__min_24h", concept, "value"),
-        Feature(f"{concept}__max_24h", concept, "value"),
-        Feature(f"{concept}__mean_24h", concept, "value"),
+        Feature(f"{concept}__change", concept, "change"),  # last - previous measurement
     ]
     if c.kind == "vital":
+        # No vital-sign counts: in hourly ICU data they mostly count hours since admission (length of stay).
         out += [
-            Feature(f"{concept}__min_6h", concept, "value"),
-            Feature(f"{concept}__max_6h", concept, "value"),
+            Feature(f"{concept}__min_24h", concept, "value"),
+            Feature(f"{concept}__max_24h", concept, "value"),
+            Feature(f"{concept}__mean_24h", concept, "value"),
             Feature(f"{concept}__mean_6h", concept, "value"),
+            Feature(f"{concept}__deviation_24h", concept, "change"),  # last - mean of the last 24 h
+        ]
+    else:
+        out += [
+            Feature(f"{concept}__count_{LAB_WINDOW}", concept, "count"),  # how often it is ordered
+            Feature(f"{concept}__min_{LAB_WINDOW}", concept, "value"),
+            Feature(f"{concept}__max_{LAB_WINDOW}", concept, "value"),
         ]
     return out
 
@@ -60,13 +67,16 @@ _BASE: list[Feature] = [f for concept in MODEL_CONCEPTS for f in _concept_featur
 _DERIVED: list[Feature] = [
     Feature("shock_index", None, "value"),  # heart rate / systolic BP, both last values
     Feature("pulse_pressure", None, "value"),  # systolic - diastolic BP, last values
-    Feature("lab_draws_24h", None, "count"),  # lab measurements of any kind in the last 24 h
+    Feature("spo2_fio2", None, "value"),  # SpO2 / FiO2, last values: oxygenation (PaO2 is not available)
+    Feature("bun_creatinine", None, "value"),  # BUN / creatinine, last values
+    Feature("lab_draws", None, "count"),  # lab measurements of any kind in the lab window
+    Feature("labs_ordered", None, "count"),  # distinct lab concepts measured in the lab window
 ]
 FEATURES: tuple[Feature, ...] = tuple(_BASE + _DERIVED)
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _LAB_COUNTS = np.array(
-    [_INDEX[f"{k}__count_24h"] for k in MODEL_CONCEPTS if CONCEPTS[k].kind == "lab"], dtype=np.intp
+    [_INDEX[f"{k}__count_{LAB_WINDOW}"] for k in MODEL_CONCEPTS if CONCEPTS[k].kind == "lab"], dtype=np.intp
 )
 
 
@@ -121,27 +131,36 @@ def _fill_concept(x: np.ndarray, concept: str, t: np.ndarray, v: np.ndarray, q: 
     n = np.searchsorted(t, q, side="right")  # measurements at or before each query time
     has = n > 0
     last_i = np.maximum(n - 1, 0)
-    if CONCEPTS[concept].kind == "demographic":
+    kind = CONCEPTS[concept].kind
+    if kind == "demographic":
         x[has, _INDEX[f"{concept}__last"]] = v[last_i[has]]
         return
-    x[:, _INDEX[f"{concept}__count_24h"]] = 0.0
+    if kind == "lab":
+        x[:, _INDEX[f"{concept}__count_{LAB_WINDOW}"]] = 0.0
     if not has.any():
         return
     x[has, _INDEX[f"{concept}__last"]] = v[last_i[has]]
     x[has, _INDEX[f"{concept}__hours_since"]] = np.round(q[has] - t[last_i[has]], DECIMALS)
     two = n > 1
     x[two, _INDEX[f"{concept}__change"]] = np.round(v[n[two] - 1] - v[n[two] - 2], DECIMALS)
-    windows = [(LONG_WINDOW_H, "24h")]
-    if CONCEPTS[concept].kind == "vital":
-        windows.append((SHORT_WINDOW_H, "6h"))
-    for width, suffix in windows:
-        lo = np.searchsorted(t, q - width, side="right")  # window is (q - width, q]
-        if suffix == "24h":
-            x[:, _INDEX[f"{concept}__count_24h"]] = n - lo
-        x[:, _INDEX[f"{concept}__min_{suffix}"]] = _window(np.minimum, v, lo, n)
-        x[:, _INDEX[f"{concept}__max_{suffix}"]] = _window(np.maximum, v, lo, n)
-        total = _window(np.add, v, lo, n)
-        x[:, _INDEX[f"{concept}__mean_{suffix}"]] = np.round(total / np.maximum(n - lo, 1), DECIMALS)
+    if kind == "vital":
+        lo = np.searchsorted(t, q - WINDOWS_H["24h"], side="right")
+        x[:, _INDEX[f"{concept}__min_24h"]] = _window(np.minimum, v, lo, n)
+        x[:, _INDEX[f"{concept}__max_24h"]] = _window(np.maximum, v, lo, n)
+        mean = _mean(v, lo, n)
+        x[:, _INDEX[f"{concept}__mean_24h"]] = mean
+        x[has, _INDEX[f"{concept}__deviation_24h"]] = np.round(x[has, _INDEX[f"{concept}__last"]] - mean[has], DECIMALS)
+        lo = np.searchsorted(t, q - WINDOWS_H["6h"], side="right")
+        x[:, _INDEX[f"{concept}__mean_6h"]] = _mean(v, lo, n)
+    else:
+        lo = np.searchsorted(t, q - WINDOWS_H[LAB_WINDOW], side="right")
+        x[:, _INDEX[f"{concept}__count_{LAB_WINDOW}"]] = n - lo
+        x[:, _INDEX[f"{concept}__min_{LAB_WINDOW}"]] = _window(np.minimum, v, lo, n)
+        x[:, _INDEX[f"{concept}__max_{LAB_WINDOW}"]] = _window(np.maximum, v, lo, n)
+
+
+def _mean(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    return np.round(_window(np.add, v, lo, hi) / np.maximum(hi - lo, 1), DECIMALS)
 
 
 def _window(ufunc: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -155,14 +174,20 @@ def _window(ufunc: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> n
     return out
 
 
+def _ratio(x: np.ndarray, top: str, bottom: str) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = x[:, _INDEX[top]] / x[:, _INDEX[bottom]]
+    return np.round(np.where(np.isfinite(r), r, np.nan), DECIMALS)
+
+
 def _fill_derived(x: np.ndarray) -> None:
     """Features computed from several concepts' features; rerun after any perturbation of a concept."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x[:, _INDEX["shock_index"]] = np.round(
-            x[:, _INDEX["heart_rate__last"]] / x[:, _INDEX["sbp__last"]], DECIMALS
-        )
+    x[:, _INDEX["shock_index"]] = _ratio(x, "heart_rate__last", "sbp__last")
     x[:, _INDEX["pulse_pressure"]] = np.round(x[:, _INDEX["sbp__last"]] - x[:, _INDEX["dbp__last"]], DECIMALS)
-    x[:, _INDEX["lab_draws_24h"]] = x[:, _LAB_COUNTS].sum(axis=1)
+    x[:, _INDEX["spo2_fio2"]] = _ratio(x, "spo2__last", "fio2__last")
+    x[:, _INDEX["bun_creatinine"]] = _ratio(x, "bun__last", "creatinine__last")
+    x[:, _INDEX["lab_draws"]] = x[:, _LAB_COUNTS].sum(axis=1)
+    x[:, _INDEX["labs_ordered"]] = (x[:, _LAB_COUNTS] > 0).sum(axis=1)
 
 
 _BY_CONCEPT = {

@@ -20,7 +20,7 @@ available live). Unit1/Unit2 are kept on the `Stay` only to describe the cohort 
 from __future__ import annotations
 
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -102,24 +102,27 @@ def parse_stay(text: str, patient: str) -> Stay:
     return Stay(patient=patient, hours=hours, labels=labels, measurements=tuple(out), unit=unit)
 
 
-def read_stays(path: str | Path) -> Iterator[Stay]:
-    """Every stay in a folder of `.psv` files or a `.tar.gz` of them, in file-name order.
+def read_stays(path: str | Path, patients: Collection[str] | None = None) -> Iterator[Stay]:
+    """Every stay (or only `patients`) in a folder of `.psv` files or a `.tar.gz` of them, in file-name order.
 
     A tar is read in one sequential pass: looking members up by name rescans the gzip stream.
     """
     path = Path(path)
+    wanted = None if patients is None else set(patients)
     if path.is_dir():
         for file in sorted(path.rglob("*.psv")):
-            yield parse_stay(file.read_text(), file.stem)
+            if wanted is None or file.stem in wanted:
+                yield parse_stay(file.read_text(), file.stem)
         return
     # The archive's own member order is sorted by name (data README); sort again for any other tar.
     with tarfile.open(path, "r:gz") as tar:
         pending: list[tuple[str, str]] = []
         for member in tar:
-            if member.isfile() and member.name.endswith(".psv"):
+            stem = Path(member.name).stem
+            if member.isfile() and member.name.endswith(".psv") and (wanted is None or stem in wanted):
                 f = tar.extractfile(member)
                 if f is not None:
-                    pending.append((Path(member.name).stem, f.read().decode()))
+                    pending.append((stem, f.read().decode()))
         for patient, text in sorted(pending):
             yield parse_stay(text, patient)
 

@@ -1,0 +1,277 @@
+"""The model card: what the model is, what it was trained on, how well it does, and where it must not be trusted.
+
+`model_card.json` is read by `load_model` (sha256, threshold, population means), by the transparency
+page and by the site-tuning page; `render_markdown` turns it into the human-readable `model_card.md`.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+
+from app.model.dataset import StaySummary
+from app.model.features import FEATURES, LAB_WINDOW, VITAL_WINDOWS
+from app.model.measurement import CONCEPTS, MODEL_CONCEPTS
+from app.model.scoring import ABSTAIN_RULE, MAX_AGE_H, REQUIRED, STAR_RULE
+
+CARD_SCHEMA = 1
+
+SOURCE = {
+    "name": "PhysioNet/Computing in Cardiology Challenge 2019: Early Prediction of Sepsis from Clinical Data",
+    "version": "1.0.0",
+    "url": "https://physionet.org/content/challenge-2019/1.0.0/",
+    "licence": "CC BY 4.0 (https://physionet.org/content/challenge-2019/view-license/1.0.0/)",
+    "citation": [
+        "Reyna MA, Josef CS, Jeter R, Shashikumar SP, Westover MB, Nemati S, Clifford GD, Sharma A. Early Prediction "
+        "of Sepsis From Clinical Data: The PhysioNet/Computing in Cardiology Challenge 2019. Crit Care Med "
+        "2020;48(2):210-217. doi:10.1097/CCM.0000000000004145",
+        "Reyna M, Josef C, Jeter R, Shashikumar S, Moody B, Westover MB, Sharma A, Nemati S, Clifford GD. Early "
+        "Prediction of Sepsis from Clinical Data: The PhysioNet/Computing in Cardiology Challenge 2019 (version "
+        "1.0.0). PhysioNet (2019). doi:10.13026/v64v-d857",
+        "Goldberger AL, Amaral LAN, Glass L, et al. PhysioBank, PhysioToolkit, and PhysioNet. Circulation "
+        "2000;101(23):e215-e220.",
+    ],
+    "changes": "No change to the data; values outside the plausible ranges of the concept table are dropped.",
+}
+
+LABEL = (
+    "SepsisLabel as released by the challenge: Sepsis-3 criteria, i.e. a clinical suspicion of infection (IV "
+    "antibiotics and blood cultures ordered within a set time of each other) together with an acute rise of the "
+    "SOFA score by 2 or more; onset t_sepsis is the earlier of the suspicion time and the SOFA-rise time. The "
+    "challenge marks every hour from t_sepsis - 6 h onward as 1, so a positive hour means 'sepsis within 6 "
+    "hours or already present'. The model predicts P(SepsisLabel = 1) for the hour ending at the time of "
+    "scoring. For metrics, t_sepsis = first labelled hour + 6."
+)
+
+KNOWN_LIMITS = [
+    "Derived in intensive care units only (two US hospital systems' MICU/SICU stays); not validated on ward "
+    "or emergency-department patients, nor on children (all patients were adults).",
+    "No Glasgow Coma Scale or mental status, no urine output, no medications (vasopressors, antibiotics), "
+    "no cultures: signs of organ dysfunction and treatment the clinician sees are invisible to the model.",
+    "The label depends on a recorded suspicion of infection (cultures and antibiotics ordered); patients "
+    "whose infection was never suspected or documented count as non-septic.",
+    "Hospital A never recorded end-tidal CO2, so the model cannot use it even where it is measured.",
+    "Trained on hourly ICU charting: vital signs recorded less often than hourly are outside the data it "
+    "learned from; the abstain rule only requires vitals within the last "
+    f"{MAX_AGE_H:g} hours.",
+    "Probabilities are calibrated to hospital A's case mix (8.8% of stays septic); at a hospital with a "
+    "different prevalence they shift, and so do precision and alert burden at a fixed threshold: sites "
+    "should check the operating-point table and tune the threshold.",
+    "Length of stay (ICULOS, HospAdmTime) and unit of care are deliberately not inputs: strong in this "
+    "data set but artefacts of the ICU cohort, and not reliably available live.",
+]
+
+
+def describe_cohort(name: str, role: str, stays: Sequence[StaySummary]) -> dict:
+    """Counts, prevalence, ages, sexes and units of care of one set of stays."""
+    ages = [s.age for s in stays if s.age is not None]
+    sexes = [s.sex_male for s in stays if s.sex_male is not None]
+    septic = sum(s.septic for s in stays)
+    quartiles = statistics.quantiles(ages, n=4) if len(ages) > 1 else [None, None, None]
+    units = Counter(s.unit or "not recorded" for s in stays)
+    return {
+        "set": name,
+        "role": role,
+        "patients": len(stays),
+        "patient_hours": sum(s.rows for s in stays),
+        "septic_patients": septic,
+        "septic_fraction": round(septic / len(stays), 4) if stays else None,
+        "age_years": {
+            "median": round(statistics.median(ages), 1) if ages else None,
+            "iqr": [round(quartiles[0], 1), round(quartiles[2], 1)] if ages and len(ages) > 1 else None,
+            "min": round(min(ages), 1) if ages else None,
+            "max": round(max(ages), 1) if ages else None,
+        },
+        "male_fraction": round(sum(sexes) / len(sexes), 4) if sexes else None,
+        "units_of_care": dict(sorted(units.items())),
+    }
+
+
+def describe_features() -> dict:
+    inputs = [
+        {"concept": k, "label": CONCEPTS[k].label, "unit": CONCEPTS[k].unit, "kind": CONCEPTS[k].kind,
+         "physionet_column": CONCEPTS[k].physionet}
+        for k in MODEL_CONCEPTS
+    ]
+    return {
+        "inputs": inputs,
+        "not_inputs": ["ICULOS (ICU length of stay)", "HospAdmTime", "Unit1", "Unit2"],
+        "per_vital_sign": "last value, hours since it, change from the previous value, min/max/mean over "
+        f"{VITAL_WINDOWS[0]}, mean over {VITAL_WINDOWS[1]}, last minus the {VITAL_WINDOWS[0]} mean",
+        "per_lab": f"last value, hours since it, change from the previous value, count/min/max over {LAB_WINDOW}",
+        "per_demographic": "the value (age in years, male sex 0/1)",
+        "derived": "shock index (HR/SBP), pulse pressure, SpO2/FiO2, BUN/creatinine, lab draws and distinct "
+        f"labs in the last {LAB_WINDOW}",
+        "windows": "all windows end at the time of scoring; only measurements at or before it are used",
+        "names": [f.name for f in FEATURES],
+    }
+
+
+def abstain_section() -> dict:
+    return {
+        "rule": ABSTAIN_RULE,
+        "required": [list(group) for group in REQUIRED],
+        "max_age_hours": MAX_AGE_H,
+    }
+
+
+def stars_section() -> dict:
+    return {"rule": STAR_RULE}
+
+
+def base_card() -> dict:
+    return {
+        "schema_version": CARD_SCHEMA,
+        "intended_use": (
+            "Bedside early warning of sepsis for adult ICU patients, shown to clinicians inside the EHR. "
+            "An aid to attention, not a diagnosis: the app alerts only when risk crosses the threshold AND "
+            "a sign of organ dysfunction is present."
+        ),
+        "data": {"source": SOURCE},
+        "label": LABEL,
+        "features": describe_features(),
+        "abstain": abstain_section(),
+        "stars": stars_section(),
+        "known_limits": KNOWN_LIMITS,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- markdown
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    return str(v)
+
+
+def _metrics_md(rows: list[dict]) -> list[str]:
+    out = [
+        "| | AUROC | AUPRC | utility | sensitivity | precision | alerts / patient-day | median lead (h) | ECE |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['name']} | {_fmt(r['auroc'])} | {_fmt(r['auprc'])} | {_fmt(r['utility'])} | "
+            f"{_fmt(r['sensitivity'])} | {_fmt(r['precision'])} | {_fmt(r['alerts_per_patient_day'])} | "
+            f"{_fmt(r['median_lead_time_h'])} | {_fmt(r.get('ece'))} |"
+        )
+    return out
+
+
+def _points_md(rows: list[dict], chosen: float) -> list[str]:
+    out = [
+        "| threshold | sensitivity | precision | alerts / patient-day | median lead (h) | utility | alerted patients |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        mark = " **(chosen)**" if abs(r["threshold"] - chosen) < 1e-9 else ""
+        out.append(
+            f"| {r['threshold']:g}{mark} | {_fmt(r['sensitivity'])} | {_fmt(r['precision'])} | "
+            f"{_fmt(r['alerts_per_patient_day'])} | {_fmt(r['median_lead_time_h'])} | {_fmt(r['utility'])} | "
+            f"{r['alerted_patients']} |"
+        )
+    return out
+
+
+def render_markdown(card: dict) -> str:
+    """A human-readable rendering of the card (what the transparency page shows)."""
+    m, thr = card["model"], card["threshold"]
+    lines = [
+        "# Sepsis Sentinel risk model: model card",
+        "",
+        f"Version **{m['version']}**, trained {m['created']}. Artifact `{m['artifact']}`, sha256 `{m['sha256']}`.",
+        "",
+        "## Intended use",
+        "",
+        card["intended_use"],
+        "",
+        "## Data",
+        "",
+        f"{card['data']['source']['name']} (version {card['data']['source']['version']}), "
+        f"<{card['data']['source']['url']}>, {card['data']['source']['licence']}.",
+        "",
+        "| set | role | patients | patient-hours | septic patients | median age (IQR) | male | units of care |",
+        "|---|---|---:|---:|---:|---|---:|---|",
+    ]
+    for h in card["data"]["cohorts"]:
+        age = h["age_years"]
+        iqr = f"{age['iqr'][0]}-{age['iqr'][1]}" if age["iqr"] else "-"
+        units = ", ".join(f"{k} {v}" for k, v in h["units_of_care"].items())
+        lines.append(
+            f"| {h['set']} | {h['role']} | {h['patients']} | {h['patient_hours']} | {h['septic_patients']} "
+            f"({h['septic_fraction']:.1%}) | {age['median']} ({iqr}) | {h['male_fraction']:.1%} | {units} |"
+        )
+    lines += ["", "Cite:", ""] + [f"- {c}" for c in card["data"]["source"]["citation"]]
+    lines += ["", "## Label", "", card["label"], "", "## Inputs and features", ""]
+    f = card["features"]
+    lines.append("Inputs: " + ", ".join(f"{i['label']} ({i['unit']})" for i in f["inputs"]) + ".")
+    lines += [
+        "",
+        f"- Each vital sign: {f['per_vital_sign']}.",
+        f"- Each lab: {f['per_lab']}.",
+        f"- Age and sex: {f['per_demographic']}.",
+        f"- Derived: {f['derived']}.",
+        f"- {f['windows'].capitalize()}.",
+        f"- Not inputs: {', '.join(f['not_inputs'])}.",
+        f"- {len(f['names'])} features in all; the model reads {m['features_used']} (the rest are never "
+        "measured at hospital A).",
+        "",
+        "## Performance on hospital B (never used for any choice)",
+        "",
+    ]
+    ext = card.get("external_validation")
+    if ext:
+        lines += [ext["note"], ""] + _metrics_md(ext["metrics"]) + [""]
+        if ext.get("baselines_not_beaten"):
+            lines += ["Where a baseline does as well as or better than the model:", ""]
+            lines += [f"- {n}" for n in ext["baselines_not_beaten"]] + [""]
+        else:
+            lines += ["The model beats every baseline on every headline metric.", ""]
+    else:
+        lines += ["Not computed (set B was not available at training time).", ""]
+    lines += ["## Held-out hospital A (used to choose hyper-parameters and threshold)", ""]
+    lines += _metrics_md(card["heldout_A"]["metrics"]) + [""]
+    lines += [
+        "Sensitivity: septic patients alerted before t_sepsis. Precision: alerted patients (any hour) who are "
+        "septic. Alerts per patient-day count alert episodes (rising edges). Lead time: t_sepsis minus the first "
+        "alert. Utility: PhysioNet 2019 normalized utility. ECE: expected calibration error (10 bins).",
+        "",
+        "## Threshold",
+        "",
+        f"**{thr['value']:g}**: {thr['rule']}",
+        "",
+        "Operating points on held-out A (for choosing):",
+        "",
+    ]
+    lines += _points_md(card["operating_points"]["heldout_A"], thr["value"]) + [""]
+    if card["operating_points"].get("B"):
+        lines += ["The same thresholds on hospital B (reported, not used):", ""]
+        lines += _points_md(card["operating_points"]["B"], thr["value"]) + [""]
+    lines += [
+        "## When the model abstains",
+        "",
+        card["abstain"]["rule"],
+        "",
+        "## Starred inputs",
+        "",
+        card["stars"]["rule"],
+        "",
+        "## Known limits",
+        "",
+    ]
+    lines += [f"- {x}" for x in card["known_limits"]]
+    lines += ["", "## Comparisons", ""] + [f"- {x}" for x in card["comparisons"]]
+    lines += [
+        "",
+        "## Training",
+        "",
+        f"{m['estimator']} with {m['hyperparameters']}, seed {m['seed']}, scikit-learn {m['sklearn_version']}. "
+        f"Training took {m['training_seconds']:.0f} s; scoring one patient (features, probability and stars) "
+        f"takes {m['scoring_ms_per_patient']['median']:.2f} ms (median; {m['scoring_ms_per_patient']['how']}).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,128 @@
+"""Live scoring: Measurements at a time -> Risk (probability, threshold, starred inputs) or Abstain (what is missing).
+
+The abstain rule is applied to the same feature row the model reads, so `sentinel evaluate` (which
+uses `abstains` on a whole feature matrix) and `score` (one patient, now) apply it identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+
+from app.model.artifact import Model, load_model
+from app.model.features import at_population_mean, build_features, column
+from app.model.measurement import CONCEPTS, Measurement
+
+# Abstain unless each group has a measurement within MAX_AGE_H hours before `at`. A group is met by any
+# of its concepts; the first one names it when it is missing.
+MAX_AGE_H = 6.0
+REQUIRED: tuple[tuple[str, ...], ...] = (("heart_rate",), ("resp_rate",), ("spo2",), ("sbp", "map"))
+ABSTAIN_RULE = (
+    f"The model abstains unless heart rate, respiratory rate, SpO2 and a blood pressure (systolic or mean "
+    f"arterial) have each been measured within the {MAX_AGE_H:g} hours before the time of scoring. "
+    "Labs, temperature, age and sex may be missing: the model uses what is there."
+)
+
+# Stars: inputs whose replacement by the population mean lowers the risk by at least MATERIAL (absolute
+# probability), largest first, at most MAX_STARS. Only the set leaves this package, never the sizes.
+MAX_STARS = 3
+MATERIAL = 0.01
+STAR_RULE = (
+    f"For each measured input, the risk is recomputed with that input's values replaced by its population "
+    f"mean (training data, see population_means). Inputs whose replacement lowers the risk by at least "
+    f"{MATERIAL:g} (absolute probability) are candidates; the largest {MAX_STARS} are starred."
+)
+
+
+@dataclass(frozen=True)
+class Missing:
+    """A required input without a recent enough measurement."""
+
+    concept: str
+    label: str
+    reason: str  # "never measured" | "too old"
+    last_seen: datetime | None
+
+
+@dataclass(frozen=True)
+class Risk:
+    probability: float
+    threshold: float
+    above_threshold: bool
+    starred: frozenset[str]  # concept keys of the top contributors
+    model_version: str
+
+
+@dataclass(frozen=True)
+class Abstain:
+    missing: tuple[Missing, ...]
+    model_version: str
+
+
+def _group_label(group: tuple[str, ...]) -> str:
+    if len(group) == 1:
+        return CONCEPTS[group[0]].label
+    return " or ".join([CONCEPTS[group[0]].label] + [CONCEPTS[c].label.lower() for c in group[1:]])
+
+
+def _group_ages(x: np.ndarray) -> np.ndarray:
+    """Hours since the freshest measurement of each REQUIRED group, per row (inf when never measured)."""
+    ages = []
+    for group in REQUIRED:
+        since = x[:, [column(f"{c}__hours_since") for c in group]]
+        ages.append(np.nanmin(np.where(np.isnan(since), np.inf, since), axis=1))
+    return np.stack(ages, axis=1)
+
+
+def abstains(x: np.ndarray) -> np.ndarray:
+    """Per feature row: True when the abstain rule applies (the batch form used by `sentinel evaluate`)."""
+    return (_group_ages(x) > MAX_AGE_H).any(axis=1)
+
+
+def missing_inputs(row: np.ndarray, measurements: Sequence[Measurement], at: datetime) -> tuple[Missing, ...]:
+    """What the abstain rule finds missing in one feature row; `measurements` only supply `last_seen`."""
+    out = []
+    for group, age in zip(REQUIRED, _group_ages(row[None, :])[0], strict=True):
+        if age <= MAX_AGE_H:
+            continue
+        seen = [m.time for m in measurements if m.concept in group and m.time <= at]
+        reason = "never measured" if np.isinf(age) else "too old"
+        out.append(Missing(group[0], _group_label(group), reason, max(seen) if seen else None))
+    return tuple(out)
+
+
+def _starred(probability: float, perturbed_probabilities: np.ndarray, concepts: list[str]) -> frozenset[str]:
+    contribution = probability - perturbed_probabilities
+    order = np.argsort(-contribution, kind="stable")
+    return frozenset(concepts[i] for i in order[:MAX_STARS] if contribution[i] >= MATERIAL)
+
+
+def score(
+    measurements: Sequence[Measurement], at: datetime, threshold: float | None = None, *, model: Model | None = None
+) -> Risk | Abstain:
+    """Risk of sepsis for one patient at `at` from their Measurements, or Abstain when data are too thin.
+
+    `threshold=None` uses the model card's threshold; a site may pass its own. Uses only
+    measurements at or before `at`. `model` defaults to the shipped, verified `load_model()`.
+    """
+    model = model or load_model()
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
+    thr = model.threshold if threshold is None else float(threshold)
+    row = build_features(measurements, at)
+    missing = missing_inputs(row, measurements, at)
+    if missing:
+        return Abstain(missing=missing, model_version=model.version)
+    concepts, perturbed = at_population_mean(row, model.means)
+    probabilities = model.probabilities(np.vstack([row[None, :], perturbed]))  # one call: row + N perturbed
+    p = float(probabilities[0])
+    return Risk(
+        probability=p,
+        threshold=thr,
+        above_threshold=p >= thr,
+        starred=_starred(p, probabilities[1:], concepts),
+        model_version=model.version,
+    )

@@ -1,0 +1,126 @@
+"""What the card and `sentinel evaluate` report about a model on a cohort: metric tables and operating points.
+
+The model's alert series is what the app would show: probability >= threshold on rows where the
+model does not abstain. Baselines alert by their published cut-offs on every row.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.model.artifact import Model
+from app.model.baselines import BASELINES, baseline_scores
+from app.model.dataset import Cohort
+from app.model.metrics import alert_metrics, expected_calibration_error, hourly_auprc, hourly_auroc
+from app.model.scoring import abstains
+
+MODEL_ROW = "Sepsis Sentinel model"
+THRESHOLD_GRID = tuple(round(0.005 * i, 3) for i in range(2, 101))  # 0.01 .. 0.50
+TABLE_THRESHOLDS = (0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.10, 0.12, 0.15, 0.20, 0.30)
+HEADLINE = ("auroc", "auprc", "utility", "sensitivity", "precision", "alerts_per_patient_day", "median_lead_time_h")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A cohort with the model's probabilities and abstain flags for every row."""
+
+    cohort: Cohort
+    probabilities: np.ndarray
+    abstain: np.ndarray
+
+    def alerts(self, threshold: float) -> np.ndarray:
+        return (self.probabilities >= threshold) & ~self.abstain
+
+
+def score_cohort(model: Model, cohort: Cohort) -> Scored:
+    """Every patient-hour's probability (always computed) and whether the model would abstain there."""
+    return Scored(cohort, model.probabilities(cohort.x), abstains(cohort.x))
+
+
+def _clean(d: dict) -> dict:
+    """Round floats for the card and turn NaN into None (JSON has no NaN)."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, float):
+            out[k] = None if math.isnan(v) else round(v, 4)
+        else:
+            out[k] = v
+    return out
+
+
+def metrics_table(scored: Scored, threshold: float) -> list[dict]:
+    """One row for the model at `threshold`, then one per baseline, on the same patient-hours."""
+    c = scored.cohort
+    model = {
+        "name": MODEL_ROW,
+        "rule": f"probability >= {threshold:g}, not abstaining",
+        "auroc": hourly_auroc(c.labels, scored.probabilities),
+        "auprc": hourly_auprc(c.labels, scored.probabilities),
+        **alert_metrics(c.patients, c.hours, scored.alerts(threshold), c.labels),
+        "ece": expected_calibration_error(c.labels, scored.probabilities),
+        "rows_scored": float(1.0 - scored.abstain.mean()),
+    }
+    rows = [_clean(model)]
+    scores = baseline_scores(c.x)
+    for b in BASELINES:
+        s = scores[b.name]
+        row = {
+            "name": b.name,
+            "rule": b.description,
+            "auroc": hourly_auroc(c.labels, s),
+            "auprc": hourly_auprc(c.labels, s),
+            **alert_metrics(c.patients, c.hours, s >= b.alert_at, c.labels),
+            "ece": None,
+            "rows_scored": 1.0,
+        }
+        rows.append(_clean(row))
+    return rows
+
+
+def operating_points(scored: Scored, thresholds=TABLE_THRESHOLDS) -> list[dict]:
+    """Patient-level operating point and utility of the model at each threshold."""
+    c = scored.cohort
+    return [
+        _clean({"threshold": t, **alert_metrics(c.patients, c.hours, scored.alerts(t), c.labels)})
+        for t in thresholds
+    ]
+
+
+def where_baselines_win(table: list[dict]) -> list[str]:
+    """Headline metrics on which some baseline does at least as well as the model (lower is better for alerts/day)."""
+    model, notes = table[0], []
+    for row in table[1:]:
+        for key in HEADLINE:
+            m, b = model.get(key), row.get(key)
+            if m is None or b is None:
+                continue
+            better = b <= m if key == "alerts_per_patient_day" else b >= m
+            if better:
+                notes.append(f"{row['name']}: {key} {b} vs model {m}")
+    return notes
+
+
+_COLUMNS = (
+    ("name", "", 26), ("auroc", "AUROC", 6), ("auprc", "AUPRC", 6), ("utility", "utility", 7),
+    ("sensitivity", "sens", 6), ("precision", "prec", 6), ("alerts_per_patient_day", "alerts/pt-day", 13),
+    ("median_lead_time_h", "lead h", 6), ("ece", "ECE", 6),
+)
+
+
+def format_table(table: list[dict]) -> str:
+    """The metrics table as fixed-width text for the terminal."""
+
+    def cell(v, width):
+        if v is None:
+            return "-".rjust(width)
+        if isinstance(v, float):
+            return f"{v:.3f}".rjust(width)
+        return str(v).ljust(width) if width == 26 else str(v).rjust(width)
+
+    lines = [" ".join(title.ljust(w) if i == 0 else title.rjust(w) for i, (_, title, w) in enumerate(_COLUMNS))]
+    for row in table:
+        lines.append(" ".join(cell(row.get(key), w) for key, _, w in _COLUMNS))
+    return "\n".join(lines)

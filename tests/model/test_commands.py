@@ -1,0 +1,59 @@
+"""`sentinel train` and `sentinel evaluate` end to end on tiny synthetic PhysioNet sets."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from app.cli import main
+from app.model.artifact import load_model
+from app.model.card import KNOWN_LIMITS
+
+
+def test_train_writes_a_complete_card(trained_dir):
+    card = json.loads((trained_dir / "model_card.json").read_text())
+    for key in ("model", "data", "label", "features", "threshold", "operating_points", "heldout_A",
+                "external_validation", "abstain", "stars", "known_limits", "population_means", "comparisons"):
+        assert key in card, key
+    assert [c["set"] for c in card["data"]["cohorts"]] == ["A (training part)", "A (held-out part)", "B"]
+    assert card["data"]["source"]["citation"]
+    assert [r["name"] for r in card["external_validation"]["metrics"]][1:] == [
+        "SIRS", "qSOFA (RR, SBP)", "NEWS2 (no consciousness)", "MEWS (no AVPU)"]
+    assert card["known_limits"] == KNOWN_LIMITS
+    assert set(card["population_means"]) <= {i["concept"] for i in card["features"]["inputs"]}
+    assert len(card["model"]["sha256"]) == 64
+    md = (trained_dir / "model_card.md").read_text()
+    assert card["model"]["sha256"] in md and "Known limits" in md
+    assert (trained_dir / "reliability_B.png").exists()
+
+
+def test_evaluate_reproduces_the_cards_external_numbers(trained_dir, synthetic_data, tmp_path, capsys):
+    out, preds = tmp_path / "m.json", tmp_path / "p.csv"
+    code = main(["evaluate", "--data", str(synthetic_data / "training_setB.tar.gz"), "--model-dir", str(trained_dir),
+                 "--out", str(out), "--predictions", str(preds)])
+    assert code == 0
+    printed = capsys.readouterr().out
+    assert "SIRS" in printed and "AUROC" in printed
+    report = json.loads(out.read_text())
+    card = json.loads((trained_dir / "model_card.json").read_text())
+    assert report["metrics"] == card["external_validation"]["metrics"]
+    with preds.open() as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["patient", "ICULOS", "probability", "alert", "SepsisLabel"]
+    assert len(rows) - 1 == report["patient_hours"]
+    assert {r[3] for r in rows[1:]} <= {"0", "1"}
+    assert (tmp_path / "m_reliability.png").exists()
+
+
+def test_training_is_deterministic(trained_dir, synthetic_data, tmp_path, monkeypatch):
+    from app.model import train
+
+    monkeypatch.setattr(train, "CANDIDATES", ({"max_iter": 15, "max_leaf_nodes": 7, "min_samples_leaf": 20},))
+    monkeypatch.setattr(train, "MIN_ALERTED", 1)
+    monkeypatch.setattr(train, "TIMING_PATIENTS", 5)
+    assert main(["train", "--data", str(synthetic_data), "--out", str(tmp_path), "--no-external"]) == 0
+    again = json.loads((tmp_path / "model_card.json").read_text())
+    first = json.loads((trained_dir / "model_card.json").read_text())
+    assert again["model"]["sha256"] == first["model"]["sha256"]
+    assert again["threshold"] == first["threshold"]
+    assert load_model(tmp_path).version == again["model"]["version"]
