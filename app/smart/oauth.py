@@ -41,9 +41,10 @@ def _client(reg: Registration, redirect_uri: str | None, http: requests.Session 
         reg.client_id, reg.client_secret, redirect_uri=redirect_uri, code_challenge_method="S256",
         token_endpoint_auth_method="client_secret_basic" if reg.client_secret else "none",
     )
-    if http is not None:  # share the hardened session's adapters and proxies
+    if http is not None:  # share the hardened session's adapters, proxies and instrumentation hooks
         client.mount("https://", http.get_adapter("https://"))
         client.mount("http://", http.get_adapter("http://"))
+        client.hooks["response"] = list(http.hooks["response"])
     return client
 
 
