@@ -1,0 +1,46 @@
+"""The folder layout is the architecture: imports only point the way the README says they do."""
+
+import ast
+import hashlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = ROOT / "app"
+
+
+def imports_of(package: str) -> dict[str, set[str]]:
+    found = {}
+    for path in (APP / package).rglob("*.py") if (APP / package).is_dir() else [APP / f"{package}.py"]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def offenders(package: str, allowed) -> list[str]:
+    return [f"{path}: {name}" for path, names in imports_of(package).items() for name in names
+            if (name == "app" or name.startswith("app.")) and not allowed(name)]
+
+
+def test_model_imports_nothing_else_of_the_app():
+    assert offenders("model", lambda n: n.startswith("app.model")) == []
+
+
+def test_fhir_uses_the_model_only_for_measurements():
+    assert offenders("fhir", lambda n: n.startswith("app.fhir") or n.startswith("app.model.measurement")
+                     or n == "app.model") == []
+
+
+def test_only_the_web_layer_and_the_factory_import_flask():
+    flask_users = [path for package in ("smart", "fhir", "model", "alerts") for path, names in
+                   imports_of(package).items() if any(n == "flask" or n.startswith("flask.") for n in names)]
+    assert flask_users == []
+
+
+def test_vendored_htmx_is_the_pinned_release():
+    digest = hashlib.sha256((ROOT / "static" / "htmx.min.js").read_bytes()).hexdigest()
+    assert digest == "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"  # htmx.org 2.0.11
