@@ -193,6 +193,68 @@ class Transport:
             raise FhirRequestRejected(detail=f"HTTP {status} on {kind}" + (f" ({codes})" if codes else ""),
                                       http_status=status)
 
+    def create(self, resource_type: str, resource: dict, *, if_none_exist: str | None = None) -> dict:
+        """POST a new resource and return it as stored (with its server id).
+
+        With `if_none_exist` (a search query, e.g. "identifier=system|value") this is a conditional create
+        (FHIR R4 http.html#ccreate): a server that already holds a match returns it (200) instead of making a
+        duplicate, so a retry after a lost answer is safe. Only then are 429/5xx and refused connections
+        retried; a plain create is sent once, since a retry could create the resource twice. A read timeout
+        is never retried: the server may have stored the resource.
+        """
+        if not _RESOURCE_TYPE.fullmatch(resource_type) or resource.get("resourceType") != resource_type:
+            raise ValueError("resource_type must match the resource's resourceType")
+        url = self.url(resource_type)
+        kind = resource_type
+        if self._started is None:
+            self._started = self.clock()
+        headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation"}
+        if if_none_exist:
+            headers["If-None-Exist"] = if_none_exist
+        body = json.dumps(resource).encode()
+        token = self.token_source.access_token() if self.token_source else None
+        refreshed, attempt = False, 0
+        while True:
+            attempt += 1
+            resp = self._send(url, None, token, kind, attempt, method="POST", body=body, extra_headers=headers,
+                              retry_connection=bool(if_none_exist))
+            if resp is None:  # the connection failed and a conditional create may be sent again
+                continue
+            status = resp.status_code
+            if status in (200, 201):
+                return self._created(resp, resource_type)
+            if status == 401:
+                if refreshed or self.token_source is None:
+                    raise FhirUnauthorized(detail=f"HTTP 401 on POST {kind}" + (" after refresh" if refreshed
+                                                                                 else ""))
+                token = self._refresh(kind)
+                refreshed = True
+                continue
+            if status == 403:
+                raise FhirForbidden(detail=f"HTTP 403 on POST {kind}")
+            if status in RETRY_STATUSES and if_none_exist:
+                self._wait_or_fail(resp, attempt, kind)
+                continue
+            if status >= 500 or status in RETRY_STATUSES:
+                raise FhirUnavailable(detail=f"HTTP {status} on POST {kind}")
+            if 300 <= status < 400:
+                raise FhirBadResponse(detail=f"HTTP {status} redirect on POST {kind}: check the FHIR base URL")
+            codes = _outcome_codes(self._json_or_none(resp))
+            raise FhirRequestRejected(detail=f"HTTP {status} on POST {kind}" + (f" ({codes})" if codes else ""),
+                                      http_status=status)
+
+    def _created(self, resp: requests.Response, resource_type: str) -> dict:
+        """The stored resource from a create's answer; from the Location header when the body is empty."""
+        if resp.content.strip():
+            return self._parse(resp, (resource_type,), resource_type)
+        location = resp.headers.get("Location") or resp.headers.get("Content-Location") or ""
+        # Location: [base]/[type]/[id]/_history/[vid] (FHIR R4 http.html#create)
+        match = re.search(rf"(?:^|/){resource_type}/([A-Za-z0-9\-.]{{1,64}})(?:/_history/|$)", location)
+        if not match:
+            raise FhirBadResponse(detail=f"POST {resource_type} answered {resp.status_code} with neither a body "
+                                         "nor a readable Location")
+        return {"resourceType": resource_type, "id": match.group(1)}
+
     # -- internals ----------------------------------------------------------------------------------------
 
     def _kind(self, url: str) -> str:
@@ -205,19 +267,23 @@ class Transport:
         return self.time_budget - (self.clock() - (self._started or self.clock()))
 
     def _send(self, url: str, params: dict | None, token: str | None, kind: str,
-              attempt: int) -> requests.Response | None:
+              attempt: int, *, method: str = "GET", body: bytes | None = None,
+              extra_headers: dict | None = None, retry_connection: bool = True) -> requests.Response | None:
         remaining = self._remaining()
         if remaining <= 0:
             raise FhirUnavailable(detail=f"time budget of {self.time_budget:g} s spent before {kind}")
-        headers = {"Accept": FHIR_JSON}
+        headers = {"Accept": FHIR_JSON, **(extra_headers or {})}
         if token:
             headers["Authorization"] = f"Bearer {token}"
         timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
         started = self.clock()
         self.round_trips += 1
         try:
-            resp = self.session.get(url, params=params, headers=headers, timeout=timeout, allow_redirects=False)
+            resp = self.session.request(method, url, params=params, data=body, headers=headers, timeout=timeout,
+                                        allow_redirects=False)
         except requests.exceptions.ConnectTimeout:
+            if not retry_connection:
+                raise FhirUnavailable(detail=f"connect timeout on {method} {kind}, not retried") from None
             return self._connection_retry(kind, attempt, "connect timeout")
         except requests.exceptions.ReadTimeout:
             log.warning("FHIR GET %s: no answer within %.1f s (attempt %d)", kind, timeout[1], attempt)
@@ -226,11 +292,13 @@ class Transport:
                 "right now. Please try again in a few minutes.",
                 detail=f"read timeout after {timeout[1]:g} s on {kind}") from None
         except requests.exceptions.ConnectionError:
+            if not retry_connection:  # a reset may come after the server stored the resource: never resend
+                raise FhirUnavailable(detail=f"connection refused or reset on {method} {kind}, not retried") from None
             return self._connection_retry(kind, attempt, "connection refused or reset")
         except requests.RequestException as exc:
             raise FhirUnavailable(detail=f"{type(exc).__name__} on {kind}") from None
         self.last_url = resp.url or url
-        log.info("FHIR GET %s -> %d in %d ms (attempt %d)", kind, resp.status_code,
+        log.info("FHIR %s %s -> %d in %d ms (attempt %d)", method, kind, resp.status_code,
                  int((self.clock() - started) * 1000), attempt)
         return resp
 
