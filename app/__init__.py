@@ -68,9 +68,9 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import home, launch, patient
+    from app.web import feedback, home, launch, patient, transparency
 
-    for module in (home, launch, patient):
+    for module in (home, launch, patient, feedback, transparency):
         app.register_blueprint(module.bp)
 
 

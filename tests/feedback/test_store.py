@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from app import feedback
 from app.audit import entries
 
-from .conftest import refuse_writes_to
+from .smtp import refuse_writes_to
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NURSE = "Practitioner/nurse"
