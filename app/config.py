@@ -12,6 +12,14 @@ ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "SENTINEL_"
 
 
+def shared_data_dir() -> Path:
+    """The shared data folder (PhysioNet, sample FHIR patients): $SENTINEL_SHARED_DIR, else `../shared` beside the
+    repository, else /work/shared (where a clone made elsewhere, e.g. by CI in /tmp, still finds it)."""
+    candidates = [Path(p) for p in (os.environ.get("SENTINEL_SHARED_DIR"),) if p]
+    candidates += [ROOT.parent / "shared", Path("/work/shared")]
+    return next((c for c in candidates if (c / "data").is_dir()), candidates[0])
+
+
 class ConfigError(ValueError):
     """A setting is missing or malformed; the message names it."""
 

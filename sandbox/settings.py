@@ -19,9 +19,12 @@ class SandboxConfigError(Exception):
 
 
 def _default_sample_dir() -> Path:
-    # The shared data folder sits next to the repository (issue 2: "../shared/data"); env var overrides.
+    # The shared data folder (app.config.shared_data_dir: ../shared beside the repo, or $SENTINEL_SHARED_DIR);
+    # SANDBOX_SAMPLE_DATA overrides it for the sandbox alone.
+    from app.config import shared_data_dir
+
     env = os.environ.get("SANDBOX_SAMPLE_DATA")
-    return Path(env) if env else REPO_ROOT.parent / "shared" / "data" / "fhir-sample-patients"
+    return Path(env) if env else shared_data_dir() / "data" / "fhir-sample-patients"
 
 
 DEFAULTS: dict = {

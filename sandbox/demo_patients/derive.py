@@ -25,10 +25,12 @@ import math
 import tarfile
 from pathlib import Path
 
+from app.config import shared_data_dir
+
 from . import COLUMNS
 
 HERE = Path(__file__).resolve().parent
-DEFAULT_TAR = HERE.parents[2] / "shared" / "data" / "physionet2019" / "training_setB.tar.gz"
+DEFAULT_TAR = shared_data_dir() / "data" / "physionet2019" / "training_setB.tar.gz"
 
 # --- the picks (edit and rerun) --------------------------------------------------------------------------------
 # record, kind, end, hours kept, synthetic name (given, family), unit overrides, what the patient shows

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from app.config import shared_data_dir
 from app.fhir.mapping import Mapped, map_observations
 from app.model.measurement import is_plausible
 
-SAMPLES = Path("/work/shared/data/fhir-sample-patients")
+SAMPLES = shared_data_dir() / "data" / "fhir-sample-patients"
 NOW = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
 
 pytestmark = pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"sample patients not found at {SAMPLES}")

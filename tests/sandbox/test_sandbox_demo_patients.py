@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
+from app.config import shared_data_dir
 from sandbox.demo_patients import ALTERNATE_UNITS, COLUMNS, build, records
 from sandbox.demo_patients.derive import PATIENTS
 from sandbox.demo_patients.derive import main as derive_main
@@ -16,7 +16,7 @@ from sandbox.settings import PACKAGE_DIR
 from .sandbox_helpers import START
 
 DEMO_DIR = PACKAGE_DIR / "demo_patients"
-TAR = Path(__file__).resolve().parents[3] / "shared" / "data" / "physionet2019" / "training_setB.tar.gz"
+TAR = shared_data_dir() / "data" / "physionet2019" / "training_setB.tar.gz"
 NOW = datetime.fromtimestamp(START, UTC)
 LOINC = "http://loinc.org"
 
