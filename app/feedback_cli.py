@@ -10,9 +10,7 @@ Uses the same settings (SENTINEL_DATABASE_URL, SMTP, ...) as the app. Every acti
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
-import io
 import json
 import sys
 from pathlib import Path
@@ -20,6 +18,7 @@ from pathlib import Path
 from app import feedback
 from app.audit import record
 from app.feedback import mail
+from app.metrics import csv_text
 
 CSV_COLUMNS = ("id", "created_at", "kind", "status", "role", "user_ref", "page", "patient_id", "alert_id",
                "model_version", "text", "replies", "last_reply", "mail_status", "mail_attempts")
@@ -47,21 +46,10 @@ def _services():
     return app, app.extensions["sentinel"]
 
 
-def _cell(value) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula (OWASP: CSV injection)."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 def to_csv(items: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for item in items:
-        replies = item["replies"]
-        row = {**item, "replies": len(replies), "last_reply": replies[-1]["text"] if replies else ""}
-        writer.writerow([_cell(row.get(c)) for c in CSV_COLUMNS])
-    return out.getvalue()
+    rows = [{**item, "replies": len(item["replies"]),
+             "last_reply": item["replies"][-1]["text"] if item["replies"] else ""} for item in items]
+    return csv_text(CSV_COLUMNS, rows)
 
 
 def export(args, svc) -> int:
