@@ -102,14 +102,21 @@ def inbox_links(app) -> Callable[[int], str]:
 
 
 def notify(feedback_id: int) -> None:
-    """E-mail the deployment team (after the commit); on success, also send what an earlier outage held back."""
+    """E-mail the deployment team (after the commit); on success, also send what an earlier outage held back.
+
+    Never raises: the feedback is already saved, so the user must see "sent" whatever the mail does. What went
+    wrong is recorded on the item (mail.deliver) or, for the unforeseen, logged; `sentinel feedback resend` retries.
+    """
     svc = services()
     settings = mail.MailSettings.from_settings(svc.settings)
     if not settings.enabled:
         return
-    if mail.deliver(svc.engine, settings, feedback_id, inbox_link(feedback_id), svc.clock()) == "sent":
-        mail.deliver_backlog(svc.engine, settings, inbox_link, svc.clock(), limit=BACKLOG_PER_SUBMIT,
-                             skip=(feedback_id,))
+    try:
+        if mail.deliver(svc.engine, settings, feedback_id, inbox_link(feedback_id), svc.clock()) == "sent":
+            mail.deliver_backlog(svc.engine, settings, inbox_link, svc.clock(), limit=BACKLOG_PER_SUBMIT,
+                                 skip=(feedback_id,))
+    except Exception:
+        log.exception("feedback mail: unexpected failure for feedback/%s (the feedback is saved)", feedback_id)
 
 
 @bp.post("")

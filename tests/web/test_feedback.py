@@ -295,3 +295,16 @@ def test_a_reply_the_database_refuses_keeps_the_draft(app, launch):
     assert response.status_code == 503
     assert "Not saved" in text_of(response) and ">My careful answer</textarea>" in text_of(response)
     assert only_item(app).status == "new"
+
+
+def test_an_unexpected_mail_error_still_says_sent(app, launch, monkeypatch):
+    from app.feedback import mail
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug in the mail code")
+
+    monkeypatch.setattr(mail, "send", broken)
+    nurse = launch("nurse")
+    response = send(nurse, headers=HX)
+    assert response.status_code == 200 and "Sent" in text_of(response)
+    assert only_item(app).mail_status == "pending"  # left for the next delivery or `sentinel feedback resend`
