@@ -162,6 +162,25 @@ def _metrics_md(rows: list[dict]) -> list[str]:
     return out
 
 
+def _matched_md(rows: list[dict]) -> list[str]:
+    out = [
+        "| baseline | its sensitivity | its precision | its alerts / patient-day | model threshold | model sensitivity "
+        "| model precision | model alerts / patient-day |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if r["model_threshold"] is None:
+            out.append(f"| {r['baseline']} | {_fmt(r['baseline_sensitivity'])} | {_fmt(r['baseline_precision'])} | "
+                       f"{_fmt(r['baseline_alerts_per_patient_day'])} | not reachable | | | |")
+            continue
+        out.append(
+            f"| {r['baseline']} | {_fmt(r['baseline_sensitivity'])} | {_fmt(r['baseline_precision'])} | "
+            f"{_fmt(r['baseline_alerts_per_patient_day'])} | {r['model_threshold']:g} | {_fmt(r['model_sensitivity'])} | "
+            f"{_fmt(r['model_precision'])} | {_fmt(r['model_alerts_per_patient_day'])} |"
+        )
+    return out
+
+
 def _points_md(rows: list[dict], chosen: float) -> list[str]:
     out = [
         "| threshold | sensitivity | precision | alerts / patient-day | median lead (h) | utility | alerted patients |",
@@ -227,14 +246,20 @@ def render_markdown(card: dict) -> str:
     if ext:
         lines += [ext["note"], ""] + _metrics_md(ext["metrics"]) + [""]
         if ext.get("baselines_not_beaten"):
-            lines += ["Where a baseline does as well as or better than the model:", ""]
+            lines += ["Where a baseline does as well as or better than the model (at the model's chosen threshold):", ""]
             lines += [f"- {n}" for n in ext["baselines_not_beaten"]] + [""]
         else:
             lines += ["The model beats every baseline on every headline metric.", ""]
+        lines += [
+            "The model at the same sensitivity as each baseline (highest threshold at least as sensitive; "
+            "a comparison, not a choice):",
+            "",
+        ] + _matched_md(ext["matched_sensitivity"]) + [""]
     else:
         lines += ["Not computed (set B was not available at training time).", ""]
     lines += ["## Held-out hospital A (used to choose hyper-parameters and threshold)", ""]
     lines += _metrics_md(card["heldout_A"]["metrics"]) + [""]
+    lines += ["At matched sensitivity:", ""] + _matched_md(card["heldout_A"]["matched_sensitivity"]) + [""]
     lines += [
         "Sensitivity: septic patients alerted before t_sepsis. Precision: alerted patients (any hour) who are "
         "septic. Alerts per patient-day count alert episodes (rising edges). Lead time: t_sepsis minus the first "
@@ -264,6 +289,9 @@ def render_markdown(card: dict) -> str:
         "",
     ]
     lines += [f"- {x}" for x in card["known_limits"]]
+    lines += ["", "## Targets", "", "| target | goal | measured | met |", "|---|---|---:|---|"]
+    lines += [f"| {t['target']} | {t['goal']} | {_fmt(t['measured'])} | {'yes' if t['met'] else 'no'} |"
+              for t in card["targets"]]
     lines += ["", "## Comparisons", ""] + [f"- {x}" for x in card["comparisons"]]
     lines += [
         "",

@@ -13,6 +13,7 @@ from app.model.dataset import load_cohort
 from app.model.metrics import reliability_plot
 from app.model.validation import (
     format_table,
+    matched_comparisons,
     metrics_table,
     operating_points,
     score_cohort,
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
         "patient_hours": len(cohort.labels),
         "metrics": table,
         "baselines_not_beaten": where_baselines_win(table),
+        "matched_sensitivity": matched_comparisons(scored, table),
         "operating_points": operating_points(scored),
     }
     args.out.write_text(json.dumps(report, indent=2) + "\n")
@@ -62,6 +64,11 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(table))
     for note in report["baselines_not_beaten"]:
         print(f"  baseline at least as good: {note}")
+    for m in report["matched_sensitivity"]:
+        if m["model_threshold"] is not None:
+            print(f"  at {m['baseline']}'s sensitivity ({m['baseline_sensitivity']}): model precision "
+                  f"{m['model_precision']} vs {m['baseline_precision']}, alerts/patient-day "
+                  f"{m['model_alerts_per_patient_day']} vs {m['baseline_alerts_per_patient_day']}")
     print(f"wrote {args.out} and {plot}" + (f" and {args.predictions}" if args.predictions else ""))
     print(f"took {time.perf_counter() - start:.1f} s")
     return 0

@@ -59,6 +59,8 @@ def _concept_features(concept: str) -> list[Feature]:
             Feature(f"{concept}__count_{LAB_WINDOW}", concept, "count"),  # how often it is ordered
             Feature(f"{concept}__min_{LAB_WINDOW}", concept, "value"),
             Feature(f"{concept}__max_{LAB_WINDOW}", concept, "value"),
+            Feature(f"{concept}__rise_{LAB_WINDOW}", concept, "change"),  # last - min over the window
+            Feature(f"{concept}__fall_{LAB_WINDOW}", concept, "change"),  # last - max over the window
         ]
     return out
 
@@ -71,13 +73,18 @@ _DERIVED: list[Feature] = [
     Feature("bun_creatinine", None, "value"),  # BUN / creatinine, last values
     Feature("lab_draws", None, "count"),  # lab measurements of any kind in the lab window
     Feature("labs_ordered", None, "count"),  # distinct lab concepts measured in the lab window
+    Feature("hours_since_any_lab", None, "time"),
+    # SOFA points from platelets, bilirubin, creatinine and MAP < 70 (no PaO2, GCS or vasopressors here):
+    # now (last values), and its rise over the best values of the lab window (24 h for MAP).
+    Feature("sofa_partial", None, "value"),
+    Feature("sofa_partial_rise", None, "change"),
 ]
 FEATURES: tuple[Feature, ...] = tuple(_BASE + _DERIVED)
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
-_LAB_COUNTS = np.array(
-    [_INDEX[f"{k}__count_{LAB_WINDOW}"] for k in MODEL_CONCEPTS if CONCEPTS[k].kind == "lab"], dtype=np.intp
-)
+_LABS = [k for k in MODEL_CONCEPTS if CONCEPTS[k].kind == "lab"]
+_LAB_COUNTS = np.array([_INDEX[f"{k}__count_{LAB_WINDOW}"] for k in _LABS], dtype=np.intp)
+_LAB_SINCE = np.array([_INDEX[f"{k}__hours_since"] for k in _LABS], dtype=np.intp)
 
 
 def column(name: str) -> int:
@@ -109,26 +116,28 @@ def build_feature_matrix(measurements: Iterable[Measurement], times: Sequence[da
     return x
 
 
+_CODE = {concept: i for i, concept in enumerate(MODEL_CONCEPTS)}
+
+
 def _series(measurements: Iterable[Measurement]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per model concept: times (hours) and values, sorted by time then value so input order never matters."""
-    buckets: dict[str, tuple[list[float], list[float]]] = {}
-    for m in measurements:
-        if not CONCEPTS[m.concept].model_input:
-            continue
-        ts, vs = buckets.setdefault(m.concept, ([], []))
-        ts.append(m.time.timestamp() / 3600.0)
-        vs.append(m.value)
-    out = {}
-    for concept, (ts, vs) in buckets.items():
-        t = np.array(ts, dtype=float)
-        v = np.round(np.array(vs, dtype=float), DECIMALS)
-        order = np.lexsort((v, t))
-        out[concept] = (t[order], v[order])
-    return out
+    ms = [m for m in measurements if m.concept in _CODE]
+    code = np.fromiter((_CODE[m.concept] for m in ms), dtype=np.intp, count=len(ms))
+    t = np.fromiter((m.time.timestamp() for m in ms), dtype=float, count=len(ms)) / 3600.0
+    v = np.round(np.fromiter((m.value for m in ms), dtype=float, count=len(ms)), DECIMALS)
+    order = np.lexsort((v, t, code))
+    code, t, v = code[order], t[order], v[order]
+    bounds = np.searchsorted(code, np.arange(len(MODEL_CONCEPTS) + 1))
+    return {
+        concept: (t[bounds[i]:bounds[i + 1]], v[bounds[i]:bounds[i + 1]])
+        for concept, i in _CODE.items()
+        if bounds[i + 1] > bounds[i]
+    }
 
 
 def _fill_concept(x: np.ndarray, concept: str, t: np.ndarray, v: np.ndarray, q: np.ndarray) -> None:
     n = np.searchsorted(t, q, side="right")  # measurements at or before each query time
+    padded = np.append(v, np.nan)
     has = n > 0
     last_i = np.maximum(n - 1, 0)
     kind = CONCEPTS[concept].kind
@@ -145,18 +154,22 @@ def _fill_concept(x: np.ndarray, concept: str, t: np.ndarray, v: np.ndarray, q: 
     x[two, _INDEX[f"{concept}__change"]] = np.round(v[n[two] - 1] - v[n[two] - 2], DECIMALS)
     if kind == "vital":
         lo = np.searchsorted(t, q - WINDOWS_H["24h"], side="right")
-        x[:, _INDEX[f"{concept}__min_24h"]] = _window(np.minimum, v, lo, n)
-        x[:, _INDEX[f"{concept}__max_24h"]] = _window(np.maximum, v, lo, n)
-        mean = _mean(v, lo, n)
+        x[:, _INDEX[f"{concept}__min_24h"]] = _window(np.minimum, padded, lo, n)
+        x[:, _INDEX[f"{concept}__max_24h"]] = _window(np.maximum, padded, lo, n)
+        mean = _mean(padded, lo, n)
         x[:, _INDEX[f"{concept}__mean_24h"]] = mean
         x[has, _INDEX[f"{concept}__deviation_24h"]] = np.round(x[has, _INDEX[f"{concept}__last"]] - mean[has], DECIMALS)
         lo = np.searchsorted(t, q - WINDOWS_H["6h"], side="right")
-        x[:, _INDEX[f"{concept}__mean_6h"]] = _mean(v, lo, n)
+        x[:, _INDEX[f"{concept}__mean_6h"]] = _mean(padded, lo, n)
     else:
         lo = np.searchsorted(t, q - WINDOWS_H[LAB_WINDOW], side="right")
         x[:, _INDEX[f"{concept}__count_{LAB_WINDOW}"]] = n - lo
-        x[:, _INDEX[f"{concept}__min_{LAB_WINDOW}"]] = _window(np.minimum, v, lo, n)
-        x[:, _INDEX[f"{concept}__max_{LAB_WINDOW}"]] = _window(np.maximum, v, lo, n)
+        low, high = _window(np.minimum, padded, lo, n), _window(np.maximum, padded, lo, n)
+        x[:, _INDEX[f"{concept}__min_{LAB_WINDOW}"]] = low
+        x[:, _INDEX[f"{concept}__max_{LAB_WINDOW}"]] = high
+        last = x[:, _INDEX[f"{concept}__last"]]
+        x[:, _INDEX[f"{concept}__rise_{LAB_WINDOW}"]] = np.round(last - low, DECIMALS)
+        x[:, _INDEX[f"{concept}__fall_{LAB_WINDOW}"]] = np.round(last - high, DECIMALS)
 
 
 def _mean(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -164,13 +177,15 @@ def _mean(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 
 def _window(ufunc: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-    """ufunc-reduce of v[lo:hi] for each pair (NaN when empty), summing exactly the window's values in order."""
+    """ufunc-reduce of v[:-1][lo:hi] for each pair (NaN when empty), reducing exactly the window's values in order.
+
+    `v` ends with one padding value so that hi == len(v) - 1 is a valid reduceat index."""
     out = np.full(len(lo), np.nan)
     ok = hi > lo
     if ok.any():
         idx = np.empty(2 * int(ok.sum()), dtype=np.intp)
         idx[0::2], idx[1::2] = lo[ok], hi[ok]
-        out[ok] = ufunc.reduceat(np.append(v, np.nan), idx)[0::2]
+        out[ok] = ufunc.reduceat(v, idx)[0::2]
     return out
 
 
@@ -188,6 +203,35 @@ def _fill_derived(x: np.ndarray) -> None:
     x[:, _INDEX["bun_creatinine"]] = _ratio(x, "bun__last", "creatinine__last")
     x[:, _INDEX["lab_draws"]] = x[:, _LAB_COUNTS].sum(axis=1)
     x[:, _INDEX["labs_ordered"]] = (x[:, _LAB_COUNTS] > 0).sum(axis=1)
+    since = x[:, _LAB_SINCE]
+    any_lab = ~np.isnan(since).all(axis=1)
+    x[:, _INDEX["hours_since_any_lab"]] = np.nan
+    x[any_lab, _INDEX["hours_since_any_lab"]] = np.nanmin(since[any_lab], axis=1)
+    now = _sofa(x, "platelets__last", "bilirubin_total__last", "creatinine__last", "map__last")
+    best = _sofa(x, f"platelets__max_{LAB_WINDOW}", f"bilirubin_total__min_{LAB_WINDOW}",
+                 f"creatinine__min_{LAB_WINDOW}", "map__max_24h")
+    x[:, _INDEX["sofa_partial"]] = now
+    x[:, _INDEX["sofa_partial_rise"]] = now - best
+
+
+def _points(values: np.ndarray, bands: tuple[tuple[float, float], ...]) -> np.ndarray:
+    """SOFA points: the points of the last band whose lower bound the value reaches; 0 when missing."""
+    out = np.zeros(len(values))
+    with np.errstate(invalid="ignore"):
+        for bound, points in bands:
+            out = np.where(values >= bound, points, out)
+    return out
+
+
+def _sofa(x: np.ndarray, platelets: str, bilirubin: str, creatinine: str, map_: str) -> np.ndarray:
+    """Partial SOFA (Vincent et al., Intensive Care Med 1996;22:707, table 1) from the named feature columns."""
+    with np.errstate(invalid="ignore"):
+        plt = x[:, _INDEX[platelets]]
+        coagulation = np.where(np.isnan(plt), 0, (plt < 150).astype(float) + (plt < 100) + (plt < 50) + (plt < 20))
+        cardiovascular = (x[:, _INDEX[map_]] < 70).astype(float)
+    liver = _points(x[:, _INDEX[bilirubin]], ((1.2, 1), (2.0, 2), (6.0, 3), (12.0, 4)))
+    renal = _points(x[:, _INDEX[creatinine]], ((1.2, 1), (2.0, 2), (3.5, 3), (5.0, 4)))
+    return coagulation + cardiovascular + liver + renal
 
 
 _BY_CONCEPT = {

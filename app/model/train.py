@@ -26,6 +26,7 @@ from app.model.validation import (
     THRESHOLD_GRID,
     Scored,
     format_table,
+    matched_comparisons,
     metrics_table,
     operating_points,
     score_cohort,
@@ -37,11 +38,13 @@ HELDOUT_FRACTION = 0.2
 # Rows of never-septic patients kept for fitting; kept rows are weighted 1/KEEP, so probabilities stay
 # calibrated. Halves the fitting time at no measurable cost on held-out A.
 NEGATIVE_KEEP = 1 / 3
-BASE_PARAMS = {"learning_rate": 0.05, "l2_regularization": 1.0, "early_stopping": False, "random_state": SEED}
-# Small trees and large leaves: bigger trees (31-63 leaves) overfitted the 1,400 septic training stays.
+BASE_PARAMS = {"learning_rate": 0.1, "max_iter": 200, "l2_regularization": 1.0, "early_stopping": False,
+               "random_state": SEED}
+# Small trees with large leaves: in exploration on held-out A, bigger trees (31-63 leaves) overfitted the
+# 1,400 septic training stays, and 200 trees at rate 0.1 matched 400-800 at 0.05 while scoring faster.
 CANDIDATES = (
-    {"max_iter": 400, "max_leaf_nodes": 7, "min_samples_leaf": 2000},
-    {"max_iter": 400, "max_leaf_nodes": 15, "min_samples_leaf": 1000, "max_features": 0.5},
+    {"max_leaf_nodes": 7, "min_samples_leaf": 2000},
+    {"max_leaf_nodes": 7, "min_samples_leaf": 500, "l2_regularization": 5.0},
 )
 TARGET_PRECISION = 0.38  # TREWS: 38% of evaluated alerts confirmed
 MIN_ALERTED = 30  # thresholds alerting fewer held-out patients than this are too noisy to judge precision
@@ -83,7 +86,7 @@ def fitting_rows(cohort: Cohort, seed: int = SEED) -> tuple[np.ndarray, np.ndarr
 
 def fit(cohort: Cohort, columns: np.ndarray, params: dict) -> HistGradientBoostingClassifier:
     keep, weights = fitting_rows(cohort)
-    model = HistGradientBoostingClassifier(**BASE_PARAMS, **params)
+    model = HistGradientBoostingClassifier(**{**BASE_PARAMS, **params})
     return model.fit(cohort.x[keep][:, columns], cohort.labels[keep], sample_weight=weights)
 
 
@@ -192,7 +195,8 @@ def run(args: argparse.Namespace) -> int:
     ]
     model = artifact.Model(best["estimator"], columns, model_card)
     held_scored = best["scored"]
-    model_card["heldout_A"] = {"metrics": metrics_table(held_scored, threshold)}
+    held_table = metrics_table(held_scored, threshold)
+    model_card["heldout_A"] = {"metrics": held_table, "matched_sensitivity": matched_comparisons(held_scored, held_table)}
     model_card["operating_points"] = {"heldout_A": operating_points(held_scored)}
     reliability_plot(held.labels, held_scored.probabilities, out / "reliability_heldout_A.png",
                      "Reliability, held-out hospital A")
@@ -218,6 +222,7 @@ def run(args: argparse.Namespace) -> int:
                 "utility_at_heldout_A_utility_optimal_threshold": alert_metrics(
                     b.patients, b.hours, b_scored.alerts(u_threshold), b.labels)["utility"],
                 "baselines_not_beaten": where_baselines_win(table),
+                "matched_sensitivity": matched_comparisons(b_scored, table),
                 "reliability_plot": "reliability_B.png",
             }
             model_card["operating_points"]["B"] = operating_points(b_scored)
@@ -227,6 +232,7 @@ def run(args: argparse.Namespace) -> int:
     model_card["comparisons"] = comparisons(model_card)
     model_card["model"]["scoring_ms_per_patient"] = time_scoring(
         model, path_a, set(sorted(held_ids)[:TIMING_PATIENTS]))
+    model_card["targets"] = targets(model_card)
     model_card["model"]["training_seconds"] = round(time.perf_counter() - start, 1)
     artifact.write_card(model_card, out)
     (out / "model_card.md").write_text(card.render_markdown(model_card))
@@ -234,6 +240,21 @@ def run(args: argparse.Namespace) -> int:
     _say(f"wrote {artifact_path} ({model_card['model']['size_bytes']} bytes, sha256 {sha256[:12]}...) and the card", start)
     print(f"training took {time.perf_counter() - start:.1f} s", flush=True)
     return 0
+
+
+def targets(model_card: dict) -> list[dict]:
+    """The project's goals next to what was measured (goals, not guarantees)."""
+    ext = model_card.get("external_validation")
+    b = ext["metrics"][0] if ext else {}
+    ms = model_card["model"]["scoring_ms_per_patient"]["median"]
+    goals = [
+        ("hourly AUROC on B", ">= 0.85", b.get("auroc"), lambda v: v >= 0.85),
+        ("normalized utility on B at the chosen threshold", ">= 0.30", b.get("utility"), lambda v: v >= 0.30),
+        ("patient-level precision on B at the chosen threshold", ">= 0.38", b.get("precision"), lambda v: v >= 0.38),
+        ("scoring one patient (median ms)", "< 5", ms, lambda v: v < 5),
+    ]
+    return [{"target": name, "goal": goal, "measured": value, "met": None if value is None else bool(ok(value))}
+            for name, goal, value, ok in goals]
 
 
 def comparisons(model_card: dict) -> list[str]:

@@ -89,6 +89,35 @@ def operating_points(scored: Scored, thresholds=TABLE_THRESHOLDS) -> list[dict]:
     ]
 
 
+def matched_comparisons(scored: Scored, table: list[dict]) -> list[dict]:
+    """For each baseline, the model at the highest grid threshold that is at least as sensitive as the
+    baseline: precision and alert burden at equal sensitivity. A report, never used to choose a threshold."""
+    c = scored.cohort
+    out = []
+    for row in table[1:]:
+        target = row["sensitivity"]
+        lo, hi = 0, len(THRESHOLD_GRID) - 1  # sensitivity falls as the threshold rises: binary search
+        best = None
+        while lo <= hi:
+            mid = (lo + hi) // 2
+            m = alert_metrics(c.patients, c.hours, scored.alerts(THRESHOLD_GRID[mid]), c.labels)
+            if target is not None and m["sensitivity"] >= target:
+                best, lo = (THRESHOLD_GRID[mid], m), mid + 1
+            else:
+                hi = mid - 1
+        entry = {"baseline": row["name"], "baseline_sensitivity": target, "baseline_precision": row["precision"],
+                 "baseline_alerts_per_patient_day": row["alerts_per_patient_day"]}
+        if best is None:
+            entry["model_threshold"] = None  # the model is less sensitive than this baseline at every grid threshold
+        else:
+            t, m = best
+            entry.update(_clean({"model_threshold": t, "model_sensitivity": m["sensitivity"],
+                                 "model_precision": m["precision"],
+                                 "model_alerts_per_patient_day": m["alerts_per_patient_day"]}))
+        out.append(entry)
+    return out
+
+
 def where_baselines_win(table: list[dict]) -> list[str]:
     """Headline metrics on which some baseline does at least as well as the model (lower is better for alerts/day)."""
     model, notes = table[0], []

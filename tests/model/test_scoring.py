@@ -157,3 +157,11 @@ def test_the_shipped_model_verifies_and_abstains_for_the_sandbox_patient():
     result = score([Measurement("sbp", 128, old), Measurement("age", 54, old)], NOW)
     assert isinstance(result, Abstain) and len(result.missing) == 4
     assert isinstance(score(full_patient(NOW), NOW), Risk)
+
+
+def test_few_rows_on_one_thread_give_the_same_probabilities_as_a_batch(model):
+    stay = parse_stay(synthetic_stay(np.random.default_rng(8), True, 300, 60, 1), "p000123")
+    x = build_feature_matrix(stay.measurements, stay.times)
+    assert len(x) > 256  # the batch path
+    one_by_one = np.concatenate([model.probabilities(x[i:i + 1]) for i in range(len(x))])
+    assert np.array_equal(model.probabilities(x), one_by_one)
