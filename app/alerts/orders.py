@@ -1,0 +1,240 @@
+"""Bundle orders: the FHIR proposal sent to the EHR for one bundle element, and its record here.
+
+Each order is a ServiceRequest (lactate, blood cultures) or MedicationRequest (antibiotic, crystalloid,
+vasopressor) with status "draft" and intent "proposal" (FHIR R4 request-status / request-intent: the EHR's
+ordering clinician turns it into an active order), for the patient and encounter, requester = the user's
+Practitioner, authoredOn, and an identifier made here. The row is committed as "sending" before the EHR is
+called, and the EHR call is a conditional create on that identifier, so a retry (or a resubmitted form) never
+makes a second order.
+
+Table `bundle_orders` (migration 0003): id, alert_id, element (UNIQUE per alert: one order per element),
+resource_type, identifier (UNIQUE), code_system, code, display, volume_ml, status (sending | placed | failed),
+fhir_id, requested_at, requested_by, requested_by_name, role, submission_id (UNIQUE), placed_at,
+error (an error code, never a message from the EHR).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+
+from app.db import TS, metadata
+
+from .bundle import BLOOD_CULTURE_ORDER_CODE, LACTATE_ORDER_CODE, LOINC, RXNORM
+from .errors import AlreadyOrdered
+from .workflow import Actor
+
+IDENTIFIER_SYSTEM = "https://sepsis-sentinel.invalid/fhir/bundle-order"
+SNOMED = "http://snomed.info/sct"
+SENDING, PLACED, FAILED = "sending", "placed", "failed"
+STALE_SENDING = timedelta(minutes=2)  # a "sending" row older than this was interrupted: it may be retried
+ORDERERS = frozenset({"provider"})
+
+bundle_orders = sa.Table(
+    "bundle_orders", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
+    sa.Column("element", sa.String(32), nullable=False),
+    sa.Column("resource_type", sa.String(32), nullable=False),
+    sa.Column("identifier", sa.String(64), nullable=False, unique=True),
+    sa.Column("code_system", sa.Text, nullable=False),
+    sa.Column("code", sa.String(64), nullable=False),
+    sa.Column("display", sa.Text, nullable=False),
+    sa.Column("volume_ml", sa.Integer),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("fhir_id", sa.String(64)),
+    sa.Column("requested_at", TS, nullable=False),
+    sa.Column("requested_by", sa.Text, nullable=False),
+    sa.Column("requested_by_name", sa.Text),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("submission_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("placed_at", TS),
+    sa.Column("error", sa.String(64)),
+    sa.UniqueConstraint("alert_id", "element", name="uq_bundle_orders_alert_id"),
+)
+
+
+@dataclass(frozen=True)
+class Orderable:
+    """What a bundle element's order asks for."""
+
+    resource_type: str
+    system: str
+    code: str
+    display: str
+    instruction: str | None = None
+
+
+ANTIBIOTIC_CHOICES: dict[str, Orderable] = {
+    "piperacillin": Orderable("MedicationRequest", RXNORM, "8339", "Piperacillin-tazobactam IV"),
+    "cefepime": Orderable("MedicationRequest", RXNORM, "20481", "Cefepime IV"),
+    "meropenem": Orderable("MedicationRequest", RXNORM, "29561", "Meropenem IV"),
+    "ceftriaxone": Orderable("MedicationRequest", RXNORM, "2193", "Ceftriaxone IV"),
+    "vancomycin": Orderable("MedicationRequest", RXNORM, "11124", "Vancomycin IV"),
+}
+ORDERABLES: dict[str, Orderable] = {
+    "lactate": Orderable("ServiceRequest", LOINC, *LACTATE_ORDER_CODE),
+    "repeat_lactate": Orderable("ServiceRequest", LOINC, *LACTATE_ORDER_CODE, instruction="Repeat lactate"),
+    "blood_cultures": Orderable("ServiceRequest", LOINC, *BLOOD_CULTURE_ORDER_CODE,
+                                instruction="Two sets, before the first antibiotic dose"),
+    "fluids": Orderable("MedicationRequest", RXNORM, "9863", "Sodium chloride 0.9% IV bolus"),
+    "vasopressors": Orderable("MedicationRequest", RXNORM, "7512", "Norepinephrine IV infusion",
+                              instruction="Titrate to a mean arterial pressure of 65 mmHg or more"),
+}
+
+
+def may_order(role: str) -> bool:
+    return role in ORDERERS
+
+
+def orderable_for(element: str, choice: str | None) -> Orderable | None:
+    if element == "antibiotics":
+        return ANTIBIOTIC_CHOICES.get(choice or "")
+    return ORDERABLES.get(element)
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    id: int
+    alert_id: int
+    element: str
+    resource_type: str
+    identifier: str
+    display: str
+    volume_ml: int | None
+    status: str
+    fhir_id: str | None
+    requested_at: datetime
+    requested_by_name: str | None
+    role: str
+    submission_id: str
+    placed_at: datetime | None
+    error: str | None
+
+    @property
+    def reference(self) -> str | None:
+        return f"{self.resource_type}/{self.fhir_id}" if self.fhir_id else None
+
+    def retryable(self, now: datetime) -> bool:
+        return self.status == FAILED or (self.status == SENDING and now - self.requested_at > STALE_SENDING)
+
+
+def _order(row) -> OrderRecord:
+    return OrderRecord(**{k: row[k] for k in OrderRecord.__dataclass_fields__})
+
+
+def for_alert(engine: sa.Engine, alert_id: int) -> dict[str, OrderRecord]:
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(bundle_orders).where(bundle_orders.c.alert_id == alert_id)).mappings().all()
+    return {r["element"]: _order(r) for r in rows}
+
+
+def get(engine: sa.Engine, order_id: int) -> OrderRecord:
+    with engine.connect() as conn:
+        return _order(conn.execute(sa.select(bundle_orders).where(bundle_orders.c.id == order_id)).mappings().one())
+
+
+@dataclass(frozen=True)
+class Begun:
+    order: OrderRecord
+    send: bool  # False: this submission was already handled; answer with the stored order
+
+
+def begin(engine: sa.Engine, alert_id: int, element: str, what: Orderable, volume_ml: int | None, actor: Actor,
+          submission_id: str, now: datetime) -> Begun:
+    """Record the order as "sending" and commit, before the EHR is asked. A resubmission of the same form gets
+    the stored order; an element already ordered by anyone raises AlreadyOrdered, unless that order failed or
+    was interrupted, in which case this submission takes it over (same identifier, so the EHR cannot double it).
+    """
+    t = bundle_orders
+    values = dict(alert_id=alert_id, element=element, resource_type=what.resource_type,
+                  identifier=uuid.uuid4().hex, code_system=what.system, code=what.code, display=what.display,
+                  volume_ml=volume_ml, status=SENDING, requested_at=now, requested_by=actor.user_ref,
+                  requested_by_name=actor.user_name, role=actor.role, submission_id=submission_id)
+    try:
+        with engine.begin() as conn:
+            new_id = conn.execute(t.insert().values(**values)).inserted_primary_key[0]
+        return Begun(get(engine, new_id), send=True)
+    except sa.exc.IntegrityError:
+        pass
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(t).where(t.c.submission_id == submission_id)).mappings().first()
+        if row is None:
+            row = conn.execute(sa.select(t).where(t.c.alert_id == alert_id, t.c.element == element)).mappings().first()
+    if row is None:  # pragma: no cover - an IntegrityError always leaves one of the two
+        raise RuntimeError("order conflict without a stored order")
+    existing = _order(row)
+    if existing.submission_id == submission_id:
+        return Begun(existing, send=existing.status == SENDING and existing.retryable(now))
+    if existing.alert_id != alert_id or not existing.retryable(now):
+        raise AlreadyOrdered(existing)
+    with engine.begin() as conn:  # take over a failed or interrupted order, conditionally
+        taken = conn.execute(t.update().where(t.c.id == existing.id, t.c.status == existing.status,
+                                              t.c.submission_id == existing.submission_id).values(
+            status=SENDING, requested_at=now, requested_by=actor.user_ref, requested_by_name=actor.user_name,
+            role=actor.role, submission_id=submission_id, error=None)).rowcount
+    if not taken:
+        raise AlreadyOrdered(get(engine, existing.id))
+    return Begun(get(engine, existing.id), send=True)
+
+
+def placed(engine: sa.Engine, order: OrderRecord, fhir_id: str, now: datetime) -> OrderRecord:
+    with engine.begin() as conn:
+        conn.execute(bundle_orders.update().where(bundle_orders.c.id == order.id).values(
+            status=PLACED, fhir_id=fhir_id[:64], placed_at=now, error=None))
+    return get(engine, order.id)
+
+
+def failed(engine: sa.Engine, order: OrderRecord, code: str) -> OrderRecord:
+    with engine.begin() as conn:
+        conn.execute(bundle_orders.update().where(bundle_orders.c.id == order.id, bundle_orders.c.status == SENDING)
+                     .values(status=FAILED, error=code[:64]))
+    return get(engine, order.id)
+
+
+def _instant(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def fhir_resource(order: OrderRecord, what: Orderable, *, patient_id: str, encounter_id: str | None,
+                  requester: str, requester_name: str | None, now: datetime) -> dict:
+    """The ServiceRequest or MedicationRequest for an order (FHIR R4), identified by the order's identifier."""
+    resource: dict = {
+        "resourceType": what.resource_type,
+        "identifier": [{"system": IDENTIFIER_SYSTEM, "value": order.identifier}],
+        "status": "draft",
+        "intent": "proposal",
+        "subject": {"reference": f"Patient/{patient_id}"},
+        "authoredOn": _instant(now),
+        "requester": {"reference": requester, **({"display": requester_name} if requester_name else {})},
+        "reasonCode": [{"text": "Sepsis suspected: Sepsis Sentinel alert confirmed by a provider"}],
+    }
+    if encounter_id:
+        resource["encounter"] = {"reference": f"Encounter/{encounter_id}"}
+    concept = {"coding": [{"system": what.system, "code": what.code, "display": what.display}], "text": what.display}
+    notes = [n for n in (what.instruction,) if n]
+    if what.resource_type == "ServiceRequest":
+        resource["code"] = concept
+        resource["category"] = [{"coding": [{"system": SNOMED, "code": "108252007",
+                                             "display": "Laboratory procedure"}]}]
+        resource["priority"] = "stat"
+        if notes:
+            resource["note"] = [{"text": n} for n in notes]
+    else:
+        resource["medicationCodeableConcept"] = concept
+        resource["priority"] = "stat"
+        dosage: dict = {"text": what.instruction or what.display}
+        if order.volume_ml:
+            dosage = {"text": f"{order.volume_ml} mL IV (30 mL/kg) over up to 3 hours",
+                      "doseAndRate": [{"doseQuantity": {"value": order.volume_ml, "unit": "mL",
+                                                        "system": "http://unitsofmeasure.org", "code": "mL"}}]}
+        resource["dosageInstruction"] = [dosage]
+    return resource
+
+
+def if_none_exist(order: OrderRecord, patient_id: str) -> str:
+    """The conditional-create query that finds this very order if the EHR already stored it."""
+    return f"patient=Patient/{patient_id}&identifier={IDENTIFIER_SYSTEM}|{order.identifier}"
