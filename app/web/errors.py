@@ -7,6 +7,7 @@ import logging
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from app.alerts.errors import AlertNotFound, AlreadyDecided, AlreadyOrdered, NotConfirmed, OrderNotPlaced
 from app.fhir import FhirError, FhirUnauthorized
 from app.smart import LaunchError
 
@@ -70,6 +71,40 @@ def init_app(app: Flask) -> None:
         return _page(403, "Request refused",
                      "This form was not sent from a current Sepsis Sentinel page, so nothing was saved. "
                      "Reload the page and try again.", relaunch=False)
+
+    @app.errorhandler(AlreadyDecided)
+    def already_decided(exc: AlreadyDecided):
+        from .alerts import conflict_response
+
+        return conflict_response(exc)
+
+    @app.errorhandler(AlreadyOrdered)
+    def already_ordered(exc: AlreadyOrdered):
+        from .bundle import conflict_response
+
+        return conflict_response(exc)
+
+    @app.errorhandler(AlertNotFound)
+    def alert_not_found(_exc):
+        return _page(404, "Alert not found",
+                     "This alert does not exist or is not for the patient you opened. Nothing was changed. Reload "
+                     "the page to see the patient's current alert.", relaunch=False)
+
+    @app.errorhandler(NotConfirmed)
+    def not_confirmed(_exc):
+        return _page(409, "Not saved: the alert is not confirmed",
+                     "Bundle orders can be placed only after a provider confirms the alert. Nothing was ordered.",
+                     relaunch=False)
+
+    @app.errorhandler(OrderNotPlaced)
+    def order_not_placed(exc: OrderNotPlaced):
+        from .bundle import audit_not_placed
+
+        log.warning("order not placed: order=%s code=%s", exc.order.id, exc.code)
+        audit_not_placed(exc)
+        return _page(exc.status, "Not saved: the order was not placed",
+                     "The EHR did not accept the order or did not answer, so nothing was ordered. Try again: the "
+                     "same order cannot be placed twice.", relaunch=False)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):

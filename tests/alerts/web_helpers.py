@@ -1,0 +1,55 @@
+"""Helpers for the bedside web tests (tests/web/test_patient_*.py, test_alerts_*.py): a clock that can move,
+htmx headers, and what to read out of a page."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sandbox import state
+
+
+class Clock:
+    """The app's clock: real time (the sandbox's data is placed at real time) plus an offset tests can move."""
+
+    def __init__(self):
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def advance(self, **kw) -> None:
+        self.offset += timedelta(**kw)
+
+
+def csrf_of(text: str) -> str:
+    match = re.search(r'name="csrf_token" value="([^"]+)"', text)
+    assert match, "the page carries no CSRF token"
+    return match.group(1)
+
+
+def hx(token: str) -> dict:
+    return {"HX-Request": "true", "X-CSRF-Token": token}
+
+
+def alert_id_of(text: str) -> int:
+    match = re.search(r'data-alert-id="(\d+)"', text)
+    assert match, "no active alert on the page"
+    return int(match.group(1))
+
+
+def sid() -> str:
+    return uuid.uuid4().hex
+
+
+def text_of(html: str) -> str:
+    """What a reader sees: tags stripped, whitespace collapsed."""
+    import html as h
+
+    html = re.sub(r"<svg.*?</svg>", " ", html, flags=re.S)
+    return re.sub(r"\s+", " ", h.unescape(re.sub(r"<[^>]+>", " ", html))).strip()
+
+
+def ehr_orders(ehr, patient_id: str, rtype: str) -> list[dict]:
+    return state.of(ehr).store.in_compartment(patient_id, rtype)
