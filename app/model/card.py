@@ -45,8 +45,8 @@ LABEL = (
 )
 
 KNOWN_LIMITS = [
-    "Derived in intensive care units only (two US hospital systems' MICU/SICU stays); not validated on ward "
-    "or emergency-department patients, nor on children (all patients were adults).",
+    "Derived in intensive care units only (hospital A's MICU/SICU stays, adults aged 18-89); not validated on "
+    "ward or emergency-department patients, nor on children.",
     "No Glasgow Coma Scale or mental status, no urine output, no medications (vasopressors, antibiotics), "
     "no cultures: signs of organ dysfunction and treatment the clinician sees are invisible to the model.",
     "The label depends on a recorded suspicion of infection (cultures and antibiotics ordered); patients "
@@ -60,16 +60,22 @@ KNOWN_LIMITS = [
     "should check the operating-point table and tune the threshold.",
     "Length of stay (ICULOS, HospAdmTime) and unit of care are deliberately not inputs: strong in this "
     "data set but artefacts of the ICU cohort, and not reliably available live.",
+    "Some features describe how often and how recently labs were drawn. These reflect local ordering "
+    "practice, which differs between hospitals (see how often each input is measured in each cohort), and "
+    "transfer imperfectly: expect lower discrimination at a new site than on hospital A.",
 ]
 
 
-def describe_cohort(name: str, role: str, stays: Sequence[StaySummary]) -> dict:
-    """Counts, prevalence, ages, sexes and units of care of one set of stays."""
+def describe_cohort(name: str, role: str, stays: Sequence[StaySummary], coverage: dict[str, float] | None = None) -> dict:
+    """Counts, prevalence, ages, sexes and units of care of one set of stays; how often each input is measured."""
     ages = [s.age for s in stays if s.age is not None]
     sexes = [s.sex_male for s in stays if s.sex_male is not None]
     septic = sum(s.septic for s in stays)
     quartiles = statistics.quantiles(ages, n=4) if len(ages) > 1 else [None, None, None]
     units = Counter(s.unit or "not recorded" for s in stays)
+    dropped: Counter[str] = Counter()
+    for s in stays:
+        dropped.update(dict(s.implausible))
     return {
         "set": name,
         "role": role,
@@ -85,6 +91,8 @@ def describe_cohort(name: str, role: str, stays: Sequence[StaySummary]) -> dict:
         },
         "male_fraction": round(sum(sexes) / len(sexes), 4) if sexes else None,
         "units_of_care": dict(sorted(units.items())),
+        "measurements_per_100_patient_hours": coverage or {},
+        "implausible_values_dropped": dict(sorted(dropped.items())),
     }
 
 
@@ -99,10 +107,12 @@ def describe_features() -> dict:
         "not_inputs": ["ICULOS (ICU length of stay)", "HospAdmTime", "Unit1", "Unit2"],
         "per_vital_sign": "last value, hours since it, change from the previous value, min/max/mean over "
         f"{VITAL_WINDOWS[0]}, mean over {VITAL_WINDOWS[1]}, last minus the {VITAL_WINDOWS[0]} mean",
-        "per_lab": f"last value, hours since it, change from the previous value, count/min/max over {LAB_WINDOW}",
+        "per_lab": f"last value, hours since it, change from the previous value, count/min/max over {LAB_WINDOW}, "
+        f"last minus the {LAB_WINDOW} min and max",
         "per_demographic": "the value (age in years, male sex 0/1)",
         "derived": "shock index (HR/SBP), pulse pressure, SpO2/FiO2, BUN/creatinine, lab draws and distinct "
-        f"labs in the last {LAB_WINDOW}",
+        f"labs in the last {LAB_WINDOW}, hours since any lab, partial SOFA (platelets, bilirubin, creatinine, "
+        f"MAP < 70) now and its rise over the best values of the last {LAB_WINDOW} (24h for MAP)",
         "windows": "all windows end at the time of scoring; only measurements at or before it are used",
         "names": [f.name for f in FEATURES],
     }
@@ -224,6 +234,19 @@ def render_markdown(card: dict) -> str:
             f"| {h['set']} | {h['role']} | {h['patients']} | {h['patient_hours']} | {h['septic_patients']} "
             f"({h['septic_fraction']:.1%}) | {age['median']} ({iqr}) | {h['male_fraction']:.1%} | {units} |"
         )
+    lines += ["", card["data"]["split"], ""]
+    cohorts = card["data"]["cohorts"]
+    lines += [
+        "How often each input is measured (per 100 patient-hours; age and sex per 100 stays), and values "
+        "dropped as implausible:",
+        "",
+        "| input | " + " | ".join(h["set"] for h in cohorts) + " | dropped (" + ", ".join(h["set"] for h in cohorts) + ") |",
+        "|---|" + "---:|" * len(cohorts) + "---|",
+    ]
+    for concept in MODEL_CONCEPTS:
+        cells = " | ".join(f"{h['measurements_per_100_patient_hours'].get(concept, 0):.1f}" for h in cohorts)
+        dropped = ", ".join(str(h["implausible_values_dropped"].get(concept, 0)) for h in cohorts)
+        lines.append(f"| {CONCEPTS[concept].label} | {cells} | {dropped} |")
     lines += ["", "Cite:", ""] + [f"- {c}" for c in card["data"]["source"]["citation"]]
     lines += ["", "## Label", "", card["label"], "", "## Inputs and features", ""]
     f = card["features"]
@@ -245,6 +268,12 @@ def render_markdown(card: dict) -> str:
     ext = card.get("external_validation")
     if ext:
         lines += [ext["note"], ""] + _metrics_md(ext["metrics"]) + [""]
+        u = card["threshold"]["utility_optimal_heldout_A"]
+        lines += [
+            f"At the threshold that maximised utility on held-out A ({u['threshold']:g}, utility {u['utility']:.3f} "
+            f"there), the normalized utility on B is {ext['utility_at_heldout_A_utility_optimal_threshold']:.3f}.",
+            "",
+        ]
         if ext.get("baselines_not_beaten"):
             lines += ["Where a baseline does as well as or better than the model (at the model's chosen threshold):", ""]
             lines += [f"- {n}" for n in ext["baselines_not_beaten"]] + [""]

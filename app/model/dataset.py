@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from app.model.features import build_feature_matrix
-from app.model.measurement import MODEL_CONCEPTS
+from app.model.measurement import CONCEPTS, MODEL_CONCEPTS
 from app.model.physionet import Stay, read_stays
 
 
@@ -23,6 +23,7 @@ class StaySummary:
     age: float | None
     sex_male: float | None
     unit: str | None
+    implausible: tuple[tuple[str, int], ...] = ()  # values dropped by the plausibility rule, per concept
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,15 @@ class Cohort:
             self.sums[chosen], self.counts[chosen],
         )
 
+    def coverage(self) -> dict[str, float]:
+        """Measurements of each model concept per 100 patient-hours (age and sex: per 100 stays)."""
+        n, hours = self.counts.sum(axis=0), max(len(self.labels), 1)
+        out = {}
+        for i, c in enumerate(MODEL_CONCEPTS):
+            per = len(self.stays) if CONCEPTS[c].kind == "demographic" else hours
+            out[c] = round(100.0 * float(n[i]) / max(per, 1), 2)
+        return out
+
     def population_means(self) -> dict[str, float]:
         """Mean of all plausible measurements of each model concept (age and sex: one per stay)."""
         total, n = self.sums.sum(axis=0), self.counts.sum(axis=0)
@@ -72,7 +82,8 @@ def load_cohort(path: str | Path) -> Cohort:
         labels.append(stay.labels)
         first = {m.concept: m.value for m in reversed(stay.measurements)}
         stays.append(
-            StaySummary(stay.patient, len(stay.hours), stay.septic, first.get("age"), first.get("sex_male"), stay.unit)
+            StaySummary(stay.patient, len(stay.hours), stay.septic, first.get("age"), first.get("sex_male"), stay.unit,
+                        stay.implausible)
         )
         s, n = np.zeros(len(MODEL_CONCEPTS)), np.zeros(len(MODEL_CONCEPTS), dtype=np.int64)
         for m in stay.measurements:

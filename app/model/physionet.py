@@ -57,6 +57,7 @@ class Stay:
     labels: np.ndarray  # SepsisLabel of each row (0/1, int8)
     measurements: tuple[Measurement, ...]
     unit: str | None  # "MICU", "SICU" or None: describes the cohort only, never a model input
+    implausible: tuple[tuple[str, int], ...] = ()  # (concept, values dropped by is_plausible), for the card
 
     @property
     def times(self) -> list[datetime]:
@@ -86,6 +87,7 @@ def parse_stay(text: str, patient: str) -> Stay:
     hours = rows[:, _COLUMN["ICULOS"]].astype(int)
     times = [hour_time(int(h)) for h in hours]
     out: list[Measurement] = []
+    dropped: dict[str, int] = {}
     for key in _STATIC:
         value = rows[0, _COLUMN[CONCEPTS[key].physionet]]
         if is_plausible(key, value):
@@ -96,10 +98,13 @@ def parse_stay(text: str, patient: str) -> Stay:
             value = float(values[i])
             if is_plausible(key, value):
                 out.append(Measurement(key, value, times[i]))
+            else:
+                dropped[key] = dropped.get(key, 0) + 1
     unit1, unit2 = rows[0, _COLUMN["Unit1"]], rows[0, _COLUMN["Unit2"]]
     unit = "MICU" if unit1 == 1 else "SICU" if unit2 == 1 else None
     labels = rows[:, _COLUMN["SepsisLabel"]].astype(np.int8)
-    return Stay(patient=patient, hours=hours, labels=labels, measurements=tuple(out), unit=unit)
+    return Stay(patient=patient, hours=hours, labels=labels, measurements=tuple(out), unit=unit,
+                implausible=tuple(sorted(dropped.items())))
 
 
 def read_stays(path: str | Path, patients: Collection[str] | None = None) -> Iterator[Stay]:

@@ -190,8 +190,9 @@ def run(args: argparse.Namespace) -> int:
         f"{HELDOUT_FRACTION:.0%} held out to choose hyper-parameters and the threshold. Set B: reported only."
     )
     cohorts = [
-        card.describe_cohort("A (training part)", "fitting", train.stays),
-        card.describe_cohort("A (held-out part)", "choosing hyper-parameters and threshold", held.stays),
+        card.describe_cohort("A (training part)", "fitting", train.stays, train.coverage()),
+        card.describe_cohort("A (held-out part)", "choosing hyper-parameters and threshold", held.stays,
+                             held.coverage()),
     ]
     model = artifact.Model(best["estimator"], columns, model_card)
     held_scored = best["scored"]
@@ -210,7 +211,8 @@ def run(args: argparse.Namespace) -> int:
             _say("no set B found: the card will have no external validation", start)
         if path_b is not None:
             b = load_cohort(path_b)
-            cohorts.append(card.describe_cohort("B", "external validation only (another hospital)", b.stays))
+            cohorts.append(card.describe_cohort("B", "external validation only (another hospital)", b.stays,
+                                                b.coverage()))
             b_scored = score_cohort(model, b)
             table = metrics_table(b_scored, threshold)
             model_card["external_validation"] = {

@@ -27,6 +27,7 @@ def test_rows_become_measurements_in_canonical_units_at_origin_plus_iculos():
         ("heart_rate", 88.0, t3), ("temperature", 38.2, t3),
         ("heart_rate", 92.0, t4), ("lactate", 2.5, t4),
     }  # SpO2 20 % and FiO2 0 are implausible: dropped by the same rule as live data
+    assert stay.implausible == (("fio2", 1), ("spo2", 1))  # and counted, for the model card
     assert stay.hours.tolist() == [3, 4] and stay.labels.tolist() == [0, 1] and stay.septic
     assert stay.unit == "SICU" and stay.times == [t3, t4]
 
