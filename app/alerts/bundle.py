@@ -3,7 +3,8 @@
 Elements follow the Surviving Sepsis Campaign hour-1 bundle (Levy, Evans, Rhodes 2018) with SEP-1's 3 h and
 6 h deadlines: measure lactate (3 h), blood cultures before antibiotics (3 h), broad-spectrum antibiotics
 (3 h), 30 mL/kg crystalloid for hypotension or lactate >= 4 mmol/L (3 h), vasopressors for hypotension that
-persists after fluids (6 h), and a repeat lactate when the first was > 2 mmol/L (6 h). Time zero is the
+persists after fluids (6 h), and a repeat lactate, drawn after time zero, when the first was > 2 mmol/L
+(6 h). Time zero is the
 provider's confirmation. Evidence comes from FHIR; what counts (SEP-1 look-back windows, approximately):
 a lactate from 6 h before time zero, a blood culture from 48 h before, medications from 24 h before.
 
@@ -225,7 +226,7 @@ def evaluate(time_zero: datetime, now: datetime, facts: Facts) -> BundleStatus:
         elements.append(Element("repeat_lactate", "Repeat lactate", 6, six, NOT_INDICATED,
                                 "Depends on the first lactate."))
     elif first.value > LACTATE_HIGH:
-        later = [m for m in lactates if m.time > first.time]
+        later = [m for m in lactates if m.time > first.time and m.time >= time_zero]  # after resuscitation began
         if later:
             elements.append(Element("repeat_lactate", "Repeat lactate", 6, six, DONE,
                                     f"Repeat lactate {_fmt(later[0].value)} mmol/L", at=later[0].time))

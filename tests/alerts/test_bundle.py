@@ -65,6 +65,8 @@ def test_first_lactate_over_2_needs_a_repeat_within_6_h():
     b = evaluate(T0, NOW, Facts(lactates=(lactate(3.1, -30), lactate(2.2, 40))))
     assert status(b, "repeat_lactate") == DONE and b.element("repeat_lactate").at == T0 + timedelta(minutes=40)
     assert status(evaluate(T0, NOW, Facts(lactates=(lactate(1.9, -30),))), "repeat_lactate") == NOT_INDICATED
+    before_t0 = evaluate(T0, NOW, Facts(lactates=(lactate(3.1, -120), lactate(4.0, -30))))
+    assert status(before_t0, "repeat_lactate") == DUE  # a repeat is drawn after resuscitation began
 
 
 def test_fluids_for_hypotension_or_lactate_4_with_the_volume_from_the_latest_weight():
