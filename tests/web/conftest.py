@@ -78,6 +78,7 @@ class Launched:
     patient_id: str
     role: str
     page: object  # the response of the patient page the launch landed on
+    callback: object = None  # the /callback response (its Set-Cookie header)
 
     def csrf(self) -> str:
         text = self.client.get(f"/patients/{self.patient_id}").get_data(as_text=True)
@@ -105,16 +106,30 @@ def follow_authorize(client, launch_response, ehr_session: requests.Session | No
     return client.get(f"{callback.path}?{callback.query}")
 
 
+def run_launch(app, ehr, role: str, patient: str, client=None) -> Launched:
+    client = client or app.test_client()
+    url = urlsplit(ehr_launch_url(ehr, USERS[role], patient))
+    callback = follow_authorize(client, client.get(f"{url.path}?{url.query}"))
+    assert callback.status_code == 303, callback.get_data(as_text=True)[:800]
+    page = client.get(callback.headers["Location"])
+    return Launched(client=client, patient_id=patient, role=role, page=page, callback=callback)
+
+
 @pytest.fixture
 def launch(app, ehr):
     """launch(role="nurse", patient=SEPTIC, client=None) -> Launched, through a real EHR launch."""
 
     def _launch(role: str = "nurse", patient: str = SEPTIC, client=None) -> Launched:
-        client = client or app.test_client()
-        url = urlsplit(ehr_launch_url(ehr, USERS[role], patient))
-        callback = follow_authorize(client, client.get(f"{url.path}?{url.query}"))
-        assert callback.status_code == 303, callback.get_data(as_text=True)[:800]
-        page = client.get(callback.headers["Location"])
-        return Launched(client=client, patient_id=patient, role=role, page=page)
+        return run_launch(app, ehr, role, patient, client)
+
+    return _launch
+
+
+@pytest.fixture
+def launch_with(ehr):
+    """launch_with(app, role, patient=SEPTIC): the same launch into an app made with `make_app(...)`."""
+
+    def _launch(app, role: str = "nurse", patient: str = SEPTIC, client=None) -> Launched:
+        return run_launch(app, ehr, role, patient, client)
 
     return _launch
