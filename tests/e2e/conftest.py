@@ -6,6 +6,7 @@ page, press "Open Sepsis Sentinel", and returns the app's frame inside the chart
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -22,12 +23,23 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+RUN_LOG = ARTIFACTS / "run.log"  # every log line of the e2e session; test_zz_logs.py searches it for PHI
+
+
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(RUN_LOG, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
     db = tmp_path_factory.mktemp("e2e") / "e2e.db"
     stack = start_stack(app_overrides={"database_url": f"sqlite:///{db}"})
     yield stack
     stack.shutdown()
+    root.removeHandler(handler)
+    handler.close()
 
 
 @pytest.fixture(scope="session")
