@@ -68,9 +68,9 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import alerts, bundle, feedback, home, launch, patient, transparency, tuning
+    from app.web import adoption, alerts, bundle, feedback, home, launch, patient, transparency, tuning
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning):
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption):
         app.register_blueprint(module.bp)
 
 

@@ -25,6 +25,8 @@ from datetime import date, datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.alerts.store import alerts
+
 # Adams R, Henry KE, Sridharan A, et al. Prospective, multi-site study of patient outcomes after implementation
 # of the TREWS machine learning-based early warning system for sepsis. Nat Med 2022;28:1455-1460.
 TREWS = {"evaluated": 0.89, "confirmed": 0.38,
@@ -132,8 +134,6 @@ def by_week(rows: Sequence[AlertRow], now: datetime) -> list[tuple[date, Summary
 
 def load(engine: sa.Engine, since: datetime | None = None, until: datetime | None = None) -> list[AlertRow]:
     """Alerts raised in [since, until), oldest first."""
-    from app.alerts.store import alerts
-
     query = sa.select(alerts.c.id, alerts.c.care_unit, alerts.c.raised_at, alerts.c.first_action_at,
                       alerts.c.decision, alerts.c.dismiss_reason, alerts.c.pause_count).order_by(alerts.c.raised_at)
     if since is not None:

@@ -1,0 +1,97 @@
+"""Adoption metrics for the deployment team: alerts fired, evaluated, confirmed, paused and dismissed, overall, by
+care unit and by week, beside the TREWS figures; feedback counts; plots and a CSV export (app.metrics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from flask import Blueprint, Response, render_template, request
+
+from app import feedback, metrics
+from app.alerts.workflow import DISMISS_REASONS
+
+from .charts import Chart, line_chart
+from .guards import any_session, require_role, services
+
+bp = Blueprint("adoption", __name__, url_prefix="/adoption")
+
+PERIODS = {"7": 7, "30": 30, "90": 90, "365": 365}  # days; anything else = all time
+
+
+@dataclass(frozen=True)
+class Adoption:
+    period: str
+    since: datetime | None
+    now: datetime
+    overall: metrics.Summary
+    units: list[tuple[str, metrics.Summary]]
+    weeks: list[tuple[date, metrics.Summary, int]]  # with feedback received that week
+    feedback: dict
+    charts: list[Chart]
+    trews: dict
+    reasons: dict[str, str]
+
+
+def _period() -> tuple[str, datetime | None, datetime]:
+    now = services().clock()
+    period = request.args.get("days", "all")
+    if period not in PERIODS:
+        return "all", None, now
+    return period, now - timedelta(days=PERIODS[period]), now
+
+
+def build() -> Adoption:
+    svc = services()
+    period, since, now = _period()
+    rows = metrics.load(svc.engine, since=since)
+    weeks = [(week, summary, feedback.counts(svc.engine, since=datetime.combine(week, datetime.min.time(), now.tzinfo),
+                                             until=datetime.combine(week + timedelta(days=7), datetime.min.time(),
+                                                                    now.tzinfo))["total"])
+             for week, summary in metrics.by_week(rows, now)]
+    return Adoption(period=period, since=since, now=now, overall=metrics.summarize(rows, now),
+                    units=metrics.by_unit(rows, now), weeks=weeks, feedback=feedback.counts(svc.engine, since=since),
+                    charts=charts_for(weeks), trews=metrics.TREWS, reasons=DISMISS_REASONS)
+
+
+def charts_for(weeks: list[tuple[date, metrics.Summary, int]]) -> list[Chart]:
+    if not weeks:
+        return []
+    xs = list(range(len(weeks)))
+    step = max(1, len(weeks) // 6)
+    ticks = [(i, f"{weeks[i][0]:%d %b}") for i in xs[::step]]
+    return [
+        line_chart("Alerts fired per week", xs, {"alerts fired": [s.fired for _, s, _ in weeks],
+                                                 "feedback received": [f for _, _, f in weeks]},
+                   x_label="week starting (Monday, UTC)", y_label="count", x_ticks=ticks,
+                   y_format=lambda v: f"{v:.3g}"),
+        line_chart("Evaluated and confirmed, by week", xs,
+                   {"% evaluated (of fired)": [s.evaluated.fraction for _, s, _ in weeks],
+                    "% confirmed (of evaluated)": [s.confirmed.fraction for _, s, _ in weeks]},
+                   x_label="week starting (Monday, UTC)", y_label="share of alerts", x_ticks=ticks, y_max=1.0,
+                   y_format=lambda v: f"{v * 100:.0f}%",
+                   references=[(metrics.TREWS["evaluated"], "TREWS 89% evaluated"),
+                               (metrics.TREWS["confirmed"], "TREWS 38% confirmed")]),
+    ]
+
+
+@bp.get("")
+@any_session
+@require_role("deployment", action="read_adoption_metrics")
+def page():
+    return render_template("adoption/page.html", adoption=build(), periods=PERIODS)
+
+
+@bp.get("/export.csv")
+@any_session
+@require_role("deployment", action="read_adoption_metrics")
+def export():
+    """The same figures as the page: one row for all alerts, one per care unit, one per week."""
+    a = build()
+    rows = [metrics.csv_row("all", a.period if a.period == "all" else f"last {a.period} days", a.overall,
+                            a.feedback["total"])]
+    rows += [metrics.csv_row("unit", unit, s) for unit, s in a.units]
+    rows += [metrics.csv_row("week", week.isoformat(), s, n) for week, s, n in a.weeks]
+    name = f"sentinel-adoption-{a.now:%Y%m%d}-{a.period}.csv"
+    return Response(metrics.csv_text(metrics.CSV_COLUMNS, rows), mimetype="text/csv",
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
