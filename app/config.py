@@ -74,8 +74,6 @@ class Settings:
     mail_from: str = "sepsis-sentinel@localhost"
     deployment_team_email: str = ""
     smtp_timeout: float = 10.0  # seconds per SMTP session; the feedback is saved before mail is tried
-    # Where the model artifact and its card live (empty = model_artifacts/ in the repository).
-    model_dir: str = ""
     # Environment name; "production" forbids dev defaults.
     # Apply migrations at start (dev, demo, tests). Production runs `sentinel db upgrade` as a deploy step.
     auto_migrate: bool = True

@@ -1,7 +1,8 @@
 """The model card as the web pages read it: from the configured model directory, re-read when the file changes.
 
 The transparency and site-tuning pages render from this JSON only, so they can never disagree with the card
-that `sentinel train` wrote next to the artifact it describes.
+that `sentinel train` wrote next to the artifact it describes. The directory is the one `app.model.load_model()`
+scores with (model_artifacts/), so the pages describe the model in use; tests point DIRECTORY elsewhere.
 """
 
 from __future__ import annotations
@@ -12,17 +13,15 @@ from threading import Lock
 
 from app.model.artifact import ARTIFACT_DIR, CARD_NAME, ModelArtifactError, read_card
 
-from .guards import services
-
 log = logging.getLogger(__name__)
 
+DIRECTORY: Path = ARTIFACT_DIR
 _cache: dict[Path, tuple[float, dict]] = {}
 _lock = Lock()
 
 
 def model_dir() -> Path:
-    configured = services().settings.model_dir
-    return Path(configured) if configured else ARTIFACT_DIR
+    return DIRECTORY
 
 
 def current_card() -> dict | None:

@@ -15,6 +15,8 @@ from flask import Blueprint, abort, current_app, g, redirect, render_template, r
 from werkzeug.exceptions import HTTPException
 
 from app import feedback
+from app.alerts import store as alerts_store
+from app.alerts.workflow import Scope
 from app.feedback import mail
 
 from .card import model_version
@@ -60,9 +62,14 @@ def capture_context(page: str | None, alert: str | None) -> feedback.Context:
         except HTTPException:
             args = {}
     patient_id = args.get("patient_id")
-    if patient_id and not svc.store.live(cookie_session_ids(), svc.clock(), patient_id=patient_id):
+    sessions = svc.store.live(cookie_session_ids(), svc.clock(), patient_id=patient_id) if patient_id else []
+    if not sessions:
         patient_id = None  # never record a patient this browser was not launched for
     alert_id = args.get("alert_id") or (alert or "").strip()[:64] or None
+    if alert_id is None and patient_id:
+        # The patient page shows the newest alert of the launch's scope (encounter, else patient): that one.
+        shown = alerts_store.newest(svc.engine, Scope(patient_id, sessions[0].encounter_id).key)
+        alert_id = shown.id if shown else None
     return feedback.Context(page=path, patient_id=patient_id, alert_id=str(alert_id) if alert_id else None,
                             model_version=model_version())
 

@@ -90,3 +90,10 @@ def write_sample_card(directory: Path, **kwargs) -> dict:
     if c.get("external_validation"):
         (directory / "reliability_B.png").write_bytes(PNG)
     return c
+
+
+def use_model_dir(monkeypatch, directory: Path) -> None:
+    """Point the web pages' model card reader at `directory` for one test (app.web.card.DIRECTORY)."""
+    from app.web import card as web_card
+
+    monkeypatch.setattr(web_card, "DIRECTORY", directory)

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from app import feedback
 from app.audit import entries
-from tests.feedback.sample_card import VERSION, write_sample_card
+from tests.feedback.sample_card import VERSION, use_model_dir, write_sample_card
 from tests.feedback.smtp import free_port, refuse_writes_to, running_smtp_server
 
 from .conftest import SEPTIC, Launched, ehr_launch_url, follow_authorize
@@ -28,9 +28,10 @@ def smtp():
 
 
 @pytest.fixture
-def app(make_app, tmp_path, smtp):
+def app(make_app, tmp_path, smtp, monkeypatch):
     write_sample_card(tmp_path / "model")
-    return make_app(model_dir=str(tmp_path / "model"), smtp_host=smtp.host, smtp_port=smtp.port,
+    use_model_dir(monkeypatch, tmp_path / "model")
+    return make_app(smtp_host=smtp.host, smtp_port=smtp.port,
                     deployment_team_email="deploy-team@hospital.test", mail_from="sentinel@hospital.test")
 
 
@@ -161,7 +162,7 @@ def test_the_deployment_team_is_mailed_type_id_and_link_only(app, launch, smtp):
 def test_a_mail_outage_never_loses_feedback_and_the_next_send_catches_up(app, make_app, tmp_path, launch, smtp,
                                                                           ehr):
     # An app whose mail server is down (nothing listens on its port), on the same database as `app`.
-    down = make_app(model_dir=str(tmp_path / "model"), smtp_host="127.0.0.1", smtp_port=free_port(),
+    down = make_app(smtp_host="127.0.0.1", smtp_port=free_port(),
                     deployment_team_email="deploy-team@hospital.test")
     assert send(launch_on(down, ehr), text="first").status_code == 303
     [item] = feedback.listing(engine_of(down))
@@ -308,3 +309,12 @@ def test_an_unexpected_mail_error_still_says_sent(app, launch, monkeypatch):
     response = send(nurse, headers=HX)
     assert response.status_code == 200 and "Sent" in text_of(response)
     assert only_item(app).mail_status == "pending"  # left for the next delivery or `sentinel feedback resend`
+
+
+def test_on_a_patient_with_an_alert_the_alert_shown_is_attached(app, launch):
+    from app.alerts import store as alerts_store
+
+    nurse = launch("nurse")  # the septic demo patient: opening the chart raises an alert
+    [alert_row] = [a for a in [alerts_store.newest(engine_of(app), f"Encounter/{SEPTIC}-icu")] if a]
+    send(nurse)
+    assert only_item(app).context.alert_id == str(alert_row.id)

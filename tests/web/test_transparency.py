@@ -11,7 +11,7 @@ import pytest
 from app import db
 from app.model.artifact import ARTIFACT_DIR, CARD_NAME, read_card
 from app.web.transparency import data_handling
-from tests.feedback.sample_card import PNG, VERSION, write_sample_card
+from tests.feedback.sample_card import PNG, VERSION, use_model_dir, write_sample_card
 
 from .conftest import SEPTIC
 
@@ -22,9 +22,10 @@ def card_dir(tmp_path):
 
 
 @pytest.fixture
-def app(make_app, card_dir):
+def app(make_app, card_dir, monkeypatch):
     write_sample_card(card_dir)
-    return make_app(model_dir=str(card_dir))
+    use_model_dir(monkeypatch, card_dir)
+    return make_app()
 
 
 def page_text(client) -> str:
@@ -66,15 +67,17 @@ def test_reliability_plots_are_served_from_the_model_directory(app):
     assert client.get("/transparency/reliability/C.png").status_code == 404
 
 
-def test_without_external_validation_the_page_says_so(make_app, tmp_path):
+def test_without_external_validation_the_page_says_so(make_app, tmp_path, monkeypatch):
     write_sample_card(tmp_path / "m", external=False)
-    text = page_text(make_app(model_dir=str(tmp_path / "m")).test_client())
+    use_model_dir(monkeypatch, tmp_path / "m")
+    text = page_text(make_app().test_client())
     assert "has not been validated on a second hospital" in text
     assert re.findall(r'<img src="([^"]+)"', text) == ["/transparency/reliability/heldout_A.png"]
 
 
-def test_without_a_card_the_page_says_no_model_is_in_use_and_still_explains_data(make_app, tmp_path):
-    client = make_app(model_dir=str(tmp_path / "empty")).test_client()
+def test_without_a_card_the_page_says_no_model_is_in_use_and_still_explains_data(make_app, tmp_path, monkeypatch):
+    use_model_dir(monkeypatch, tmp_path / "empty")
+    client = make_app().test_client()
     text = page_text(client)
     assert "No model card is installed" in text and "How patient data is handled" in text
     assert client.get("/transparency/reliability/B.png").status_code == 404
@@ -123,8 +126,8 @@ def test_the_data_handling_statement_names_every_table(app):
     assert missing == []
 
 
-def test_data_handling_uses_this_sites_settings(make_app, tmp_path):
-    client = make_app(model_dir=str(tmp_path / "m"), session_max_hours=8, session_idle_minutes=30).test_client()
+def test_data_handling_uses_this_sites_settings(make_app):
+    client = make_app(session_max_hours=8, session_idle_minutes=30).test_client()
     text = page_text(client)
     assert "at most 8 h, or until 30 min without use" in text
     assert ("SQLite file on the app server" in text) != ("PostgreSQL server run by the site" in text)

@@ -9,7 +9,7 @@ import pytest
 
 from app.alerts import thresholds
 from app.audit import entries
-from tests.feedback.sample_card import THRESHOLD, VERSION, operating_points, write_sample_card
+from tests.feedback.sample_card import THRESHOLD, VERSION, operating_points, use_model_dir, write_sample_card
 
 from .test_feedback import launch_on
 
@@ -17,9 +17,10 @@ HX = {"HX-Request": "true"}
 
 
 @pytest.fixture
-def app(make_app, tmp_path):
+def app(make_app, tmp_path, monkeypatch):
     write_sample_card(tmp_path / "model")
-    return make_app(model_dir=str(tmp_path / "model"))
+    use_model_dir(monkeypatch, tmp_path / "model")
+    return make_app()
 
 
 def engine_of(app):
@@ -116,8 +117,9 @@ def test_a_stale_edit_is_refused_with_409_and_shows_the_newer_value(app, launch)
     assert thresholds.current(engine_of(app), THRESHOLD).value == 0.2
 
 
-def test_without_a_card_there_is_nothing_to_tune(make_app, tmp_path, ehr):
-    app = make_app(model_dir=str(tmp_path / "none"))
+def test_without_a_card_there_is_nothing_to_tune(make_app, tmp_path, ehr, monkeypatch):
+    use_model_dir(monkeypatch, tmp_path / "none")
+    app = make_app()
     team = launch_on(app, ehr, "deployment")
     assert "No model card is installed" in text_of(team.client.get("/tuning"))
     csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', team.page.get_data(as_text=True)).group(1)
