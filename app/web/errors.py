@@ -84,14 +84,25 @@ def init_app(app: Flask) -> None:
 
         return conflict_response(exc)
 
+    def audit_refusal(action: str, outcome: str) -> None:
+        from app.audit import record
+
+        svc, session = app.extensions["sentinel"], g.get("session")
+        record(svc.engine, at=svc.clock(), user_ref=session.user_ref if session else None,
+               role=session.role if session else None, patient_id=session.patient_id if session else None,
+               action=action, outcome=outcome,
+               target=f"alert/{request.view_args['alert_id']}" if "alert_id" in (request.view_args or {}) else None)
+
     @app.errorhandler(AlertNotFound)
     def alert_not_found(_exc):
+        audit_refusal((request.endpoint or "alert").replace(".", "_"), "not_found")
         return _page(404, "Alert not found",
                      "This alert does not exist or is not for the patient you opened. Nothing was changed. Reload "
                      "the page to see the patient's current alert.", relaunch=False)
 
     @app.errorhandler(NotConfirmed)
     def not_confirmed(_exc):
+        audit_refusal("place_order", "not_confirmed")
         return _page(409, "Not saved: the alert is not confirmed",
                      "Bundle orders can be placed only after a provider confirms the alert. Nothing was ordered.",
                      relaunch=False)

@@ -227,3 +227,19 @@ def test_order_resource_is_a_draft_proposal_for_patient_and_encounter_by_the_use
     assert res["medicationCodeableConcept"]["coding"][0]["code"] == "9863"
     assert res["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 2160
     assert orders.if_none_exist(order, "p1") == f"patient=Patient/p1&identifier={orders.IDENTIFIER_SYSTEM}|abc"
+
+
+def test_without_an_encounter_alerts_are_scoped_to_the_patient_and_held_back_72_hours(engine):
+    scope = Scope("demo-1", None)
+
+    def load(now):
+        ms = [Measurement("sbp", 82, now - timedelta(hours=1))]
+        return store.sync(engine, scope, assess(risk(0.8), ms, now, threshold=0.5), now, threshold_version=0,
+                          measurements=ms, care_unit=lambda: "unknown")
+
+    first = load(NOW)
+    assert first.scope_key == "Patient/demo-1" and first.encounter_id is None
+    store.decide(engine, first.id, Decision("dismiss", reason="chronic"), DR_A, "s", NOW)
+    assert load(NOW + timedelta(hours=71)).id == first.id
+    later = load(NOW + timedelta(hours=73))
+    assert later.id != first.id and later.state == ACTIVE

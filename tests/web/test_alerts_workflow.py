@@ -168,6 +168,8 @@ def test_an_alert_of_another_patient_cannot_be_decided_through_this_chart(launch
     other, token, _ = opened(launch, "provider", OTHER)
     resp = decide(other, token, alert_id, "confirm", patient=OTHER)
     assert resp.status_code == 404 and store.get(engine, alert_id).state == "active"
+    refused = entries(engine, action="alerts_decide")[0]
+    assert (refused["outcome"], refused["patient_id"], refused["target"]) == ("not_found", OTHER, f"alert/{alert_id}")
     resp = decide(other, token, alert_id, "confirm", patient=SEPTIC)  # not launched for this patient here
     assert resp.status_code in (401, 403)
 
@@ -252,3 +254,4 @@ def test_orders_need_a_confirmed_alert(launch, engine):
     provider, token, alert_id = opened(launch, "provider")
     resp = order(provider, token, alert_id, "lactate")
     assert resp.status_code == 409 and "not confirmed" in resp.get_data(as_text=True)
+    assert entries(engine, action="place_order")[0]["outcome"] == "not_confirmed"
