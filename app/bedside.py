@@ -342,9 +342,13 @@ class AlertPanel:
 
     @property
     def visible(self) -> bool:
-        """An alert to show with its actions: active, or paused with the pause over (back at the next load)."""
+        """An alert to show with its actions (a paused one comes back only after the next page load re-checks)."""
+        return self.alert is not None and self.alert.state == "active"
+
+    @property
+    def pause_over(self) -> bool:
         a = self.alert
-        return a is not None and (a.state == "active" or (a.state == "paused" and not a.paused_now(self.now)))
+        return a is not None and a.state == "paused" and not a.paused_now(self.now)
 
     @property
     def state_words(self) -> str:

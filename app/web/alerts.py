@@ -15,7 +15,7 @@ from app.alerts.workflow import DecisionInvalid, parse_decision
 from app.bedside import alert_panel, clock_text
 
 from .guards import launched, require_role, services
-from .patient import audit, back_to_page, context, is_htmx, submission_id
+from .patient import audit, back_to_page, context, is_htmx, page_with, submission_id
 
 bp = Blueprint("alerts", __name__)
 KINDS = ("confirm", "dismiss", "pause")
@@ -49,6 +49,8 @@ def decide(patient_id: str, alert_id: int, kind: str):
         panel = alert_panel(svc.engine, ctx, now, alert=alert, errors={f"{kind}.{k}": v for k, v in exc.errors.items()},
                             form={f"{kind}.{k}": v for k, v in form.items()},
                             notice="Not saved: please correct the fields marked below.", notice_kind="failed")
+        if not is_htmx():
+            return page_with(422, alert=panel)
         return render_template("alerts/_alert.html", alert=panel), 422
     outcome = store.decide(svc.engine, alert_id, decision, ctx.actor, sid, now)  # committed before we answer
     audit(f"{kind}_alert", outcome="replayed" if outcome.replayed else "ok", target=f"alert/{alert_id}",

@@ -5,6 +5,7 @@ The page reads FHIR once (`app.bedside.take_snapshot`); the screening fragment a
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime, timedelta
 
@@ -102,6 +103,12 @@ def local_input_filter(t: datetime) -> str:
     return t.astimezone().strftime("%Y-%m-%dT%H:%M")
 
 
+def page_with(status: int, **panels):
+    """Without htmx, a form with errors comes back inside the whole page (status 422), its input kept."""
+    snapshot = dataclasses.replace(_snapshot(g.session.patient_id), **panels)
+    return render_template("patient/page.html", view=snapshot, notice=None), status
+
+
 def _snapshot(patient_id: str, with_bundle: bool = True):
     svc, s = services(), g.session
     transport = transport_for(s)
@@ -152,6 +159,8 @@ def submit_screening(patient_id: str):
         audit("submit_screening", outcome="invalid", detail={"fields": sorted(errors)})
         panel = screening_panel(svc.engine, ctx, now, errors=errors, form=form,
                                 notice="Not saved: please correct the fields marked below.")
+        if not is_htmx():
+            return page_with(422, screening=panel)
         return render_template("patient/_screening.html", screening=panel), 422
     alert = store.newest(svc.engine, ctx.scope.key)
     saved, replayed = screenings.save(svc.engine, ctx.scope, data, ctx.actor, sid, now, alert.id if alert else None)

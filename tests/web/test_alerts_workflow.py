@@ -255,3 +255,19 @@ def test_orders_need_a_confirmed_alert(launch, engine):
     resp = order(provider, token, alert_id, "lactate")
     assert resp.status_code == 409 and "not confirmed" in resp.get_data(as_text=True)
     assert entries(engine, action="place_order")[0]["outcome"] == "not_confirmed"
+
+
+def test_without_htmx_a_form_with_errors_comes_back_in_the_whole_page(launch, engine):
+    provider, token, alert_id = opened(launch, "provider")
+    resp = decide(provider, token, alert_id, "dismiss", htmx=False, note="seen by ICU")
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and 'id="patient-banner"' in html and 'id="bundle"' in html
+    assert "Choose a reason for dismissing the alert" in html and ">seen by ICU</textarea>" in html
+
+
+def test_a_pause_that_has_ended_offers_no_buttons_until_the_page_re_checks(launch, engine, clock):
+    provider, token, alert_id = opened(launch, "provider")
+    decide(provider, token, alert_id, "pause", duration="1")
+    clock.advance(minutes=61)
+    panel = provider.client.get(f"/patients/{SEPTIC}/alert").get_data(as_text=True)  # a fragment: no re-check
+    assert 'id="active-alert"' not in panel and "Reload the page: the alert comes back" in text_of(panel)
