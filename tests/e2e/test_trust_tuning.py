@@ -7,14 +7,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import FrameLocator, Page, expect
+from playwright.sync_api import Browser, FrameLocator, Page, expect
 
 from app import metrics
 from app.audit import entries
 from app.demo import start_stack
 from app.model import load_model
 
-from .conftest import screenshot
+from .conftest import open_chart, screenshot
 
 SEPTIC = "demo-102421"  # alerts with the trained model at the card's threshold (tests/e2e/test_bedside_journeys.py)
 QUIET = "demo-108289"  # not septic: opening the chart raises nothing
@@ -28,14 +28,12 @@ def site(tmp_path):
     stack.shutdown()
 
 
-def open_as(page: Page, stack, user: str, patient: str) -> FrameLocator:
-    page.goto(f"{stack.ehr_url}/")
-    page.select_option("select#user", user)
-    page.select_option("select#patient", patient)
-    page.get_by_role("button", name="Open Sepsis Sentinel").click()
-    app = page.frame_locator("iframe#app")
-    expect(app.locator("#patient-banner")).to_be_visible(timeout=15_000)
-    return app
+@pytest.fixture
+def page(browser: Browser, site) -> Page:
+    """A page whose relative URLs go to this test's own EHR (conftest.open_chart starts at "/")."""
+    context = browser.new_context(base_url=site.ehr_url)
+    yield context.new_page()
+    context.close()
 
 
 def set_threshold(app: FrameLocator, value: float, reason: str) -> None:
@@ -48,22 +46,22 @@ def set_threshold(app: FrameLocator, value: float, reason: str) -> None:
 
 def test_a_threshold_change_is_audited_and_decides_whether_a_patient_alerts(page: Page, site):
     card_threshold = load_model().threshold
-    team = open_as(page, site, "deployment", QUIET)
+    team = open_chart(page, "deployment", QUIET)
     set_threshold(team, 0.99, "Trial: only the most certain alerts on this unit")
     expect(team.locator("#threshold-history")).to_contain_text(f"{card_threshold:g} → 0.99")
     screenshot(page, "trust-tuning-threshold-raised")
     [audit] = entries(site.app.extensions["sentinel"].engine, action="set_threshold")
     assert audit["detail"] == {"old": card_threshold, "new": 0.99} and audit["role"] == "deployment"
 
-    provider = open_as(page, site, "provider", SEPTIC)  # at 0.99 the septic patient does not alert
+    provider = open_chart(page, "provider", SEPTIC)  # at 0.99 the septic patient does not alert
     expect(provider.locator("#risk-number")).to_contain_text("the site alerts at 99")
     expect(provider.locator("#risk-level")).not_to_have_attribute("data-level", "alert")
     expect(provider.locator("#active-alert")).to_have_count(0)
     screenshot(page, "trust-tuning-no-alert-at-0.99")
 
-    team = open_as(page, site, "deployment", QUIET)
+    team = open_chart(page, "deployment", QUIET)
     set_threshold(team, card_threshold, "Back to the model card's threshold")
-    provider = open_as(page, site, "provider", SEPTIC)  # the same patient now alerts
+    provider = open_chart(page, "provider", SEPTIC)  # the same patient now alerts
     expect(provider.locator("#risk-level")).to_have_attribute("data-level", "alert")
     expect(provider.locator("#active-alert")).to_be_visible()
     screenshot(page, "trust-tuning-alert-at-card-threshold")
@@ -73,18 +71,18 @@ def test_a_threshold_change_is_audited_and_decides_whether_a_patient_alerts(page
 
 
 def test_the_adoption_page_shows_the_alerts_this_journey_stored(page: Page, site):
-    provider = open_as(page, site, "provider", SEPTIC)
+    provider = open_chart(page, "provider", SEPTIC)
     expect(provider.locator("#active-alert")).to_be_visible()
     provider.locator("#dismiss-reason").select_option("chronic")
     provider.locator("#dismiss-alert").click()
     expect(provider.locator("#alert-state")).to_have_attribute("data-state", "dismissed")
-    nurse = open_as(page, site, "nurse", SEPTIC)
+    nurse = open_chart(page, "nurse", SEPTIC)
     nurse.get_by_role("link", name="Send feedback").click()
     nurse.get_by_label("Your message").fill("Dismissed as chronic; is the bilirubin rule right for her?")
     nurse.get_by_role("button", name="Send").click()
     expect(nurse.locator("#feedback-sent")).to_be_visible()
 
-    team = open_as(page, site, "deployment", QUIET)
+    team = open_chart(page, "deployment", QUIET)
     team.locator("#adoption-link").click()
     engine = site.app.extensions["sentinel"].engine
     expected = metrics.summarize(metrics.load(engine), site.app.extensions["sentinel"].clock())

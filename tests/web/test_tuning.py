@@ -11,7 +11,7 @@ from app.alerts import thresholds
 from app.audit import entries
 from tests.feedback.sample_card import THRESHOLD, VERSION, operating_points, use_model_dir, write_sample_card
 
-from .test_feedback import launch_on
+from .test_feedback import launch_on, token
 
 HX = {"HX-Request": "true"}
 
@@ -29,11 +29,6 @@ def engine_of(app):
 
 def text_of(response) -> str:
     return html.unescape(response.get_data(as_text=True))
-
-
-def token(launched) -> str:
-    body = launched.client.get("/tuning").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
 
 
 def change(team, value, reason="MICU asked for fewer alerts", expected=0, headers=None, **extra):
