@@ -61,7 +61,8 @@ def data_handling(settings, dialect: str) -> list[Stored]:
                "read from the EHR over FHIR each time a page opens; held in the app's memory while that page is built",
                "not stored, except with an alert (next line)"),
         Stored("Each alert: patient and encounter id, care unit, when it was raised, the risk, threshold and model "
-               "version, the signs of organ dysfunction and every measurement (value and time) the model was given; "
+               "version, the signs of organ dysfunction and every vital sign and laboratory value (with its time) the "
+               "model was given (not age or sex); "
                "each decision, pause and order proposal with who made it, when, and any reason or note; nurse "
                "screening answers", f"{db}, tables alerts, alert_events, bundle_orders and nurse_screenings",
                "kept; no automatic deletion (it is the record of what the app showed and what was decided)"),
