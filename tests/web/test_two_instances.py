@@ -52,9 +52,9 @@ def two_instances(database_url, ehr, tmp_path):
     for url in urls:
         while True:
             try:
-                if requests.get(f"{url}/healthz", timeout=2).status_code == 200:
+                if requests.get(f"{url}/healthz", timeout=5).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or busy starting
                 pass
             if time.monotonic() > deadline:
                 pytest.fail(f"instance {url} did not start; see {tmp_path}")
