@@ -6,18 +6,24 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import requests
 import sqlalchemy as sa
 from flask import Flask
 
 from app import db
-from app.config import ROOT, Settings, load_settings
+from app.alerts.policy import Policy, PolicyError
+from app.config import ROOT, ConfigError, Settings, load_settings
 from app.smart import Launcher, LaunchOptions, Registration, Sealer, SessionStore, load_registration
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+def site_clock(zone_name: str) -> Callable[[], datetime]:
+    """Now, in the site's zone: every time the app shows or reads from a form is in it (storage is UTC)."""
+    if zone_name:
+        zone = ZoneInfo(zone_name)
+        return lambda: datetime.now(zone)
+    return lambda: datetime.now(UTC).astimezone()  # the server's zone
 
 
 @dataclass
@@ -31,12 +37,14 @@ class Services:
     launcher: Launcher
     http: requests.Session
     clock: Callable[[], datetime]
+    policy: Policy
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     overrides = dict(overrides or {})
-    clock = overrides.pop("clock", utc_now)
+    clock = overrides.pop("clock", None)
     settings = load_settings(overrides)
+    clock = clock or site_clock(settings.site_timezone)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
@@ -64,7 +72,14 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
                             roles=settings.roles, timeout=(settings.fhir_connect_timeout, settings.fhir_read_timeout))
     launcher = Launcher(registration, store, http, options, clock)
     return Services(settings=settings, engine=engine, registration=registration, store=store, launcher=launcher,
-                    http=http, clock=clock)
+                    http=http, clock=clock, policy=alert_policy(settings))
+
+
+def alert_policy(settings: Settings) -> Policy:
+    try:
+        return Policy.from_dict(settings.alert_policy) if settings.alert_policy else Policy()
+    except PolicyError as exc:
+        raise ConfigError(f"SENTINEL_ALERT_POLICY: {exc}") from None
 
 
 def register_blueprints(app: Flask) -> None:

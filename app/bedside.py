@@ -280,9 +280,10 @@ def _missing(abstain: Abstain, mapping: MappingResult, now: datetime,
 
 
 def clock_text(t: datetime, now: datetime | None = None) -> str:
-    """A time as a clinician reads it, in the server's local zone: "14:05", or "22 Nov 14:05" on another day."""
-    local = t.astimezone()
-    if now is not None and local.date() == now.astimezone().date():
+    """A time as a clinician reads it, in the site's zone (the zone of `now`, from the app clock): "14:05", or
+    "22 Nov 14:05" on another day."""
+    local = t.astimezone(now.tzinfo if now is not None else None)
+    if now is not None and local.date() == now.date():
         return local.strftime("%H:%M")
     return local.strftime("%d %b %H:%M").lstrip("0")
 

@@ -7,6 +7,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "SENTINEL_"
@@ -74,6 +75,11 @@ class Settings:
     mail_from: str = "sepsis-sentinel@localhost"
     deployment_team_email: str = ""
     smtp_timeout: float = 10.0  # seconds per SMTP session; the feedback is saved before mail is tried
+    # The hospital's time zone (IANA name, e.g. "America/New_York") for every time shown or typed. Empty: the
+    # server's zone, which in a container is usually UTC, so set it.
+    site_timezone: str = ""
+    # When an alert fires: SEP-1 organ-dysfunction signs by default. JSON, see app/alerts/policy.Policy.from_dict.
+    alert_policy: dict = field(default_factory=dict)
     # Environment name; "production" forbids dev defaults.
     # Apply migrations at start (dev, demo, tests). Production runs `sentinel db upgrade` as a deploy step.
     auto_migrate: bool = True
@@ -93,6 +99,11 @@ class Settings:
                 raise ConfigError("SENTINEL_PUBLIC_URL must be this app's https:// address in production")
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigError("SENTINEL_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
+        if self.site_timezone:
+            try:
+                ZoneInfo(self.site_timezone)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(f"SENTINEL_SITE_TIMEZONE {self.site_timezone!r} is not an IANA time zone name") from None
         bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
         if bad:
             raise ConfigError(f"SENTINEL_ROLES maps to unknown roles: {', '.join(bad)}")

@@ -85,12 +85,13 @@ class DecisionInvalid(ValueError):
 
 
 def parse_local_time(text: str, now: datetime) -> datetime | None:
-    """An HTML datetime-local value ("2026-11-23T14:05"), read in the server's local zone; None if unreadable."""
+    """An HTML datetime-local value ("2026-11-23T14:05"), read in the site's zone (that of `now`); None if
+    unreadable."""
     try:
         naive = datetime.strptime(text.strip(), "%Y-%m-%dT%H:%M")
     except ValueError:
         return None
-    return naive.astimezone().astimezone(now.tzinfo)  # astimezone() on a naive value assumes local time
+    return naive.replace(tzinfo=now.tzinfo)
 
 
 def parse_decision(kind: str, form: Mapping[str, str], now: datetime) -> Decision:

@@ -47,7 +47,7 @@ def bedside_model():
 
 
 def bedside_policy():
-    return current_app.extensions.get("bedside.policy")
+    return services().policy
 
 
 def is_htmx() -> bool:
@@ -99,8 +99,8 @@ def num_filter(value: float) -> str:
 
 @bp.app_template_filter("local_input")
 def local_input_filter(t: datetime) -> str:
-    """The value an <input type=datetime-local> shows, in the server's local zone."""
-    return t.astimezone().strftime("%Y-%m-%dT%H:%M")
+    """The value an <input type=datetime-local> shows, in the site's zone."""
+    return t.astimezone(services().clock().tzinfo).strftime("%Y-%m-%dT%H:%M")
 
 
 def page_with(status: int, **panels):

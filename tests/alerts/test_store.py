@@ -181,7 +181,7 @@ def test_screening_is_saved_once_per_submission(engine):
 def test_screening_validation_names_each_field():
     _, errors = screening.validate({"infection_source": "other", "provider_notified_at": "soon"}, NOW)
     assert set(errors) == {"infection_other", "new_confusion", "provider_notified_at"}
-    future = (NOW + timedelta(hours=1)).astimezone().strftime("%Y-%m-%dT%H:%M")
+    future = (NOW + timedelta(hours=1)).astimezone(NOW.tzinfo).strftime("%Y-%m-%dT%H:%M")
     _, errors = screening.validate({"infection_source": "none", "new_confusion": "no",
                                     "provider_notified_at": future}, NOW)
     assert "future" in errors["provider_notified_at"]

@@ -148,7 +148,7 @@ def test_pause_hides_the_alert_until_the_pause_ends_then_it_returns_while_criter
 def test_a_pause_that_ends_without_the_criteria_closes_the_alert(launch, app, engine, clock):
     provider, token, alert_id = opened(launch, "provider")
     decide(provider, token, alert_id, "pause", duration="until",
-           until=(clock() + timedelta(hours=2)).astimezone().strftime("%Y-%m-%dT%H:%M"))
+           until=(clock() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
     app.extensions["bedside.model"] = stub_model(high=0.1)  # the risk has fallen
     clock.advance(hours=2, minutes=1)
     html = provider.client.get(f"/patients/{SEPTIC}").get_data(as_text=True)
@@ -158,7 +158,7 @@ def test_a_pause_that_ends_without_the_criteria_closes_the_alert(launch, app, en
 
 def test_pause_until_a_past_time_is_422(launch, engine, clock):
     provider, token, alert_id = opened(launch, "provider")
-    past = clock().astimezone().replace(hour=0, minute=0).strftime("%Y-%m-%dT%H:%M")
+    past = clock().replace(hour=0, minute=0).strftime("%Y-%m-%dT%H:%M")
     resp = decide(provider, token, alert_id, "pause", duration="until", until=past)
     assert resp.status_code == 422 and "The pause must end in the future" in resp.get_data(as_text=True)
 

@@ -42,7 +42,7 @@ def two_instances(database_url, ehr, tmp_path):
     for port in ports:
         logs.append(log := open(tmp_path / f"instance-{port}.log", "w"))  # noqa: SIM115 - closed at teardown
         procs.append(subprocess.Popen(  # noqa: S603 - fixed argv
-            [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "app.wsgi:app"],
+            [sys.executable, "-m", "gunicorn", "-w", "1", "--no-control-socket", "-b", f"127.0.0.1:{port}", "app.wsgi:app"],
             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT))
     reg = load_registration(os.path.join(ROOT, "smart_launch.json"))
     register_client(ehr, reg.client_id, [reg.redirect_uri(public)], reg.launch_uri(public),
