@@ -1,0 +1,93 @@
+"""OWASP Top 10 (2021), the items that apply to an app embedded in an EHR, each with the test that covers it.
+
+| item | what it means here | tests |
+|---|---|---|
+| A01 Broken access control | patient binding, roles, ids of other patients' records | test_launch.py (another patient's URL: 403), test_alerts_workflow.py (nurse forged POST: 403), below: IDOR |
+| A02 Cryptographic failures | tokens at rest, cookies, HTTPS | smart/test_sessions.py (encrypted), test_security.py (Secure cookies), below: production needs HTTPS |
+| A03 Injection | SQL, HTML, FHIR search parameters | below: hostile ids and text, escaped output |
+| A05 Security misconfiguration | headers, debug, error pages | test_security.py (CSP, nosniff, no-store), below: no traceback, no debug |
+| A06 Vulnerable components | pinned front-end code | test_architecture.py (htmx sha256) |
+| A07 Identification and authentication | state, PKCE, id_token, expiry, fixation | test_launch*.py, test_security.py, below: a made-up session id is refused |
+| A08 Software and data integrity | the model file is pickle | model/test_artifact*.py (sha256 checked before loading) |
+| A09 Logging and monitoring | audit, no PHI in logs | test_alerts_workflow.py (forbidden attempts audited), e2e/test_zz_logs.py |
+| A10 Server-side request forgery | iss, next links, fhirUser | test_launch.py (iss allow-list), fhir/test_paging.py (foreign next link), smart/test_context.py |
+"""
+
+import pytest
+
+from app import create_app
+from app.alerts import store
+from app.config import ConfigError
+from app.web.guards import SESSION_COOKIE
+from tests.alerts.builders import stub_model
+from tests.alerts.web_helpers import alert_id_of, csrf_of, sid
+
+A, B = "demo-102421", "demo-108952"
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    app.extensions["bedside.model"] = stub_model()  # both septic demo patients alert
+    return app
+
+
+def test_a01_an_alert_of_another_patient_cannot_be_decided_through_my_patient(app, launch):
+    mine = launch("provider", A)
+    theirs = launch("provider", B)
+    their_alert = alert_id_of(theirs.page.get_data(as_text=True))
+    token = csrf_of(mine.page.get_data(as_text=True))
+    resp = mine.client.post(f"/patients/{A}/alerts/{their_alert}/confirm",
+                            data={"csrf_token": token, "submission_id": sid()})
+    assert resp.status_code in (403, 404)
+    assert store.get(app.extensions["sentinel"].engine, their_alert).state == "active"
+
+
+def test_a02_production_refuses_to_start_without_https_and_a_real_secret(tmp_path):
+    base = {"database_url": f"sqlite:///{tmp_path}/p.db", "env": "production", "iss_allowlist": ("https://e/fhir",)}
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        create_app(base)
+    with pytest.raises(ConfigError, match="COOKIE_SECURE"):
+        create_app({**base, "secret_key": "x" * 40})
+    with pytest.raises(ConfigError, match="PUBLIC_URL"):
+        create_app({**base, "secret_key": "x" * 40, "cookie_secure": True, "public_url": "http://app"})
+
+
+@pytest.mark.parametrize("path", ["/patients/1'%20OR%20'1'='1", "/patients/..%2F..%2Fetc", "/patients/%3Cscript%3E"])
+def test_a03_hostile_patient_ids_are_refused_not_run(launch, path):
+    resp = launch("nurse", A).client.get(path)
+    assert resp.status_code in (403, 404)
+    assert "<script>" not in resp.get_data(as_text=True)
+
+
+def test_a03_text_is_escaped_wherever_it_is_shown(app, launch):
+    nurse = launch("nurse", A)
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    token = csrf_of(nurse.page.get_data(as_text=True))
+    assert nurse.client.post("/feedback", data={"csrf_token": token, "kind": "question", "text": evil,
+                                                "page": f"/patients/{A}"}).status_code in (200, 303)
+    team = launch("deployment", A)
+    inbox = team.client.get("/feedback/inbox").get_data(as_text=True)
+    item = next(line for line in inbox.split('href="') if line.startswith("/feedback/inbox/"))
+    shown = team.client.get(item.split('"')[0]).get_data(as_text=True)
+    assert "&lt;script&gt;" in shown and evil not in shown
+
+
+def test_a05_an_unexpected_error_shows_no_traceback(app, launch, monkeypatch):
+    import app.web.patient as patient_views
+
+    def boom(*args, **kwargs):
+        raise RuntimeError("internal detail /srv/secret.py line 42")
+
+    monkeypatch.setattr(patient_views, "take_snapshot", boom)
+    resp = launch("nurse", A).client.get(f"/patients/{A}")
+    text = resp.get_data(as_text=True)
+    assert resp.status_code == 500
+    assert "Traceback" not in text and "secret.py" not in text and "unexpected error" in text
+    assert not app.debug
+
+
+def test_a07_a_session_id_the_server_never_issued_is_refused(app):
+    client = app.test_client()
+    client.set_cookie(SESSION_COOKIE, "attacker-chosen-id", domain="localhost")
+    assert client.get(f"/patients/{A}").status_code == 401
