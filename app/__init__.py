@@ -15,6 +15,7 @@ from flask import Flask
 from app import db
 from app.alerts.policy import Policy, PolicyError
 from app.config import ROOT, ConfigError, Settings, load_settings
+from app.fhir.transport import http_session
 from app.smart import Launcher, LaunchOptions, Registration, Sealer, SessionStore, load_registration
 
 
@@ -67,7 +68,7 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
     store = SessionStore(engine, Sealer(settings.secret_key), idle=timedelta(minutes=settings.session_idle_minutes),
                          max_age=timedelta(hours=settings.session_max_hours),
                          pending_ttl=timedelta(minutes=settings.pending_launch_minutes))
-    http = requests.Session()
+    http = http_session()
     options = LaunchOptions(iss_allowlist=settings.iss_allowlist, require_https=settings.env == "production",
                             roles=settings.roles, timeout=(settings.fhir_connect_timeout, settings.fhir_read_timeout))
     launcher = Launcher(registration, store, http, options, clock)

@@ -103,6 +103,8 @@ def loinc_codings(codeable: object) -> list[tuple[str, str | None]]:
 
 def clean_display(text: str) -> str:
     """A display string fit to show: zero-width and control characters removed (README shape 4: U+200B)."""
+    if text.isprintable():  # the common case, nothing to remove: the zero-width characters are not printable
+        return text.strip()
     return "".join(ch for ch in text if ch.isprintable() and ch not in "\u200b\u200c\u200d\u2060\ufeff").strip()
 
 

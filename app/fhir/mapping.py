@@ -22,6 +22,7 @@ from fhirclient.models.observation import Observation
 from app.model.measurement import CONCEPTS, Measurement, is_plausible
 
 from .codes import Resolution, categories, resolve
+from .conformance import conforms
 from .dates import parse_datetime
 from .units import display_unit, to_canonical
 
@@ -96,7 +97,10 @@ class MappingResult:
 
 def _structure_problem(obs: dict) -> str | None:
     """fhirclient's strict R4 model as a validator. Unknown extra elements are tolerated (newer FHIR versions
-    add some); wrong types, unreadable dates and missing required elements are not."""
+    add some); wrong types, unreadable dates and missing required elements are not. A resource that `conforms`
+    (the common case) skips building fhirclient's objects; for any other, fhirclient says what is wrong."""
+    if conforms(Observation, obs):
+        return None
     try:
         Observation(obs)
     except FHIRValidationError as exc:

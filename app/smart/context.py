@@ -67,16 +67,26 @@ def role_from_codes(role_resources: list[dict], roles: dict[str, str]) -> str:
     return READ_ONLY
 
 
-def resolve_user(fhir_user: str, iss: str, read: Callable[[str, dict | None], dict | None],
-                 roles: dict[str, str], fallback_name: str | None = None) -> User:
-    """Find the user's role. `read(path, params)` returns FHIR JSON or None (not found, not allowed)."""
+Read = Callable[[str, dict | None], dict | None]
+ReadBoth = Callable[[tuple[str, dict | None], tuple[str, dict | None]], tuple[dict | None, dict | None]]
+
+
+def one_after_the_other(read: Read) -> ReadBoth:
+    return lambda first, second: (read(*first), read(*second))
+
+
+def resolve_user(fhir_user: str, iss: str, read: Read, roles: dict[str, str], fallback_name: str | None = None,
+                 read_both: ReadBoth | None = None) -> User:
+    """Find the user's role. `read(path, params)` returns FHIR JSON or None (not found, not allowed).
+    `read_both(a, b)` makes two independent reads (the Practitioner and its PractitionerRoles), e.g. at once."""
     ref = relative_reference(fhir_user, iss)
     if ref is None:
         return User(ref=fhir_user[:200], name=fallback_name, role=READ_ONLY)
     kind, ident = ref.split("/")
     if kind == "Practitioner":
-        practitioner = read(ref, None)
-        bundle = read("PractitionerRole", {"practitioner": ident}) or {}
+        practitioner, bundle = (read_both or one_after_the_other(read))(
+            (ref, None), ("PractitionerRole", {"practitioner": ident}))
+        bundle = bundle or {}
         roles_found = [e.get("resource") or {} for e in bundle.get("entry") or []
                        if (e.get("resource") or {}).get("resourceType") == "PractitionerRole"]
         return User(ref=ref, name=human_name(practitioner) or fallback_name, role=role_from_codes(roles_found, roles))

@@ -6,10 +6,12 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
 import requests
+import sqlalchemy as sa
 
 from .context import User, resolve_user
 from .discovery import SmartConfiguration, check_iss, discover
@@ -41,6 +43,8 @@ class Launcher:
     def __init__(self, registration: Registration, store: SessionStore, http: requests.Session,
                  options: LaunchOptions, clock: Callable[[], datetime]):
         self.reg, self.store, self.http, self.options, self.clock = registration, store, http, options, clock
+        # Threads start on first use (after a pre-forking server forks); a read that times out ends on its own.
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smart-read")
 
     def begin(self, iss: str | None, launch: str | None, public_url: str) -> tuple[str, str]:
         """Validate iss, discover, store the pending launch; return (authorize URL, browser-binding secret)."""
@@ -60,8 +64,9 @@ class Launcher:
         return url, browser_secret
 
     def complete(self, *, state: str | None, code: str | None, error: str | None, browser_secret: str | None,
-                 public_url: str) -> Launched:
-        """Consume the state once, exchange the code, verify identity and context, open a session."""
+                 public_url: str, on_session: Callable[[sa.Connection, Session], None] | None = None) -> Launched:
+        """Consume the state once, exchange the code, verify identity and context, open a session.
+        `on_session(conn, session)` runs in the transaction that stores the session (e.g. its audit row)."""
         now = self.clock()
         pending = self.store.consume_pending(state, browser_secret, now)
         if error or not code:
@@ -74,13 +79,24 @@ class Launcher:
         identity = verify_id_token(tokens.id_token, jwks_uri=config.jwks_uri, issuer=config.issuer,
                                    client_id=self.reg.client_id, nonce=pending.nonce, http=self.http,
                                    timeout=self.options.timeout, now=now.timestamp())
-        user = resolve_user(identity.fhir_user, pending.iss, self._reader(pending.iss, tokens.access_token),
-                            self.options.roles, fallback_name=identity.name)
+        read = self._reader(pending.iss, tokens.access_token)
+        user = resolve_user(identity.fhir_user, pending.iss, read, self.options.roles, fallback_name=identity.name,
+                            read_both=self._at_once(read))
         session_id, session = self.store.create(iss=pending.iss, token_endpoint=config.token_endpoint,
                                                 tokens=tokens, user_ref=user.ref, user_name=user.name,
-                                                role=user.role, now=now)
+                                                role=user.role, now=now, also=on_session)
         log.info("launch complete: role=%s", user.role)
         return Launched(session_id=session_id, session=session, user=user)
+
+    def _at_once(self, read: Callable[[str, dict | None], dict | None]):
+        """Two independent FHIR reads in parallel: one on a pool thread, one on this one (a launch waits for
+        the slower, not for both)."""
+
+        def read_both(first: tuple[str, dict | None], second: tuple[str, dict | None]):
+            later = self._pool.submit(read, *second)
+            return read(*first), later.result()
+
+        return read_both
 
     def _reader(self, iss: str, access_token: str) -> Callable[[str, dict | None], dict | None]:
         """GET on this FHIR base only; None when the resource is absent or not allowed (the user stays read-only)."""

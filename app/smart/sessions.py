@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,6 +22,11 @@ from app.db import pending_launches, sessions
 
 from .errors import SessionExpired, StateInvalid
 from .oauth import TokenSet
+
+# A session's last use is written at most this often: each write is a commit (an fsync on SQLite) on every
+# request. Idle expiry therefore counts from a last use at most this much behind, never ahead: a session may end
+# up to a minute early, never late.
+TOUCH_EVERY = timedelta(minutes=1)
 
 
 def _hash(value: str) -> str:
@@ -75,6 +81,7 @@ class Session:
     token_expires_at: datetime
     created_at: datetime
     expires_at: datetime
+    last_seen_at: datetime
 
     @property
     def is_provider(self) -> bool:
@@ -118,7 +125,10 @@ class SessionStore:
 
     # -- sessions ---------------------------------------------------------------------------------------
     def create(self, *, iss: str, token_endpoint: str, tokens: TokenSet, user_ref: str, user_name: str | None,
-               role: str, now: datetime) -> tuple[str, Session]:
+               role: str, now: datetime,
+               also: Callable[[sa.Connection, Session], None] | None = None) -> tuple[str, Session]:
+        """Open a session. `also(conn, session)` writes in the same transaction (the launch's audit row), so a
+        launch costs one commit here, and the session and its audit row exist together or not at all."""
         session_id = new_secret()
         values = dict(
             id_hash=_hash(session_id), iss=iss, token_endpoint=token_endpoint, patient_id=tokens.patient,
@@ -126,10 +136,13 @@ class SessionStore:
             access_token_enc=self.sealer.seal(tokens.access_token),
             refresh_token_enc=self.sealer.seal(tokens.refresh_token), token_expires_at=tokens.expires_at,
             csrf_secret=new_secret(), created_at=now, last_seen_at=now, expires_at=now + self.max_age)
+        session = self._session(values)
         with self.engine.begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.expires_at < now - timedelta(days=1)))
             conn.execute(sessions.insert().values(**values))
-        return session_id, self._session(values)
+            if also is not None:
+                also(conn, session)
+        return session_id, session
 
     @staticmethod
     def _session(row) -> Session:
@@ -150,13 +163,17 @@ class SessionStore:
         return [self._session(r) for r in rows]
 
     def find(self, session_ids: list[str], now: datetime, patient_id: str | None = None) -> Session | None:
-        """The newest live session among the browser's ids (for `patient_id`, when given); marks it in use."""
+        """The newest live session among the browser's ids (for `patient_id`, when given); marks it in use (a
+        write only when the last recorded use is TOUCH_EVERY old, so most requests only read)."""
         found = self.live(session_ids, now, patient_id)
         if not found:
             return None
-        with self.engine.begin() as conn:
-            conn.execute(sessions.update().where(sessions.c.id_hash == found[0].id_hash).values(last_seen_at=now))
-        return found[0]
+        session = found[0]
+        if session.last_seen_at <= now - TOUCH_EVERY:
+            with self.engine.begin() as conn:
+                conn.execute(sessions.update().where(sessions.c.id_hash == session.id_hash,
+                                                     sessions.c.last_seen_at < now).values(last_seen_at=now))
+        return session
 
     def _first(self, query):
         with self.engine.connect() as conn:

@@ -27,12 +27,15 @@ def launch():
 @bp.get("/callback")
 def callback():
     svc = services()
+
+    def audit_launch(conn, s) -> None:  # in the session's own transaction: one commit for both
+        record(conn, at=svc.clock(), user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action="launch",
+               detail={"encounter": s.encounter_id})
+
     launched = svc.launcher.complete(
         state=request.args.get("state"), code=request.args.get("code"), error=request.args.get("error"),
-        browser_secret=request.cookies.get(LAUNCH_COOKIE), public_url=_public_url())
+        browser_secret=request.cookies.get(LAUNCH_COOKIE), public_url=_public_url(), on_session=audit_launch)
     s = launched.session
-    record(svc.engine, at=svc.clock(), user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action="launch",
-           detail={"encounter": s.encounter_id})
     response = redirect(url_for("patient.page", patient_id=s.patient_id), code=303)
     add_session_cookie(response, launched.session_id)
     response.delete_cookie(LAUNCH_COOKIE, path="/", secure=svc.settings.cookie_secure,

@@ -51,3 +51,18 @@ def test_role_comes_from_practitioner_role_code(codes, expected):
 
 def test_patient_users_are_read_only():
     assert resolve_user("Patient/9", ISS, reader({}), ROLES).role == READ_ONLY
+
+
+def test_the_practitioner_and_its_roles_are_read_by_the_reader_for_two(monkeypatch):
+    resources = {"Practitioner/123": {"resourceType": "Practitioner", "name": [{"text": "Ada Ng"}]},
+                 "PractitionerRole?practitioner=123": [role("doctor")]}
+    calls = []
+
+    def read_both(first, second):
+        calls.append((first, second))
+        return reader(resources)(*first), reader(resources)(*second)
+
+    user = resolve_user("Practitioner/123", ISS, lambda *a: pytest.fail("read one by one"), ROLES,
+                        read_both=read_both)
+    assert (user.role, user.name) == ("provider", "Ada Ng")
+    assert calls == [(("Practitioner/123", None), ("PractitionerRole", {"practitioner": "123"}))]

@@ -84,3 +84,51 @@ def test_another_instance_key_cannot_read_tokens(store, engine):
                          pending_ttl=timedelta(minutes=10))
     with pytest.raises(SessionExpired):
         other.tokens(session)
+
+
+def _last_seen(engine, session_id_hash):
+    import sqlalchemy as sa
+
+    from app.db import sessions
+
+    with engine.connect() as conn:
+        return conn.execute(sa.select(sessions.c.last_seen_at).where(sessions.c.id_hash == session_id_hash)).scalar()
+
+
+def test_use_is_written_at_most_once_a_minute_and_idle_expiry_still_holds(store, engine):
+    sid, session = store.create(iss="i", token_endpoint="t", tokens=tokens(), user_ref="u", user_name=None,
+                                role="nurse", now=NOW)
+    for seconds in (1, 30, 59):  # within the minute: read only, no write (no commit per request)
+        assert store.find([sid], NOW + timedelta(seconds=seconds)) is not None
+        assert _last_seen(engine, session.id_hash) == NOW
+    later = NOW + timedelta(minutes=1, seconds=5)
+    assert store.find([sid], later) is not None
+    assert _last_seen(engine, session.id_hash) == later
+    # Idle time counts from the last recorded use: 60 minutes after it the session has ended.
+    assert store.find([sid], later + timedelta(minutes=59)) is not None
+    assert store.find([sid], later + timedelta(minutes=59) + timedelta(minutes=61)) is None
+
+
+def test_a_session_is_written_with_what_the_caller_adds_in_one_transaction(store, engine):
+    import sqlalchemy as sa
+
+    from app.audit import record
+    from app.db import audit_log, sessions
+
+    def audit(conn, session):
+        record(conn, at=NOW, user_ref=session.user_ref, role=session.role, patient_id=session.patient_id,
+               action="launch")
+
+    sid, _ = store.create(iss="i", token_endpoint="t", tokens=tokens(), user_ref="u", user_name=None, role="nurse",
+                          now=NOW, also=audit)
+    assert store.find([sid], NOW).patient_id == "p1"
+
+    def fails(conn, session):
+        raise RuntimeError("audit could not be written")
+
+    with pytest.raises(RuntimeError):
+        store.create(iss="i", token_endpoint="t", tokens=tokens(patient="p2"), user_ref="u", user_name=None,
+                     role="nurse", now=NOW, also=fails)
+    with engine.connect() as conn:  # neither the session nor its audit row: both or nothing
+        assert conn.execute(sa.select(sa.func.count()).select_from(sessions)).scalar() == 1
+        assert conn.execute(sa.select(audit_log.c.patient_id)).scalars().all() == ["p1"]
