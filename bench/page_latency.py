@@ -3,9 +3,11 @@
     .venv/bin/python bench/page_latency.py [--loads 60] [--patient demo-102421] [--json out.json]
 
 Starts the in-process stack (sandbox EHR + app, SQLite), launches as a nurse and as a provider, and times:
-the full page with an active alert (nurse), the alert fragment and a decision (database only: no FHIR),
-and the full page after the provider confirmed (the bundle adds three FHIR searches). Prints median and p95
-per case and the FHIR round trips the page reports (`data-round-trips`). Numbers, not a test.
+the full page with an active alert (nurse), the nursing-assessment fragment (reads FHIR again), the alert and
+screening fragments and a decision (database only: no FHIR), and, after the provider confirmed, the full page
+and the bundle fragment (the bundle adds three FHIR searches). Prints median and p95 per scenario and the FHIR
+round trips of each: the pages' `data-round-trips`, the fragments' from their audit rows (`detail.round_trips`).
+Also the load average. Numbers, not a test.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import re
 import statistics
 import sys
@@ -61,6 +64,14 @@ def trips(bodies: list[str]) -> list[int]:
     return sorted({int(m.group(1)) for b in bodies if (m := re.search(r'data-round-trips="(\d+)"', b))})
 
 
+def audited_trips(stack, action: str, last: int) -> list[int]:
+    """The FHIR round trips the app audited for its last `last` requests of this kind (fragments have no marker)."""
+    from app.audit import entries
+
+    rows = entries(stack.app.extensions["sentinel"].engine, action=action, limit=last)
+    return sorted({(r["detail"] or {}).get("round_trips", 0) for r in rows})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loads", type=int, default=60)
@@ -74,12 +85,15 @@ def main() -> int:
             results = run(stack, args.patient, args.loads)
         finally:
             stack.shutdown()
+    load = os.getloadavg()
+    print(f"Bedside page, {args.loads} loads per scenario, patient {args.patient} (load average {load[0]:.2f} "
+          f"{load[1]:.2f} {load[2]:.2f}):")
     for name, r in results.items():
         timing = (f"median {r['median_ms']:>7.1f} ms   p95 {r['p95_ms']:>7.1f} ms" if "median_ms" in r
                   else " " * 36)
         print(f"{name:<46} {timing}   n={r['n']:<3}   FHIR round trips {r['fhir_round_trips']}")
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps({"load_average": load, "scenarios": results}, indent=1))
     return 0
 
 
@@ -95,8 +109,17 @@ def run(stack, patient: str, loads: int) -> dict:
     results["launch landing page (raises the alert)"] = {"n": 1, "fhir_round_trips": trips([first])}
     times, bodies = timed(loads, lambda: nurse.get(page_url, timeout=30))
     results["page, active alert (nurse)"] = {**summary(times), "fhir_round_trips": trips(bodies)}
+    times, _ = timed(loads, lambda: nurse.get(f"{page_url}/assessment", headers={"HX-Request": "true"}, timeout=30))
+    results["assessment fragment (reads FHIR again)"] = {**summary(times),
+                                                         "fhir_round_trips": audited_trips(stack, "view_assessment",
+                                                                                           loads)}
     times, _ = timed(loads, lambda: nurse.get(f"{page_url}/alert", timeout=30))
     results["alert fragment (no FHIR)"] = {**summary(times), "fhir_round_trips": [0]}
+    times, _ = timed(loads, lambda: nurse.get(f"{page_url}/screening", timeout=30))
+    results["screening fragment (no FHIR)"] = {**summary(times), "fhir_round_trips": [0]}
+    times, _ = timed(loads, lambda: nurse.get(f"{page_url}/bundle", timeout=30))
+    results["bundle fragment, alert not confirmed"] = {**summary(times),
+                                                       "fhir_round_trips": audited_trips(stack, "view_bundle", loads)}
 
     provider, page = launched(stack, "provider", patient)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
@@ -116,6 +139,9 @@ def run(stack, patient: str, loads: int) -> dict:
     results["decision on a decided alert, 409 (no FHIR)"] = {**summary(times), "fhir_round_trips": [0]}
     times, bodies = timed(loads, lambda: provider.get(page_url, timeout=30))
     results["page, confirmed alert with bundle (provider)"] = {**summary(times), "fhir_round_trips": trips(bodies)}
+    times, _ = timed(loads, lambda: provider.get(f"{page_url}/bundle", timeout=30))
+    results["bundle fragment, confirmed alert"] = {**summary(times),
+                                                  "fhir_round_trips": audited_trips(stack, "view_bundle", loads)}
     return results
 
 

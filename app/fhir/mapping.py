@@ -8,9 +8,11 @@ Reasons and details may carry values (they are shown to the clinician); logs car
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -230,6 +232,51 @@ def _map_observation(obs: object, patient_id: str, now: datetime, not_before: da
                      base: str | None) -> list[Mapped | Rejected]:
     if not isinstance(obs, dict) or obs.get("resourceType") != "Observation":
         return []
+    examined = _examined(obs, patient_id, base)
+    if examined is None:
+        return []
+    early, when, first, later = examined
+    if early is not None:
+        return list(early)
+    obs_id, code, display, concept = first
+    if when > now + CLOCK_SKEW:
+        return [Rejected(obs_id, code, display, "time in the future",
+                         f"recorded for {when.isoformat(timespec='minutes')}", concept, when)]
+    if not_before is not None and when < not_before:
+        return [Rejected(obs_id, code, display, "older than the time window",
+                         f"measured {when.isoformat(timespec='minutes')}, window starts "
+                         f"{not_before.isoformat(timespec='minutes')}", concept, when)]
+    return list(later)
+
+
+# What one Observation maps to apart from the two checks against the clock (future, time window), memoized by
+# its content: a chart reloaded, or opened by a colleague, brings back the same few hundred Observations, and
+# only the new ones are examined again. The key is a digest of the JSON values' repr (JSON values only: repr
+# tells them apart exactly), with the patient and FHIR base the subject is checked against. Bounded, per process.
+MEMO_SIZE = 20_000
+_memo: OrderedDict[bytes, tuple] = OrderedDict()
+_memo_lock = threading.Lock()
+_NOT_RELEVANT = ("not relevant",)
+
+
+def _examined(obs: dict, patient_id: str, base: str | None):
+    key = hashlib.blake2b(repr((patient_id, base, obs)).encode(), digest_size=16).digest()
+    with _memo_lock:
+        found = _memo.get(key)
+        if found is not None:
+            _memo.move_to_end(key)
+    if found is None:
+        found = _examine(obs, patient_id, base) or _NOT_RELEVANT
+        with _memo_lock:
+            _memo[key] = found
+            if len(_memo) > MEMO_SIZE:
+                _memo.popitem(last=False)
+    return None if found is _NOT_RELEVANT else found
+
+
+def _examine(obs: dict, patient_id: str, base: str | None):
+    """(early rejection, time, (id, code, display, concept) for later rejections, results after the clock
+    checks), or None when the Observation is not relevant to the model. Independent of the clock."""
     obs_id = obs.get("id") if isinstance(obs.get("id"), str) else None
     cats = categories(obs)
     top = resolve(obs.get("code"), cats)
@@ -237,11 +284,11 @@ def _map_observation(obs: object, patient_id: str, now: datetime, not_before: da
     parts = [(c, resolve(c.get("code"), cats)) for c in comps if isinstance(c, dict)]
     parts = [(c, r) for c, r in parts if r.concept or r.conflict]
     if not (top.relevant or parts):
-        return []
+        return None
     first = top if top.code else parts[0][1]
 
-    def reject(reason: str, detail: str = "", when: datetime | None = None) -> list[Mapped | Rejected]:
-        return [Rejected(obs_id, first.code, first.display, reason, detail, first.concept, when)]
+    def reject(reason: str, detail: str = "", when: datetime | None = None) -> tuple:
+        return (Rejected(obs_id, first.code, first.display, reason, detail, first.concept, when),), None, None, ()
 
     subject_problem = _subject_problem(obs, patient_id, base)
     if subject_problem:
@@ -254,17 +301,13 @@ def _map_observation(obs: object, patient_id: str, now: datetime, not_before: da
     if parsed.time is None:
         return reject(parsed.problem or "no time recorded")
     when = parsed.time
-    if when > now + CLOCK_SKEW:
-        return reject("time in the future", f"recorded for {when.isoformat(timespec='minutes')}", when)
-    if not_before is not None and when < not_before:
-        return reject("older than the time window",
-                      f"measured {when.isoformat(timespec='minutes')}, window starts "
-                      f"{not_before.isoformat(timespec='minutes')}", when)
-    problem = _structure_problem(obs)  # after the checks above, whose reasons are more specific
-    if problem:
-        return reject("not a valid FHIR Observation", problem, when)
-
+    # The clock checks (future, time window) come here, in _map_observation: their reasons are more specific.
     out: list[Mapped | Rejected] = []
+    problem = _structure_problem(obs)
+    if problem:
+        out.append(Rejected(obs_id, first.code, first.display, "not a valid FHIR Observation", problem,
+                            first.concept, when))
+        return None, when, (obs_id, first.code, first.display, first.concept), tuple(out)
     if top.conflict:
         out.append(Rejected(obs_id, top.code, top.display, "codes disagree", ", ".join(top.conflict), None, when))
     elif top.concept:
@@ -278,7 +321,7 @@ def _map_observation(obs: object, patient_id: str, now: datetime, not_before: da
     if not out:  # a BP panel with no blood-pressure component
         out.append(Rejected(obs_id, top.code, top.display, "no value", "panel without blood-pressure values",
                             None, when))
-    return out
+    return None, when, (obs_id, first.code, first.display, first.concept), tuple(out)
 
 
 def _dedup_key(m: Measurement) -> tuple[str, datetime, float]:
