@@ -269,7 +269,7 @@ def _examined(obs: dict, patient_id: str, base: str | None):
         found = _examine(obs, patient_id, base) or _NOT_RELEVANT
         with _memo_lock:
             _memo[key] = found
-            if len(_memo) > MEMO_SIZE:
+            while len(_memo) > MEMO_SIZE:
                 _memo.popitem(last=False)
     return None if found is _NOT_RELEVANT else found
 
