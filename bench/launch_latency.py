@@ -1,7 +1,8 @@
 """Launch-to-page latency: a full SMART EHR launch through the sandbox EHR, from the EHR opening the app to the
 patient page, against a bare protocol client doing the same discovery, authorize, token and FHIR searches.
 
-    .venv/bin/python bench/launch_latency.py [--launches 100] [--patient demo-102421] [--user nurse] [--json out]
+    .venv/bin/python bench/launch_latency.py [--launches 100] [--patient demo-102421] [--user nurse] [--cold]
+                                             [--json out.json]
 
 Both run against the same in-process stack (sandbox EHR + app, SQLite, as `sentinel demo`), one launch of each in
 turn (app, bare, app, bare, ...), so a change in the machine's load during the run weighs on both alike. Prints
@@ -11,7 +12,8 @@ POST included) and the load average before and after.
 
 The app's launch does what the bare client does not, and must: PKCE state stored server-side and consumed once,
 the id_token verified, the user's role read (Practitioner + PractitionerRole), a session opened with its audit row,
-and on the page the mapping, scoring, alert workflow, audit row and rendering.
+and on the page the mapping, scoring, alert workflow, audit row and rendering. The mapping remembers Observations
+it has seen (by content); `--cold` makes every app launch map them all anew, as for a patient first opened.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo import start_stack  # noqa: E402
+from app.fhir import mapping  # noqa: E402
 
 
 def launch_url(ehr_url: str, user: str, patient: str) -> str:
@@ -127,6 +130,8 @@ def main() -> int:
     parser.add_argument("--launches", type=int, default=100)
     parser.add_argument("--patient", default="demo-102421")
     parser.add_argument("--user", default="nurse")
+    parser.add_argument("--cold", action="store_true",
+                        help="forget the mapping memo before each app launch (a patient this process has not seen)")
     parser.add_argument("--json", help="also write the numbers here")
     args = parser.parse_args()
 
@@ -150,6 +155,8 @@ def main() -> int:
             counts.clear()
             app_times, browser_trips, bare_times, bare_trips, hops = [], [], [], [], {}
             for _ in range(args.launches):
+                if args.cold:
+                    mapping._memo.clear()
                 elapsed, trips = app_launch(stack, args.user, args.patient, hops)
                 app_times.append(elapsed)
                 browser_trips.append(trips)
@@ -161,7 +168,7 @@ def main() -> int:
             stack.shutdown()
     load_after = os.getloadavg()
     result = {
-        "launches": args.launches, "patient": args.patient, "user": args.user,
+        "launches": args.launches, "patient": args.patient, "user": args.user, "cold": args.cold,
         "app_ms": {"median": 1000 * statistics.median(app_times), "p95": 1000 * pct(app_times, 0.95)},
         "bare_ms": {"median": 1000 * statistics.median(bare_times), "p95": 1000 * pct(bare_times, 0.95)},
         "app_hops_median_ms": {k: round(1000 * statistics.median(v), 1) for k, v in hops.items()},
@@ -172,7 +179,8 @@ def main() -> int:
     }
     result["ratio_median"] = result["app_ms"]["median"] / result["bare_ms"]["median"]
     result["ratio_p95"] = result["app_ms"]["p95"] / result["bare_ms"]["p95"]
-    print(f"Launch to page, {args.launches} EHR launches of {args.patient} as {args.user}, app and bare in turn "
+    print(f"Launch to page, {args.launches} EHR launches of {args.patient} as {args.user}, app and bare in turn"
+          f"{', mapping memo cleared before each' if args.cold else ''} "
           f"(load average {load_before[0]:.2f} before, {load_after[0]:.2f} after):")
     print(f"  app      median {result['app_ms']['median']:7.1f} ms   p95 {result['app_ms']['p95']:7.1f} ms")
     print(f"  protocol median {result['bare_ms']['median']:7.1f} ms   p95 {result['bare_ms']['p95']:7.1f} ms")
