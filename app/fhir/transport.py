@@ -62,15 +62,18 @@ class StaticToken:
 
 
 def http_session(environ: dict | None = None) -> requests.Session:
-    """The app's HTTP session for the EHR. requests reads proxy and CA-bundle variables and ~/.netrc from the
-    environment on every request (about 0.5 ms each, with its proxy-bypass checks); when none of them is set there
-    is nothing to read, so it stops looking. With any of them set, requests reads them as usual."""
+    """The app's HTTP session for the EHR. requests reads the proxy variables, ~/.netrc and the CA-bundle variables
+    from the environment on every request (about 0.5 ms each, with its proxy-bypass checks). Without proxies or a
+    netrc there is nothing to look up per request, so the CA bundle (REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE) is
+    read once, here, and the per-request lookups stop. With proxies or a netrc, requests reads them as usual."""
     environ = os.environ if environ is None else environ
     session = requests.Session()
-    settings = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NETRC")
-    netrc = any((Path.home() / name).exists() for name in (".netrc", "_netrc"))
-    if not netrc and not any(environ.get(k) for k in settings) and not _proxy_variables(environ):
+    netrc = environ.get("NETRC") or any((Path.home() / name).exists() for name in (".netrc", "_netrc"))
+    if not netrc and not _proxy_variables(environ):
         session.trust_env = False
+        bundle = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle  # what requests would take from the environment on each request
     return session
 
 

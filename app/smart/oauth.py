@@ -45,7 +45,7 @@ def _client(reg: Registration, redirect_uri: str | None, http: requests.Session 
         client.mount("https://", http.get_adapter("https://"))
         client.mount("http://", http.get_adapter("http://"))
         client.hooks["response"] = list(http.hooks["response"])
-        client.trust_env = http.trust_env  # and its reading of proxy settings (see app.fhir.transport.http_session)
+        client.trust_env, client.verify = http.trust_env, http.verify  # see app.fhir.transport.http_session
     return client
 
 

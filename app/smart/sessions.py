@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -82,6 +82,10 @@ class Session:
     created_at: datetime
     expires_at: datetime
     last_seen_at: datetime
+    # The tokens as read with the session (still encrypted), so that a request's first FHIR call needs no second
+    # read of the same row. Never shown; `SessionStore.tokens` reads them afresh (after a refresh, for instance).
+    access_token_enc: str | None = field(default=None, repr=False, compare=False)
+    refresh_token_enc: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def is_provider(self) -> bool:
@@ -179,7 +183,17 @@ class SessionStore:
         with self.engine.connect() as conn:
             return conn.execute(query.limit(1)).mappings().first()
 
+    def tokens_as_read(self, session: Session) -> TokenSet:
+        """The tokens read with the session at the start of this request; from the database if it has none."""
+        if session.access_token_enc is None:
+            return self.tokens(session)
+        return TokenSet(access_token=self.sealer.unseal(session.access_token_enc),
+                        refresh_token=self.sealer.unseal(session.refresh_token_enc),
+                        expires_at=session.token_expires_at, scope=session.scope, patient=session.patient_id,
+                        encounter=session.encounter_id, id_token=None)
+
     def tokens(self, session: Session) -> TokenSet:
+        """The session's tokens as stored now (another request may have refreshed them)."""
         row = self._first(sa.select(sessions).where(sessions.c.id_hash == session.id_hash))
         if row is None or row["ended_at"] is not None:
             raise SessionExpired(detail="session gone")

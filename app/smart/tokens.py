@@ -24,7 +24,7 @@ class SessionTokens:
         self._tokens = None
 
     def access_token(self) -> str:
-        tokens = self._tokens or self.store.tokens(self.session)
+        tokens = self._tokens or self.store.tokens_as_read(self.session)
         if tokens.expires_at - REFRESH_MARGIN <= self.clock():
             tokens = self._refresh(tokens)
         self._tokens = tokens

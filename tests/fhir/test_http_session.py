@@ -1,17 +1,25 @@
-"""The EHR session reads proxy settings from the environment only when there are some."""
+"""The EHR session reads proxy settings from the environment only when there are some, and the CA bundle once."""
 
 from app.fhir.transport import http_session
 
 
 def test_no_proxy_settings_means_none_are_looked_up_per_request(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
-    assert http_session({"PATH": "/usr/bin"}).trust_env is False
+    session = http_session({"PATH": "/usr/bin"})
+    assert session.trust_env is False and session.verify is True
 
 
-def test_proxy_or_ca_settings_are_honoured(monkeypatch, tmp_path):
+def test_a_ca_bundle_is_read_once_and_used_for_every_request(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    session = http_session({"REQUESTS_CA_BUNDLE": "/etc/ssl/hospital.pem", "CURL_CA_BUNDLE": "/other.pem"})
+    assert session.trust_env is False and session.verify == "/etc/ssl/hospital.pem"
+    assert http_session({"CURL_CA_BUNDLE": "/other.pem"}).verify == "/other.pem"
+
+
+def test_proxy_or_netrc_settings_are_read_by_requests_as_usual(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     for environ in ({"HTTPS_PROXY": "http://proxy.hospital.example:3128"}, {"no_proxy": "ehr.local"},
-                    {"REQUESTS_CA_BUNDLE": "/etc/ssl/hospital.pem"}):
+                    {"NETRC": "/etc/hospital.netrc"}):
         assert http_session(environ).trust_env is True
     (tmp_path / ".netrc").write_text("machine ehr login x password y\n")
     assert http_session({}).trust_env is True

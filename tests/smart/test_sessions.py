@@ -132,3 +132,14 @@ def test_a_session_is_written_with_what_the_caller_adds_in_one_transaction(store
     with engine.connect() as conn:  # neither the session nor its audit row: both or nothing
         assert conn.execute(sa.select(sa.func.count()).select_from(sessions)).scalar() == 1
         assert conn.execute(sa.select(audit_log.c.patient_id)).scalars().all() == ["p1"]
+
+
+def test_the_tokens_read_with_the_session_are_used_first_and_a_fresh_read_sees_a_refresh(store):
+    sid, _ = store.create(iss="i", token_endpoint="t", tokens=tokens("at-1"), user_ref="u", user_name=None,
+                          role="nurse", now=NOW)
+    session = store.find([sid], NOW)
+    assert store.tokens_as_read(session) == store.tokens(session)
+    assert "at-1" not in repr(session)  # kept sealed, and never shown
+    assert store.replace_tokens(session, store.tokens(session), tokens("at-2"))
+    assert store.tokens_as_read(session).access_token == "at-1"  # as read at the start of the request
+    assert store.tokens(session).access_token == "at-2"  # what a refresh that lost the race falls back to
