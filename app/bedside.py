@@ -365,9 +365,13 @@ ROLE_WORDS = {"nurse": "a nurse", "provider": "a provider", "deployment": "the d
               "read-only": "a read-only user"}
 
 
+_UNREAD = object()
+
+
 def alert_panel(engine: sa.Engine, ctx: Context, now: datetime, *, alert: store.AlertRecord | None = None,
-                level: str | None = None, **extra) -> AlertPanel:
-    """The provider evaluation section from the database (no FHIR): the scope's newest alert and its actions."""
+                level: str | None = None, screening=_UNREAD, **extra) -> AlertPanel:
+    """The provider evaluation section from the database (no FHIR): the scope's newest alert and its actions.
+    `screening`: the scope's latest nurse screening, when the caller has read it already."""
     alert = alert or store.newest(engine, ctx.scope.key)
     can = may_decide(ctx.role)
     return AlertPanel(
@@ -377,7 +381,8 @@ def alert_panel(engine: sa.Engine, ctx: Context, now: datetime, *, alert: store.
                                        "concerned."),
         submission_ids={k: new_submission_id() for k in ("confirm", "dismiss", "pause")},
         dismiss_reasons=DISMISS_REASONS, pause_choices=tuple(PAUSE_CHOICES),
-        screening=screenings.latest(engine, ctx.scope), by_encounter=ctx.scope.by_encounter, now=now, **extra)
+        screening=screenings.latest(engine, ctx.scope) if screening is _UNREAD else screening,
+        by_encounter=ctx.scope.by_encounter, now=now, **extra)
 
 
 @dataclass(frozen=True)
@@ -394,10 +399,11 @@ class ScreeningPanel:
     notice: str | None = None
 
 
-def screening_panel(engine: sa.Engine, ctx: Context, now: datetime, **extra) -> ScreeningPanel:
+def screening_panel(engine: sa.Engine, ctx: Context, now: datetime, *, latest=_UNREAD, **extra) -> ScreeningPanel:
     can = screenings.may_screen(ctx.role)
     return ScreeningPanel(
-        patient_id=ctx.patient_id, latest=screenings.latest(engine, ctx.scope), can_submit=can,
+        patient_id=ctx.patient_id, latest=screenings.latest(engine, ctx.scope) if latest is _UNREAD else latest,
+        can_submit=can,
         why_disabled=None if can else (f"Nurses and providers submit the screening; you are signed in as "
                                        f"{ROLE_WORDS.get(ctx.role, ctx.role)}."),
         submission_id=new_submission_id(), sources=screenings.INFECTION_SOURCES, now=now, **extra)
@@ -653,15 +659,16 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
         facts, notes = bundle_facts(transport, record, mapping, alert.time_zero, max_pages=settings.max_pages)
         status = evaluate(alert.time_zero, now, facts)
         timings["bundle_fhir"] = (time.perf_counter() - t0) * 1000
+    latest_screening = screenings.latest(engine, ctx.scope)  # one read for both panels that show it
     snapshot = Snapshot(
         record=record, banner=banner(record.patient, now),
         assessment=nursing_assessment(ctx.patient_id, verdict, mapping, now,
                                       threshold_version=site.version if site else None,
                                       lookback_hours=settings.lookback_hours),
         data=data_lists(record, mapping),
-        alert=alert_panel(engine, ctx, now, alert=alert, level=verdict.level),
+        alert=alert_panel(engine, ctx, now, alert=alert, level=verdict.level, screening=latest_screening),
         bundle=bundle_panel(engine, ctx, now, alert, status, notes),
-        screening=screening_panel(engine, ctx, now),
+        screening=screening_panel(engine, ctx, now, latest=latest_screening),
         round_trips=transport.round_trips, timings_ms=timings)
     log.info("bedside snapshot: level=%s alert=%s round_trips=%d", verdict.level, alert.id if alert else None,
              transport.round_trips)
