@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import sqlalchemy as sa
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
@@ -116,6 +117,22 @@ def init_app(app: Flask) -> None:
         return _page(exc.status, "Not saved: the order was not placed",
                      "The EHR did not accept the order or did not answer, so nothing was ordered. Try again: the "
                      "same order cannot be placed twice.", relaunch=False)
+
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    @app.errorhandler(sa.exc.TimeoutError)
+    def database_unavailable(exc: Exception):
+        """503, not 500: the database is restarting or unreachable (or SQLite is busy). The app recovers by itself:
+        the pool pings each connection before use and reconnects (app.db.make_engine)."""
+        log.error("database unavailable at %s: %s", request.endpoint,
+                  type(getattr(exc, "orig", None) or exc).__name__)
+        if request.method == "POST":
+            return _page(503, "Sepsis Sentinel's database did not answer",
+                         "What you sent may not have been saved. What you entered is still on the page: send it "
+                         "again in a minute. If this keeps happening, tell the deployment team.", relaunch=False)
+        return _page(503, "Sepsis Sentinel's database did not answer",
+                     "This could not be shown. Please try again in a minute; if this keeps happening, tell the "
+                     "deployment team.", relaunch=False)
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException):
