@@ -103,6 +103,7 @@ audit_log = sa.Table(
 
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+CONNECT_TIMEOUT = 5  # seconds to open a PostgreSQL connection (libpq connect_timeout; 2 is its minimum)
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -122,7 +123,10 @@ def make_engine(url: str) -> sa.Engine:
             cur.close()
 
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Without connect_timeout, libpq waits for ever on a server that accepts the connection but does not answer,
+    # and minutes on an unreachable host, and the page with it. A URL that sets its own connect_timeout keeps it.
+    connect_args = {} if "connect_timeout" in sa.engine.make_url(url).query else {"connect_timeout": CONNECT_TIMEOUT}
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
 def _alembic_config(engine: sa.Engine) -> Config:
