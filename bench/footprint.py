@@ -121,6 +121,10 @@ def main() -> int:
         result["under_load"] = {"clients": args.clients, "seconds": args.duration, "workers": peaks,
                                 "requests_per_s": load["requests_per_s"], "errors": load["errors"]}
         result["after_load"] = memory(servers)
+        for w in result["after_load"]["workers"]:  # the last sample may come after the sampler's last tick
+            peak = peaks.setdefault(str(w["pid"]), {"peak_rss_mib": 0.0, "peak_pss_mib": 0.0})
+            peak["peak_rss_mib"] = max(peak["peak_rss_mib"], w["rss_mib"])
+            peak["peak_pss_mib"] = max(peak["peak_pss_mib"], w["pss_mib"])
     finally:
         servers.stop()
     result["load_average"] = [round(x, 2) for x in os.getloadavg()]
