@@ -2,7 +2,7 @@
 patient page, against a bare protocol client doing the same discovery, authorize, token and FHIR searches.
 
     .venv/bin/python bench/launch_latency.py [--launches 100] [--patient demo-102421] [--user nurse] [--cold]
-                                             [--json out.json]
+                                             [--ehr-delay-ms 0] [--json out.json]
 
 Both run against the same in-process stack (sandbox EHR + app, SQLite, as `sentinel demo`), one launch of each in
 turn (app, bare, app, bare, ...), so a change in the machine's load during the run weighs on both alike. Prints
@@ -14,6 +14,10 @@ The app's launch does what the bare client does not, and must: PKCE state stored
 the id_token verified, the user's role read (Practitioner + PractitionerRole), a session opened with its audit row,
 and on the page the mapping, scoring, alert workflow, audit row and rendering. The mapping remembers Observations
 it has seen (by content); `--cold` makes every app launch map them all anew, as for a patient first opened.
+
+On loopback an EHR round trip costs a few milliseconds; a hospital's EHR is further away. `--ehr-delay-ms N` makes
+the sandbox wait N ms before every answer of its FHIR, token, authorize and discovery endpoints (its "delay"
+fault), for both clients alike, to show the ratio where round trips cost what they do on a network.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo import start_stack  # noqa: E402
 from app.fhir import mapping  # noqa: E402
+from sandbox import faults  # noqa: E402
 
 
 def launch_url(ehr_url: str, user: str, patient: str) -> str:
@@ -132,6 +137,8 @@ def main() -> int:
     parser.add_argument("--user", default="nurse")
     parser.add_argument("--cold", action="store_true",
                         help="forget the mapping memo before each app launch (a patient this process has not seen)")
+    parser.add_argument("--ehr-delay-ms", type=float, default=0,
+                        help="the sandbox waits this long before each answer (network latency of a real EHR)")
     parser.add_argument("--json", help="also write the numbers here")
     args = parser.parse_args()
 
@@ -152,6 +159,9 @@ def main() -> int:
 
             app_launch(stack, args.user, args.patient)  # warm-up: discovery and JWKS caches, imports, the model
             bare()
+            if args.ehr_delay_ms > 0:
+                faults.set(stack.ehr, "delay", seconds=args.ehr_delay_ms / 1000,
+                           target=["fhir", "token", "authorize", "discovery"])
             counts.clear()
             app_times, browser_trips, bare_times, bare_trips, hops = [], [], [], [], {}
             for _ in range(args.launches):
@@ -169,6 +179,7 @@ def main() -> int:
     load_after = os.getloadavg()
     result = {
         "launches": args.launches, "patient": args.patient, "user": args.user, "cold": args.cold,
+        "ehr_delay_ms": args.ehr_delay_ms,
         "app_ms": {"median": 1000 * statistics.median(app_times), "p95": 1000 * pct(app_times, 0.95)},
         "bare_ms": {"median": 1000 * statistics.median(bare_times), "p95": 1000 * pct(bare_times, 0.95)},
         "app_hops_median_ms": {k: round(1000 * statistics.median(v), 1) for k, v in hops.items()},
@@ -180,7 +191,8 @@ def main() -> int:
     result["ratio_median"] = result["app_ms"]["median"] / result["bare_ms"]["median"]
     result["ratio_p95"] = result["app_ms"]["p95"] / result["bare_ms"]["p95"]
     print(f"Launch to page, {args.launches} EHR launches of {args.patient} as {args.user}, app and bare in turn"
-          f"{', mapping memo cleared before each' if args.cold else ''} "
+          f"{', mapping memo cleared before each' if args.cold else ''}"
+          f"{f', EHR answers {args.ehr_delay_ms:g} ms late' if args.ehr_delay_ms else ''} "
           f"(load average {load_before[0]:.2f} before, {load_after[0]:.2f} after):")
     print(f"  app      median {result['app_ms']['median']:7.1f} ms   p95 {result['app_ms']['p95']:7.1f} ms")
     print(f"  protocol median {result['bare_ms']['median']:7.1f} ms   p95 {result['bare_ms']['p95']:7.1f} ms")

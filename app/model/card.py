@@ -322,6 +322,9 @@ def render_markdown(card: dict) -> str:
     lines += [f"| {t['target']} | {t['goal']} | {_fmt(t['measured'])} | {'yes' if t['met'] else 'no'} |"
               for t in card["targets"]]
     lines += ["", "## Comparisons", ""] + [f"- {x}" for x in card["comparisons"]]
+    if card.get("change_log"):
+        lines += ["", "## Change log", ""] + [f"- {c['date']}: version {c['version']}. {c['changes']}"
+                                              for c in card["change_log"]]
     lines += [
         "",
         "## Training",

@@ -57,6 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=artifact.ARTIFACT_DIR,
                         help="where to write the artifact and model card (default: model_artifacts/)")
     parser.add_argument("--no-external", action="store_true", help="do not score set B for the card")
+    parser.add_argument("--change", default="Retrained with `sentinel train`.",
+                        help="what changed in this version, for the card's change log (the transparency page shows it)")
 
 
 def _say(message: str, start: float) -> None:
@@ -185,6 +187,7 @@ def run(args: argparse.Namespace) -> int:
     model_card["threshold"] = {"value": threshold, "rule": rule, "target_precision": TARGET_PRECISION,
                                "utility_optimal_heldout_A": {"threshold": u_threshold, "utility": round(u_value, 4)}}
     model_card["population_means"] = train.population_means()
+    model_card["change_log"] = change_log(out, model_card["model"], args.change)
     model_card["data"]["split"] = (
         f"Set A split by patient, stratified by septic status (seed {SEED}): {1 - HELDOUT_FRACTION:.0%} to fit, "
         f"{HELDOUT_FRACTION:.0%} held out to choose hyper-parameters and the threshold. Set B: reported only."
@@ -242,6 +245,16 @@ def run(args: argparse.Namespace) -> int:
     _say(f"wrote {artifact_path} ({model_card['model']['size_bytes']} bytes, sha256 {sha256[:12]}...) and the card", start)
     print(f"training took {time.perf_counter() - start:.1f} s", flush=True)
     return 0
+
+
+def change_log(out: Path, model: dict, change: str) -> list[dict]:
+    """This version's entry, newest first, then the entries of the card it replaces (a retrain keeps history)."""
+    try:
+        earlier = artifact.read_card(out).get("change_log") or []
+    except artifact.ModelArtifactError:
+        earlier = []
+    entry = {"version": model["version"], "date": model["created"], "changes": change}
+    return [entry] + [e for e in earlier if isinstance(e, dict) and e.get("version") != model["version"]]
 
 
 def targets(model_card: dict) -> list[dict]:

@@ -74,6 +74,6 @@ def trained_dir(synthetic_data, tmp_path_factory) -> Path:
         mp.setattr(train, "CANDIDATES", ({"max_iter": 15, "max_leaf_nodes": 7, "min_samples_leaf": 20},))
         mp.setattr(train, "MIN_ALERTED", 1)
         mp.setattr(train, "TIMING_PATIENTS", 5)
-        args = argparse.Namespace(data=synthetic_data, out=out, no_external=False)
+        args = argparse.Namespace(data=synthetic_data, out=out, no_external=False, change="Retrained with `sentinel train`.")
         assert train.run(args) == 0
     return out

@@ -57,3 +57,15 @@ def test_training_is_deterministic(trained_dir, synthetic_data, tmp_path, monkey
     assert again["model"]["sha256"] == first["model"]["sha256"]
     assert again["threshold"] == first["threshold"]
     assert load_model(tmp_path).version == again["model"]["version"]
+
+
+def test_a_retrain_keeps_the_change_log_of_the_card_it_replaces(tmp_path):
+    from app.model import artifact, train
+
+    artifact.write_card({"change_log": [{"version": "2026.01.01+old", "date": "2026-01-01", "changes": "First."}]},
+                        tmp_path)
+    log = train.change_log(tmp_path, {"version": "2026.02.01+new", "created": "2026-02-01"}, "Recalibrated.")
+    assert [e["version"] for e in log] == ["2026.02.01+new", "2026.01.01+old"]
+    assert log[0]["changes"] == "Recalibrated."
+    assert train.change_log(tmp_path / "none", {"version": "v", "created": "d"}, "First.") == [
+        {"version": "v", "date": "d", "changes": "First."}]

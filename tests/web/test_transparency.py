@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 
@@ -97,6 +98,20 @@ def test_every_page_links_to_it_and_a_launched_user_keeps_their_header(app, laun
     text = page_text(nurse.client)
     assert 'id="current-user"' in text and 'id="feedback-button"' in text
     assert 'id="transparency-link"' in page_text(app.test_client())
+
+
+def test_the_models_change_log_comes_from_its_card(app, card_dir):
+    card = json.loads((card_dir / CARD_NAME).read_text())
+    card["change_log"] = [{"version": VERSION, "date": "2026-11-20", "changes": "Recalibrated on held-out A."},
+                          {"version": "2026.10.01+0123456789ab", "date": "2026-10-01", "changes": "First release."}]
+    (card_dir / CARD_NAME).write_text(json.dumps(card))
+    text = page_text(app.test_client())
+    assert f"2026-11-20: version {VERSION}. Recalibrated on held-out A." in text
+    assert "2026-10-01: version 2026.10.01+0123456789ab. First release." in text
+
+
+def test_the_shipped_card_has_a_change_log():
+    assert read_card(ARTIFACT_DIR)["change_log"][0]["version"] == read_card(ARTIFACT_DIR)["model"]["version"]
 
 
 def test_a_site_threshold_change_appears_in_the_change_log(app, launch):
