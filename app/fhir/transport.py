@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -166,6 +167,9 @@ class Transport:
         self.round_trips = 0
         self.last_url: str | None = None
         self._started: float | None = None
+        self._lock = threading.Lock()  # two reads of one page may run at once (searches.fetch_patient_record)
+        self._refresh_lock = threading.Lock()  # ... and both get 401: one refresh, the other uses its token
+        self._refreshed: str | None = None
 
     # -- public -------------------------------------------------------------------------------------------
 
@@ -182,8 +186,7 @@ class Transport:
         expected = (expect,) if isinstance(expect, str) else tuple(expect)
         url = self.url(target)
         kind = self._kind(url)
-        if self._started is None:
-            self._started = self.clock()
+        self.start_budget()
         token = self.token_source.access_token() if self.token_source else None
         refreshed = False
         attempt = 0
@@ -198,7 +201,7 @@ class Transport:
             if status == 401:
                 if refreshed or self.token_source is None:
                     raise FhirUnauthorized(detail=f"HTTP 401 on {kind}" + (" after refresh" if refreshed else ""))
-                token = self._refresh(kind)
+                token = self._refresh(kind, used=token)
                 refreshed = True
                 continue
             if status == 403:
@@ -216,6 +219,12 @@ class Transport:
             raise FhirRequestRejected(detail=f"HTTP {status} on {kind}" + (f" ({codes})" if codes else ""),
                                       http_status=status)
 
+    def start_budget(self) -> None:
+        """Start the time budget's clock (the first request does; reads run in parallel call this first)."""
+        with self._lock:
+            if self._started is None:
+                self._started = self.clock()
+
     def create(self, resource_type: str, resource: dict, *, if_none_exist: str | None = None) -> dict:
         """POST a new resource and return it as stored (with its server id).
 
@@ -229,8 +238,7 @@ class Transport:
             raise ValueError("resource_type must match the resource's resourceType")
         url = self.url(resource_type)
         kind = resource_type
-        if self._started is None:
-            self._started = self.clock()
+        self.start_budget()
         headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation"}
         if if_none_exist:
             headers["If-None-Exist"] = if_none_exist
@@ -250,7 +258,7 @@ class Transport:
                 if refreshed or self.token_source is None:
                     raise FhirUnauthorized(detail=f"HTTP 401 on POST {kind}" + (" after refresh" if refreshed
                                                                                  else ""))
-                token = self._refresh(kind)
+                token = self._refresh(kind, used=token)
                 refreshed = True
                 continue
             if status == 403:
@@ -300,7 +308,8 @@ class Transport:
             headers["Authorization"] = f"Bearer {token}"
         timeout = (min(self.connect_timeout, remaining), min(self.read_timeout, remaining))
         started = self.clock()
-        self.round_trips += 1
+        with self._lock:
+            self.round_trips += 1
         try:
             resp = self.session.request(method, url, params=params, data=body, headers=headers, timeout=timeout,
                                         allow_redirects=False)
@@ -353,7 +362,14 @@ class Transport:
         log.info("FHIR GET %s -> %d, retrying in %.1f s", kind, status, wait)
         self.sleep(wait)
 
-    def _refresh(self, kind: str) -> str:
+    def _refresh(self, kind: str, used: str | None) -> str:
+        with self._refresh_lock:
+            if self._refreshed and self._refreshed != used:  # a parallel read refreshed since `used` was sent
+                return self._refreshed
+            self._refreshed = self._refresh_once(kind)
+            return self._refreshed
+
+    def _refresh_once(self, kind: str) -> str:
         try:
             token = self.token_source.refresh() if self.token_source else None
         except FhirError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -22,19 +23,24 @@ class SessionTokens:
         self.store, self.session, self.reg, self.http, self.timeout, self.clock = (
             store, session, reg, http, timeout, clock)
         self._tokens = None
+        # A page's reads run in parallel: one of them refreshes, the others wait and use the new token (a second
+        # refresh with a rotated refresh token would be refused).
+        self._lock = threading.Lock()
 
     def access_token(self) -> str:
-        tokens = self._tokens or self.store.tokens_as_read(self.session)
-        if tokens.expires_at - REFRESH_MARGIN <= self.clock():
-            tokens = self._refresh(tokens)
-        self._tokens = tokens
-        return tokens.access_token
+        with self._lock:
+            tokens = self._tokens or self.store.tokens_as_read(self.session)
+            if tokens.expires_at - REFRESH_MARGIN <= self.clock():
+                tokens = self._refresh(tokens)
+            self._tokens = tokens
+            return tokens.access_token
 
     def refresh(self) -> str | None:
         """Called after a 401. Raises SessionExpired when the EHR will not refresh (the user must relaunch)."""
-        tokens = self._refresh(self._tokens or self.store.tokens(self.session))
-        self._tokens = tokens
-        return tokens.access_token
+        with self._lock:
+            tokens = self._refresh(self._tokens or self.store.tokens(self.session))
+            self._tokens = tokens
+            return tokens.access_token
 
     def _refresh(self, old):
         new = refresh(self.reg, self.session.token_endpoint, old, self.http, self.timeout, self.clock())

@@ -133,9 +133,11 @@ def test_a_fhir_failure_says_what_happened_and_exits_2(capsys):
 @responses.activate
 def test_a_fhir_failure_in_json(capsys):
     responses.add(responses.GET, f"{BASE}/Patient/{PATIENT}", body="<html>down</html>", content_type="text/html")
+    responses.add(responses.GET, f"{BASE}/Observation", json=bundle([]))
     assert main([*ARGS, "--json"]) == 2
     doc = json.loads(capsys.readouterr().out)
-    assert doc["error"]["code"] == "fhir_bad_response" and doc["round_trips"] == 1
+    # The Patient read fails; the Observation search sent beside it counts too.
+    assert doc["error"]["code"] == "fhir_bad_response" and doc["round_trips"] == 2
 
 
 @responses.activate

@@ -23,6 +23,11 @@ def query(call) -> dict[str, list[str]]:
     return parse_qs(urlsplit(call.request.url).query)
 
 
+def searches() -> list:
+    """The Observation searches sent, in order (the Patient read runs beside them, so it may come anywhere)."""
+    return [c for c in responses.calls if urlsplit(c.request.url).path.endswith("/Observation")]
+
+
 def vitals() -> list[dict]:
     return [obs("8867-4", 96, "/min", oid="hr"), obs("9279-1", 24, "/min", oid="rr"),
             obs("8310-5", 38.6, "Cel", oid="t"), obs("29463-7", 71.5, "kg", oid="w")]
@@ -39,7 +44,7 @@ def test_one_patient_read_and_one_search_when_the_window_holds_a_weight(transpor
     assert record.complete and record.notes == ()
     assert record.patient.sex == "female" and record.patient.name == "Ada Testperson"
     assert record.patient.birth_date == BirthDate(NOW.date().replace(year=1950, month=6, day=15), "day")
-    q = query(responses.calls[1])
+    q = query(searches()[0])
     assert q == {"patient": [PATIENT], "category": ["vital-signs,laboratory"],
                  "date": ["ge2026-11-20T14:00:00Z"], "_count": ["200"], "_sort": ["-date"]}
 
@@ -54,7 +59,7 @@ def test_latest_weight_is_searched_separately_when_not_in_the_window(transport):
     responses.add(responses.GET, SEARCH, json=bundle([old_weight]))
     record = fetch_patient_record(transport, PATIENT, now=NOW)
     assert record.round_trips == 3 and record.weight["id"] == "w-old"
-    assert query(responses.calls[2]) == {"patient": [PATIENT], "code": ["http://loinc.org|29463-7"],
+    assert query(searches()[1]) == {"patient": [PATIENT], "code": ["http://loinc.org|29463-7"],
                                          "_sort": ["-date"], "_count": ["1"]}
     result = map_record(record, NOW)
     weights = [m for m in result.used if m.measurement.concept == "body_weight"]
@@ -101,7 +106,7 @@ def test_a_server_rejecting_sort_gets_unsorted_searches(transport):
 
     responses.add_callback(responses.GET, SEARCH, callback=no_sort)
     record = fetch_patient_record(transport, PATIENT, now=NOW)
-    sorted_calls = ["_sort" in query(c) for c in responses.calls[1:]]
+    sorted_calls = ["_sort" in query(c) for c in searches()]
     # comma-OR (sorted) rejected; vital-signs sorted rejected; then unsorted for both categories.
     assert sorted_calls == [True, True, False, False]
     assert len(record.observations) == 4
@@ -135,10 +140,61 @@ def test_no_recent_data_is_said_in_the_notes(transport):
 @responses.activate
 def test_the_server_returning_a_different_patient_is_refused(transport):
     responses.add(responses.GET, PATIENT_URL, json=patient_resource(pid="someone-else"))
+    responses.add(responses.GET, SEARCH, json=bundle(vitals()))
     with pytest.raises(FhirBadResponse) as exc:
         fetch_patient_record(transport, PATIENT, now=NOW)
-    assert exc.value.detail == "Patient read returned a different id"
-    assert len(responses.calls) == 1
+    assert exc.value.detail == "Patient read returned a different id"  # not hidden by the search beside it
+
+
+@responses.activate
+def test_the_patient_read_runs_beside_the_search(transport):
+    """A page waits for one round trip less: the search is sent before the Patient read has answered."""
+    import threading
+
+    search_sent = threading.Event()
+
+    def patient(request):
+        assert search_sent.wait(5), "the Observation search waited for the Patient read"
+        return 200, {}, json.dumps(patient_resource())
+
+    def search(request):
+        search_sent.set()
+        return 200, {}, json.dumps(bundle(vitals()))
+
+    responses.add_callback(responses.GET, PATIENT_URL, callback=patient)
+    responses.add_callback(responses.GET, SEARCH, callback=search)
+    record = fetch_patient_record(transport, PATIENT, now=NOW)
+    assert record.round_trips == 2 and len(record.observations) == 4
+
+
+@responses.activate
+def test_parallel_reads_that_both_meet_an_expired_token_refresh_it_once(transport):
+    refreshed = []
+
+    class Tokens:
+        current = "old"
+
+        def access_token(self):
+            return self.current
+
+        def refresh(self):
+            refreshed.append(1)
+            self.current = f"new-{len(refreshed)}"
+            return self.current
+
+    transport.token_source = Tokens()
+
+    def answer(body):
+        def callback(request):
+            if request.headers["Authorization"] != "Bearer new-1":
+                return 401, {}, "{}"
+            return 200, {}, json.dumps(body)
+        return callback
+
+    responses.add_callback(responses.GET, PATIENT_URL, callback=answer(patient_resource()))
+    responses.add_callback(responses.GET, SEARCH, callback=answer(bundle(vitals())))
+    record = fetch_patient_record(transport, PATIENT, now=NOW)
+    assert len(record.observations) == 4 and refreshed == [1]
 
 
 def test_an_invalid_patient_id_is_never_put_in_a_url(transport):
