@@ -151,7 +151,8 @@ def nurse(c: Clinician) -> None:
         if c.rng.random() < 0.5 or "screening" in c.pending:
             c.send("screening", lambda: {"key": sid()}, lambda f: b.screening(f["key"]))
         if c.rng.random() < 0.2 or "feedback" in c.pending:
-            c.send("feedback", lambda: {"key": f"load test question {sid()}"}, lambda f: b.feedback(f["key"]))
+            c.send("feedback", lambda: {"key": f"load test question {sid()}", "sid": sid()},
+                   lambda f: b.feedback(f["key"], f["sid"]))
         c.pause()
 
 

@@ -40,6 +40,7 @@ feedback = sa.Table(
     sa.Column("mail_attempts", sa.Integer, nullable=False),
     sa.Column("mail_at", TS),
     sa.Column("mail_error", sa.Text),
+    sa.Column("submission_id", sa.String(64), unique=True),  # the form's one-time id (NULL: sent without one)
 )
 
 feedback_replies = sa.Table(
@@ -146,23 +147,41 @@ def check(kind: str | None, text: str | None) -> tuple[str, str]:
 
 
 def submit(engine: sa.Engine, *, kind: str | None, text: str | None, user_ref: str, role: str, context: Context,
-           now: datetime, mail_enabled: bool) -> int:
+           now: datetime, mail_enabled: bool, submission_id: str | None = None) -> int:
     """Store one piece of feedback and its audit row in one transaction; returns its id.
 
+    A form sent again with the same `submission_id` (its first answer was lost) returns the stored one's id.
     Raises Invalid (nothing stored) or SaveFailed (the database refused; nothing stored)."""
     kind, text = check(kind, text)
     values = dict(created_at=now, kind=kind, text=text, user_ref=user_ref, role=role, page=_clip(context.page, 512),
                   patient_id=_clip(context.patient_id), alert_id=_clip(context.alert_id),
                   model_version=_clip(context.model_version, 64), status="new", status_at=now,
-                  mail_status="pending" if mail_enabled else "off", mail_attempts=0)
+                  mail_status="pending" if mail_enabled else "off", mail_attempts=0, submission_id=submission_id)
     try:
         with engine.begin() as conn:
             new_id = conn.execute(feedback.insert().values(**values)).inserted_primary_key[0]
             record(conn, at=now, user_ref=user_ref, role=role, patient_id=values["patient_id"],
                    action="feedback_submit", target=f"feedback/{new_id}", detail={"kind": kind})
+    except sa.exc.IntegrityError as exc:
+        stored = _already_sent(engine, submission_id, user_ref)
+        if stored is None:
+            raise SaveFailed(type(exc).__name__) from exc
+        return stored
     except sa.exc.SQLAlchemyError as exc:
         raise SaveFailed(type(exc).__name__) from exc
     return int(new_id)
+
+
+def _already_sent(engine: sa.Engine, submission_id: str | None, user_ref: str) -> int | None:
+    """The id of this user's feedback sent with this submission id, if there is one."""
+    if submission_id is None:
+        return None
+    try:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(feedback.c.id).where(feedback.c.submission_id == submission_id,
+                                                               feedback.c.user_ref == user_ref)).scalar()
+    except sa.exc.SQLAlchemyError:
+        return None
 
 
 def _reply(row) -> Reply:

@@ -8,6 +8,7 @@ patient. The user types only the kind and the text.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from app.feedback import mail
 
 from .card import model_version
 from .guards import any_session, cookie_session_ids, require_role, services
+from .patient import submission_id
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class FeedbackForm:
     text: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     failed: bool = False
+    submission_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # sent again as is: stored once
 
 
 def local_path(value: str | None) -> str | None:
@@ -77,8 +80,11 @@ def capture_context(page: str | None, alert: str | None) -> feedback.Context:
 def _form_from_request() -> FeedbackForm:
     source = request.form if request.method == "POST" else request.args
     page, alert = source.get("page"), source.get("alert")
-    return FeedbackForm(context=capture_context(page, alert), page=local_path(page), alert=alert,
+    form = FeedbackForm(context=capture_context(page, alert), page=local_path(page), alert=alert,
                         kind=source.get("kind", "question"), text=source.get("text", ""))
+    if request.method == "POST" and (sid := submission_id()):
+        form.submission_id = sid  # a form that comes back (error, not saved) keeps its id
+    return form
 
 
 @bp.get("/new")
@@ -136,7 +142,7 @@ def submit():
     htmx = bool(request.headers.get("HX-Request"))
     try:
         feedback_id = feedback.submit(svc.engine, kind=form.kind, text=form.text, user_ref=s.user_ref, role=s.role,
-                                      context=form.context, now=svc.clock(),
+                                      context=form.context, now=svc.clock(), submission_id=submission_id(),
                                       mail_enabled=mail.MailSettings.from_settings(svc.settings).enabled)
     except feedback.Invalid as exc:
         form.errors = exc.errors
@@ -145,7 +151,8 @@ def submit():
         log.error("feedback not saved: %s", exc)
         form.failed = True
         return render_template("feedback/_form.html" if htmx else "feedback/new.html", form=form), 503
-    notify(feedback_id)
+    if feedback.get(svc.engine, feedback_id).mail_status == "pending":  # not when a resent form found it mailed
+        notify(feedback_id)
     sent = feedback.get(svc.engine, feedback_id)
     if htmx:
         return render_template("feedback/_sent.html", sent=sent)
@@ -257,6 +264,7 @@ class Thread:
     draft: str = ""
     errors: dict[str, str] = field(default_factory=dict)
     failed: bool = False
+    submission_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # sent again as is: stored once
     saved: str | None = None
 
 

@@ -333,6 +333,8 @@ class Browser:
         return self.http.post(f"{self.page_url}/alerts/{alert_id}/{kind}", headers=self._htmx(), timeout=self.timeout,
                               data={"submission_id": submission_id, **form})
 
-    def feedback(self, text: str) -> requests.Response:
+    def feedback(self, text: str, submission_id: str | None = None) -> requests.Response:
+        """The feedback form sent; sent again with the same `submission_id` it is stored once."""
         return self.http.post(f"{self.app.url}/feedback", headers=self._htmx(), timeout=self.timeout,
-                              data={"kind": "question", "text": text, "page": f"/patients/{self.patient}"})
+                              data={"kind": "question", "text": text, "page": f"/patients/{self.patient}",
+                                    "submission_id": submission_id or ""})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import uuid
 from email import message_from_string
 from urllib.parse import urlsplit
 
@@ -144,6 +145,30 @@ def test_when_the_database_fails_the_form_keeps_the_text_and_says_not_saved(app,
     assert html.unescape(textarea) == typed  # kept, and escaped in the page
     assert re.search(r'value="problem"\s*checked', body)
     assert feedback.listing(engine_of(app)) == []
+
+
+def test_a_form_sent_again_after_a_lost_answer_is_stored_and_mailed_once(app, launch, smtp):
+    nurse = launch("nurse")
+    form = nurse.client.get("/feedback/new").get_data(as_text=True)
+    sid = re.search(r'name="submission_id" value="([0-9a-f]{32})"', form).group(1)
+    first = send(nurse, headers=HX, submission_id=sid)
+    again = send(nurse, headers=HX, submission_id=sid)  # the user pressed Send again: the answer never came
+    assert first.status_code == again.status_code == 200
+    item = only_item(app)
+    assert f"(#{item.id})" in text_of(again) and len(smtp.inbox.messages) == 1
+    other = send(nurse, headers=HX, text="A second question", submission_id=uuid.uuid4().hex)
+    assert other.status_code == 200 and len(feedback.listing(engine_of(app))) == 2
+
+
+def test_a_form_that_was_not_saved_comes_back_with_the_same_submission_id(app, launch):
+    nurse = launch("nurse")
+    sid = uuid.uuid4().hex
+    restore = refuse_writes_to(engine_of(app), "feedback")
+    try:
+        response = send(nurse, headers=HX, submission_id=sid)
+    finally:
+        restore()
+    assert response.status_code == 503 and f'name="submission_id" value="{sid}"' in response.get_data(as_text=True)
 
 
 def test_the_deployment_team_is_mailed_type_id_and_link_only(app, launch, smtp):
