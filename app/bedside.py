@@ -34,7 +34,7 @@ from app.alerts.bundle import (
     evaluate,
     medication_kind,
 )
-from app.alerts.errors import NotConfirmed, OrderNotPlaced
+from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
 from app.alerts.policy import (
     ABSTAIN,
     ALERT,
@@ -721,7 +721,10 @@ def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id:
     if what is None:
         raise OrderInvalid("Choose what to order.")
     volume = order_volume(transport, ctx, now) if element == "fluids" else None
-    begun = bundle_orders.begin(engine, alert.id, element, what, volume, ctx.actor, submission_id, now)
+    try:
+        begun = bundle_orders.begin(engine, alert.id, element, what, volume, ctx.actor, submission_id, now)
+    except SubmissionTaken as exc:
+        raise OrderInvalid("This form has expired. Reload the page and order again.") from exc
     if not begun.send:
         return begun.order, True
     resource = bundle_orders.fhir_resource(

@@ -41,6 +41,10 @@ class AlreadyOrdered(AlertError):
         self.order = order
 
 
+class SubmissionTaken(AlertError):
+    """The form's one-time submission id was already used for another order (a reused or forged form)."""
+
+
 class OrderNotPlaced(AlertError):
     """The EHR did not accept the order. Recorded as failed; the same order may be retried safely."""
 

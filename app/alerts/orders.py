@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from app.db import TS, metadata
 
 from .bundle import BLOOD_CULTURE_ORDER_CODE, LACTATE_ORDER_CODE, LOINC, RXNORM
-from .errors import AlreadyOrdered
+from .errors import AlreadyOrdered, SubmissionTaken
 from .workflow import Actor
 
 IDENTIFIER_SYSTEM = "https://sepsis-sentinel.invalid/fhir/bundle-order"
@@ -161,21 +161,26 @@ def begin(engine: sa.Engine, alert_id: int, element: str, what: Orderable, volum
     except sa.exc.IntegrityError:
         pass
     with engine.connect() as conn:
-        row = conn.execute(sa.select(t).where(t.c.submission_id == submission_id)).mappings().first()
+        # A submission id counts only for this alert's element: a reused id never answers for another order.
+        row = conn.execute(sa.select(t).where(t.c.submission_id == submission_id, t.c.alert_id == alert_id,
+                                              t.c.element == element)).mappings().first()
         if row is None:
             row = conn.execute(sa.select(t).where(t.c.alert_id == alert_id, t.c.element == element)).mappings().first()
-    if row is None:  # pragma: no cover - an IntegrityError always leaves one of the two
-        raise RuntimeError("order conflict without a stored order")
+    if row is None:  # the id belongs to another alert's or element's order
+        raise SubmissionTaken(f"submission id already used for another order (alert {alert_id}, {element})")
     existing = _order(row)
     if existing.submission_id == submission_id:
         return Begun(existing, send=existing.status == SENDING and existing.retryable(now))
     if existing.alert_id != alert_id or not existing.retryable(now):
         raise AlreadyOrdered(existing)
-    with engine.begin() as conn:  # take over a failed or interrupted order, conditionally
-        taken = conn.execute(t.update().where(t.c.id == existing.id, t.c.status == existing.status,
-                                              t.c.submission_id == existing.submission_id).values(
-            status=SENDING, requested_at=now, requested_by=actor.user_ref, requested_by_name=actor.user_name,
-            role=actor.role, submission_id=submission_id, error=None)).rowcount
+    try:
+        with engine.begin() as conn:  # take over a failed or interrupted order, conditionally
+            taken = conn.execute(t.update().where(t.c.id == existing.id, t.c.status == existing.status,
+                                                  t.c.submission_id == existing.submission_id).values(
+                status=SENDING, requested_at=now, requested_by=actor.user_ref, requested_by_name=actor.user_name,
+                role=actor.role, submission_id=submission_id, error=None)).rowcount
+    except sa.exc.IntegrityError as exc:
+        raise SubmissionTaken("submission id already used for another order") from exc
     if not taken:
         raise AlreadyOrdered(get(engine, existing.id))
     return Begun(get(engine, existing.id), send=True)

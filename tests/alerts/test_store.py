@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.alerts import orders, screening, store
-from app.alerts.errors import AlertNotFound, AlreadyDecided, AlreadyOrdered
+from app.alerts.errors import AlertNotFound, AlreadyDecided, AlreadyOrdered, SubmissionTaken
 from app.alerts.policy import assess
 from app.alerts.workflow import (
     ACTIVE,
@@ -204,6 +204,14 @@ def test_orders_one_per_element_replay_safe_and_a_failed_one_can_be_retried(engi
     with pytest.raises(AlreadyOrdered):
         orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-4", NOW)
     assert orders.for_alert(engine, alert.id)["lactate"].status == orders.PLACED
+
+
+def test_a_submission_id_answers_only_for_its_own_order(engine):
+    alert = sync(engine)
+    orders.begin(engine, alert.id, "lactate", orders.ORDERABLES["lactate"], None, DR_A, "o-1", NOW)
+    with pytest.raises(SubmissionTaken):  # the same form id on another element: not "already placed"
+        orders.begin(engine, alert.id, "blood_cultures", orders.ORDERABLES["blood_cultures"], None, DR_A, "o-1", NOW)
+    assert set(orders.for_alert(engine, alert.id)) == {"lactate"}
 
 
 def test_an_interrupted_order_can_be_taken_over_after_a_while(engine):
