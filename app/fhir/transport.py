@@ -7,6 +7,7 @@ fhirclient sends requests with no timeout and does not check that a `next` link 
 from __future__ import annotations
 
 import email.utils
+import http.cookiejar
 import json
 import logging
 import os
@@ -69,6 +70,9 @@ def http_session(environ: dict | None = None) -> requests.Session:
     read once, here, and the per-request lookups stop. With proxies or a netrc, requests reads them as usual."""
     environ = os.environ if environ is None else environ
     session = requests.Session()
+    # One session serves every user: a cookie one EHR answer sets (a balancer's, a JSESSIONID) must never ride
+    # along on another user's requests. Authorization is the bearer token alone.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=()))
     netrc = environ.get("NETRC") or any((Path.home() / name).exists() for name in (".netrc", "_netrc"))
     if not netrc and not _proxy_variables(environ):
         session.trust_env = False

@@ -206,14 +206,15 @@ class SessionStore:
         """Store refreshed tokens unless another request already did (compare-and-set on the old token)."""
         s = sessions
         with self.engine.begin() as conn:
-            current = conn.execute(sa.select(s.c.access_token_enc).where(s.c.id_hash == session.id_hash)
-                                   .with_for_update()).scalar()
+            current = conn.execute(sa.select(s.c.access_token_enc).where(s.c.id_hash == session.id_hash)).scalar()
             if current is None or self.sealer.unseal(current) != old.access_token:
                 return False
-            conn.execute(s.update().where(s.c.id_hash == session.id_hash).values(
-                access_token_enc=self.sealer.seal(new.access_token),
-                refresh_token_enc=self.sealer.seal(new.refresh_token), token_expires_at=new.expires_at))
-        return True
+            # Conditional on the ciphertext just read, so of two concurrent refreshes one wins, on SQLite too
+            # (which has no SELECT ... FOR UPDATE).
+            return conn.execute(s.update().where(s.c.id_hash == session.id_hash, s.c.access_token_enc == current)
+                                .values(access_token_enc=self.sealer.seal(new.access_token),
+                                        refresh_token_enc=self.sealer.seal(new.refresh_token),
+                                        token_expires_at=new.expires_at)).rowcount == 1
 
     def end(self, session: Session, now: datetime) -> None:
         with self.engine.begin() as conn:

@@ -23,3 +23,15 @@ def test_proxy_or_netrc_settings_are_read_by_requests_as_usual(monkeypatch, tmp_
         assert http_session(environ).trust_env is True
     (tmp_path / ".netrc").write_text("machine ehr login x password y\n")
     assert http_session({}).trust_env is True
+
+
+def test_a_cookie_one_ehr_answer_sets_is_never_sent_with_another_users_request():
+    import responses
+
+    with responses.RequestsMock() as mock:
+        mock.add(responses.GET, "https://ehr.test/fhir/Patient/a", json={}, headers={"Set-Cookie": "JSESSIONID=x; Path=/"})
+        mock.add(responses.GET, "https://ehr.test/fhir/Patient/b", json={})
+        session = http_session({})
+        session.get("https://ehr.test/fhir/Patient/a")
+        session.get("https://ehr.test/fhir/Patient/b")
+        assert "Cookie" not in mock.calls[1].request.headers and not session.cookies

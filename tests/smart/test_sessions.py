@@ -77,6 +77,23 @@ def test_concurrent_refresh_keeps_the_first_winner(store):
     assert store.tokens(session).access_token == "new-1"
 
 
+def test_a_refresh_that_lands_between_read_and_write_is_not_overwritten(store, monkeypatch):
+    _, session = store.create(iss="i", token_endpoint="t", tokens=tokens("old"), user_ref="u", user_name=None,
+                              role="nurse", now=NOW)
+    old = store.tokens(session)
+    unseal, raced = store.sealer.unseal, []
+
+    def unseal_while_another_request_refreshes(value):
+        if not raced:
+            raced.append(True)
+            assert store.replace_tokens(session, old, tokens("theirs"))
+        return unseal(value)
+
+    monkeypatch.setattr(store.sealer, "unseal", unseal_while_another_request_refreshes)
+    assert not store.replace_tokens(session, old, tokens("mine"))
+    assert store.tokens(session).access_token == "theirs"
+
+
 def test_another_instance_key_cannot_read_tokens(store, engine):
     _, session = store.create(iss="i", token_endpoint="t", tokens=tokens(), user_ref="u", user_name=None,
                               role="nurse", now=NOW)
