@@ -169,7 +169,7 @@ class Transport:
         self.max_attempts, self.backoff, self.max_backoff = max(1, max_attempts), backoff, max_backoff
         self.sleep, self.clock, self.wallclock = sleep, clock, wallclock
         self.round_trips = 0
-        self.last_url: str | None = None
+        self._last = threading.local()  # per thread: the Patient read beside a search must not move its URL
         self._started: float | None = None
         self._lock = threading.Lock()  # two reads of one page may run at once (searches.fetch_patient_record)
         self._refresh_lock = threading.Lock()  # ... and both get 401: one refresh, the other uses its token
@@ -222,6 +222,11 @@ class Transport:
             codes = _outcome_codes(self._json_or_none(resp))
             raise FhirRequestRejected(detail=f"HTTP {status} on {kind}" + (f" ({codes})" if codes else ""),
                                       http_status=status)
+
+    @property
+    def last_url(self) -> str | None:
+        """The final URL of this thread's last request (after redirects): a paging loop guard's first entry."""
+        return getattr(self._last, "url", None)
 
     def start_budget(self) -> None:
         """Start the time budget's clock (the first request does; reads run in parallel call this first)."""
@@ -299,7 +304,7 @@ class Transport:
         return first if _RESOURCE_TYPE.fullmatch(first) else "page"
 
     def _remaining(self) -> float:
-        return self.time_budget - (self.clock() - (self._started or self.clock()))
+        return self.time_budget - (self.clock() - (self.clock() if self._started is None else self._started))
 
     def _send(self, url: str, params: dict | None, token: str | None, kind: str,
               attempt: int, *, method: str = "GET", body: bytes | None = None,
@@ -333,7 +338,7 @@ class Transport:
             return self._connection_retry(kind, attempt, "connection refused or reset")
         except requests.RequestException as exc:
             raise FhirUnavailable(detail=f"{type(exc).__name__} on {kind}") from None
-        self.last_url = resp.url or url
+        self._last.url = resp.url or url
         log.info("FHIR %s %s -> %d in %d ms (attempt %d)", method, kind, resp.status_code,
                  int((self.clock() - started) * 1000), attempt)
         return resp

@@ -38,6 +38,7 @@ def callback():
     s = launched.session
     response = redirect(url_for("patient.page", patient_id=s.patient_id), code=303)
     add_session_cookie(response, launched.session_id)
-    response.delete_cookie(LAUNCH_COOKIE, path="/", secure=svc.settings.cookie_secure,
-                           samesite="None" if svc.settings.cookie_secure else "Lax")
+    kwargs = cookie_kwargs(None)  # deleted with the attributes it was set with (Partitioned included)
+    del kwargs["max_age"]
+    response.delete_cookie(LAUNCH_COOKIE, **kwargs)
     return response

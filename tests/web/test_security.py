@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.web.guards import SESSION_COOKIE
+from app.web.guards import LAUNCH_COOKIE, SESSION_COOKIE
 
 from .conftest import SEPTIC
 
@@ -70,3 +70,7 @@ def test_cookies_for_an_https_iframe(make_app, launch_with):
     header = next(h for h in launched.callback.headers.getlist("Set-Cookie") if h.startswith(SESSION_COOKIE))
     for flag in ("Secure", "HttpOnly", "SameSite=None", "Partitioned"):
         assert flag in header, header
+    # The launch cookie is deleted in the partitioned jar it was set in (else it would linger until it expires).
+    gone = next(h for h in launched.callback.headers.getlist("Set-Cookie") if h.startswith(f"{LAUNCH_COOKIE}="))
+    for flag in ("Max-Age=0", "Secure", "SameSite=None", "Partitioned"):
+        assert flag in gone, gone
