@@ -173,7 +173,6 @@ class Transport:
         self._started: float | None = None
         self._lock = threading.Lock()  # two reads of one page may run at once (searches.fetch_patient_record)
         self._refresh_lock = threading.Lock()  # ... and both get 401: one refresh, the other uses its token
-        self._refreshed: str | None = None
 
     # -- public -------------------------------------------------------------------------------------------
 
@@ -372,20 +371,16 @@ class Transport:
         self.sleep(wait)
 
     def _refresh(self, kind: str, used: str | None) -> str:
+        """After a 401 on `used`: the token a parallel read refreshed meanwhile, else a refresh of our own."""
         with self._refresh_lock:
-            if self._refreshed and self._refreshed != used:  # a parallel read refreshed since `used` was sent
-                return self._refreshed
-            self._refreshed = self._refresh_once(kind)
-            return self._refreshed
-
-    def _refresh_once(self, kind: str) -> str:
-        try:
-            token = self.token_source.refresh() if self.token_source else None
-        except FhirError:
-            raise
-        except Exception as exc:  # the token source's own failure (e.g. the EHR refused the refresh)
-            log.warning("FHIR GET %s -> 401; token refresh failed (%s)", kind, type(exc).__name__)
-            raise FhirUnauthorized(detail=f"HTTP 401 on {kind}; refresh failed") from exc
+            try:
+                current = self.token_source.access_token()
+                token = current if current != used else self.token_source.refresh()
+            except FhirError:
+                raise
+            except Exception as exc:  # the token source's own failure (e.g. the EHR refused the refresh)
+                log.warning("FHIR GET %s -> 401; token refresh failed (%s)", kind, type(exc).__name__)
+                raise FhirUnauthorized(detail=f"HTTP 401 on {kind}; refresh failed") from exc
         if not token:
             log.warning("FHIR GET %s -> 401; token cannot be refreshed", kind)
             raise FhirUnauthorized(detail=f"HTTP 401 on {kind}; no refresh possible")
