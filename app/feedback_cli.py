@@ -77,6 +77,10 @@ def answer(args, svc) -> int:
     except feedback.Invalid as exc:
         print(str(exc), file=sys.stderr)
         return 2
+    except feedback.SaveFailed as exc:
+        print(f"Not saved: the database did not take the answer ({exc}). Nothing was changed; try again.",
+              file=sys.stderr)
+        return 3
     status = feedback.get(svc.engine, args.id).status
     print(f"Answered #{args.id} (now {status}); the asker sees it the next time they open Sepsis Sentinel.")
     return 0

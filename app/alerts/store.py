@@ -216,7 +216,8 @@ def sync(engine: sa.Engine, scope: Scope, assessment: Assessment, now: datetime,
                 alerts.c.paused_until <= now).values(state=state, state_at=now, latest=basis)).rowcount
             if moved:
                 conn.execute(alert_events.insert().values(alert_id=current.id, at=now, kind=kind, basis=basis))
-        log.info("alert %s %s after pause", current.id, kind)
+        if moved:  # else another page load moved it
+            log.info("alert %s %s after pause", current.id, kind)
         return get(engine, current.id)
     if current is not None and current.state == ACTIVE and assessment.level != "unavailable":
         with engine.begin() as conn:

@@ -11,7 +11,7 @@ from flask import Blueprint, abort, render_template, request
 
 from app.alerts import store
 from app.alerts.errors import AlreadyDecided
-from app.alerts.workflow import DecisionInvalid, parse_decision
+from app.alerts.workflow import DECIDERS, DecisionInvalid, parse_decision
 from app.bedside import alert_panel, clock_text
 
 from .guards import launched, require_role, services
@@ -32,7 +32,7 @@ def panel(patient_id: str):
 
 @bp.post("/patients/<patient_id>/alerts/<int:alert_id>/<kind>")
 @launched
-@require_role("provider", action="decide_on_alerts")
+@require_role(*DECIDERS, action="decide_on_alerts")
 def decide(patient_id: str, alert_id: int, kind: str):
     if kind not in KINDS:
         abort(404)

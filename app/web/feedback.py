@@ -151,9 +151,10 @@ def submit():
         log.error("feedback not saved: %s", exc)
         form.failed = True
         return render_template("feedback/_form.html" if htmx else "feedback/new.html", form=form), 503
-    if feedback.get(svc.engine, feedback_id).mail_status == "pending":  # not when a resent form found it mailed
-        notify(feedback_id)
     sent = feedback.get(svc.engine, feedback_id)
+    if sent.mail_status == "pending":  # not when a resent form found it already mailed
+        notify(feedback_id)
+        sent = feedback.get(svc.engine, feedback_id)
     if htmx:
         return render_template("feedback/_sent.html", sent=sent)
     return redirect(url_for("feedback.sent_page", feedback_id=feedback_id), code=303)

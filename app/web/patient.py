@@ -146,7 +146,7 @@ def screening(patient_id: str):
 
 @bp.post("/patients/<patient_id>/screening")
 @launched
-@require_role("nurse", "provider", action="submit_the_nurse_screening")
+@require_role(*screenings.SCREENERS, action="submit_the_nurse_screening")
 def submit_screening(patient_id: str):
     svc, ctx, now = services(), context(), services().clock()
     form = {k: request.form.get(k, "") for k in ("infection_source", "infection_other", "new_confusion",

@@ -75,6 +75,21 @@ def test_answer_an_unknown_or_empty_item_fails_clearly(env, engine, capsys):
     assert feedback.get(engine, a).status == "new"
 
 
+def test_an_answer_the_database_refuses_says_not_saved_without_a_traceback(env, engine, capsys):
+    import sqlalchemy as sa
+
+    from tests.feedback.smtp import refuse_writes_to
+
+    a = ask(engine)
+    restore = refuse_writes_to(sa.Engine, "feedback_replies")  # every engine: the command opens its own
+    try:
+        assert main(["feedback", "answer", str(a), "--text", "It was the lactate."]) == 3
+    finally:
+        restore()
+    assert "Not saved" in capsys.readouterr().err
+    assert feedback.get(engine, a).replies == ()
+
+
 def test_resend_delivers_what_an_outage_held_back(env, engine, smtp_server, capsys):
     a, b = ask(engine, mail_enabled=True), ask(engine, mail_enabled=True, kind="problem")
     env.setenv("SENTINEL_SMTP_HOST", smtp_server.host)
