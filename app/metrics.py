@@ -21,7 +21,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -113,7 +113,7 @@ def by_unit(rows: Sequence[AlertRow], now: datetime) -> list[tuple[str, Summary]
 
 def week_of(at: datetime) -> date:
     """The Monday (UTC) of the week `at` falls in."""
-    day = at.date()
+    day = at.astimezone(UTC).date()
     return day - timedelta(days=day.weekday())
 
 

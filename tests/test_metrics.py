@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -98,6 +99,8 @@ def test_empty_weeks_are_kept_for_the_plot():
 def test_weeks_start_on_monday_utc():
     assert metrics.week_of(datetime(2026, 11, 22, 23, 59, tzinfo=UTC)) == date(2026, 11, 16)  # Sunday night
     assert metrics.week_of(datetime(2026, 11, 23, 0, 0, tzinfo=UTC)) == date(2026, 11, 23)
+    berlin = ZoneInfo("Europe/Berlin")  # Monday 00:30 in Berlin is still Sunday in UTC: the UTC week
+    assert metrics.week_of(datetime(2026, 11, 23, 0, 30, tzinfo=berlin)) == date(2026, 11, 16)
 
 
 def test_nothing_yet():

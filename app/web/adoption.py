@@ -3,6 +3,7 @@ care unit and by week, beside the TREWS figures; feedback counts; plots and a CS
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -45,10 +46,8 @@ def build() -> Adoption:
     svc = services()
     period, since, now = _period()
     rows = metrics.load(svc.engine, since=since)
-    weeks = [(week, summary, feedback.counts(svc.engine, since=datetime.combine(week, datetime.min.time(), now.tzinfo),
-                                             until=datetime.combine(week + timedelta(days=7), datetime.min.time(),
-                                                                    now.tzinfo))["total"])
-             for week, summary in metrics.by_week(rows, now)]
+    sent = Counter(metrics.week_of(t) for t in feedback.created_times(svc.engine, since=since))
+    weeks = [(week, summary, sent[week]) for week, summary in metrics.by_week(rows, now)]
     return Adoption(period=period, since=since, now=now, overall=metrics.summarize(rows, now),
                     units=metrics.by_unit(rows, now), weeks=weeks, feedback=feedback.counts(svc.engine, since=since),
                     charts=charts_for(weeks), trews=metrics.TREWS, reasons=DISMISS_REASONS)
