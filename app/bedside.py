@@ -15,7 +15,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
@@ -61,7 +61,7 @@ from app.fhir import (
     map_record,
 )
 from app.fhir.codes import loinc_codings
-from app.fhir.dates import parse_datetime
+from app.fhir.dates import fhir_instant, parse_datetime
 from app.fhir.paging import search
 from app.fhir.searches import latest_weight
 from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Model, ModelError, Risk, load_model, score
@@ -492,10 +492,6 @@ def _search_or_note(transport: Transport, rtype: str, params: dict, notes: list[
     return result.resources
 
 
-def _instant(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def bundle_facts(transport: Transport, record: PatientRecord, mapping: MappingResult, time_zero: datetime,
                  *, max_pages: int = 5) -> tuple[Facts, tuple[str, ...]]:
     """What FHIR shows for the bundle: results from the record already read, plus three searches
@@ -512,7 +508,7 @@ def bundle_facts(transport: Transport, record: PatientRecord, mapping: MappingRe
             t = parse_datetime(obs.get("effectiveDateTime") or (obs.get("effectivePeriod") or {}).get("start")).time
             if t is not None:
                 cultures.append(Culture(t, True, f"Observation/{obs.get('id')}"))
-    since_meds = _instant(time_zero - MEDICATION_LOOKBACK)
+    since_meds = fhir_instant(time_zero - MEDICATION_LOOKBACK)
     administrations = _search_or_note(transport, "MedicationAdministration",
                                       {"patient": pid, "effective-time": f"ge{since_meds}", "_count": "100"},
                                       notes, "Medication administrations", max_pages)
@@ -520,7 +516,7 @@ def bundle_facts(transport: Transport, record: PatientRecord, mapping: MappingRe
                                {"patient": pid, "authoredon": f"ge{since_meds}", "_count": "100"},
                                notes, "Medication orders", max_pages)
     services = _search_or_note(transport, "ServiceRequest",
-                               {"patient": pid, "authored": f"ge{_instant(time_zero - CULTURE_LOOKBACK)}",
+                               {"patient": pid, "authored": f"ge{fhir_instant(time_zero - CULTURE_LOOKBACK)}",
                                 "_count": "100"}, notes, "Blood culture orders", max_pages)
     given: list[Given] = []
     unclassified = 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 # FHIR R4 datatypes, "dateTime": YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm:ss(.sss)(Z|+hh:mm);
 # "If hours and minutes are specified, a time zone SHALL be populated". Seconds are required by the spec;
@@ -21,6 +21,11 @@ class ParsedTime:
 
     time: datetime | None
     problem: str | None = None
+
+
+def fhir_instant(t: datetime) -> str:
+    """An aware time as a FHIR instant in UTC to the second, for search parameters ("ge2026-11-23T14:00:00Z")."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_datetime(value: object) -> ParsedTime:

@@ -12,10 +12,10 @@ import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from .codes import BODY_WEIGHT, LOINC, loinc_codings
-from .dates import BirthDate, parse_birth_date, parse_datetime
+from .dates import BirthDate, fhir_instant, parse_birth_date, parse_datetime
 from .errors import FhirBadResponse, FhirRequestRejected
 from .paging import SearchResult, search
 from .transport import Transport
@@ -99,10 +99,6 @@ def read_patient(transport: Transport, patient_id: str) -> dict:
     return patient
 
 
-def _fhir_instant(t: datetime) -> str:
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def _search_sorted(transport: Transport, params: dict, max_pages: int, notes: list[str],
                    state: dict) -> SearchResult:
     """Observation search newest first; once the server rejects `_sort`, the same searches unsorted."""
@@ -123,7 +119,7 @@ def recent_observations(transport: Transport, patient_id: str, since: datetime, 
                         max_pages: int = 20, notes: list[str] | None = None) -> SearchResult:
     """Vital signs and laboratory results since `since`: one comma-OR search, else one per category."""
     notes = [] if notes is None else notes
-    base = {"patient": patient_id, "date": f"ge{_fhir_instant(since)}", "_count": str(page_size),
+    base = {"patient": patient_id, "date": f"ge{fhir_instant(since)}", "_count": str(page_size),
             "_sort": "-date"}
     try:
         return search(transport, "Observation", {**base, "category": ",".join(CATEGORIES)}, max_pages=max_pages)
@@ -188,8 +184,7 @@ def fetch_patient_record(transport: Transport, patient_id: str, *, now: datetime
     """
     start = transport.round_trips
     since = now - lookback
-    check_patient_id(patient_id)
-    transport.start_budget()
+    check_patient_id(patient_id)  # before either read puts it in a URL
     patient_read = _BESIDE.submit(read_patient, transport, patient_id)
     notes: list[str] = []
     try:

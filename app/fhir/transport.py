@@ -189,7 +189,7 @@ class Transport:
         expected = (expect,) if isinstance(expect, str) else tuple(expect)
         url = self.url(target)
         kind = self._kind(url)
-        self.start_budget()
+        self._start_budget()
         token = self.token_source.access_token() if self.token_source else None
         refreshed = False
         attempt = 0
@@ -227,8 +227,8 @@ class Transport:
         """The final URL of this thread's last request (after redirects): a paging loop guard's first entry."""
         return getattr(self._last, "url", None)
 
-    def start_budget(self) -> None:
-        """Start the time budget's clock (the first request does; reads run in parallel call this first)."""
+    def _start_budget(self) -> None:
+        """The time budget starts at the first request (under the lock: two reads of a page may start at once)."""
         with self._lock:
             if self._started is None:
                 self._started = self.clock()
@@ -246,7 +246,7 @@ class Transport:
             raise ValueError("resource_type must match the resource's resourceType")
         url = self.url(resource_type)
         kind = resource_type
-        self.start_budget()
+        self._start_budget()
         headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation"}
         if if_none_exist:
             headers["If-None-Exist"] = if_none_exist
