@@ -39,6 +39,11 @@ def _default_roles() -> dict[str, str]:
     }
 
 
+# The model's longest feature window (app.model.features, the 72 h lab window; tests/test_architecture.py checks
+# they agree). Kept here as a number so that reading settings never imports the model.
+MIN_LOOKBACK_HOURS = 72
+
+
 @dataclass(frozen=True)
 class Settings:
     # Where the data lives. SQLite by default; PostgreSQL with postgresql+psycopg://...
@@ -104,6 +109,9 @@ class Settings:
                 ZoneInfo(self.site_timezone)
             except (ZoneInfoNotFoundError, ValueError):
                 raise ConfigError(f"SENTINEL_SITE_TIMEZONE {self.site_timezone!r} is not an IANA time zone name") from None
+        if self.observation_lookback_hours < MIN_LOOKBACK_HOURS:
+            raise ConfigError(f"SENTINEL_OBSERVATION_LOOKBACK_HOURS must be at least {MIN_LOOKBACK_HOURS}: the model's "
+                              "lab features look back that far, and a shorter read would silently change them")
         bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
         if bad:
             raise ConfigError(f"SENTINEL_ROLES maps to unknown roles: {', '.join(bad)}")

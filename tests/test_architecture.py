@@ -44,3 +44,14 @@ def test_only_the_web_layer_and_the_factory_import_flask():
 def test_vendored_htmx_is_the_pinned_release():
     digest = hashlib.sha256((ROOT / "static" / "htmx.min.js").read_bytes()).hexdigest()
     assert digest == "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"  # htmx.org 2.0.11
+
+
+def test_the_fhir_lookback_can_never_be_shorter_than_the_models_longest_window():
+    import pytest
+
+    from app.config import MIN_LOOKBACK_HOURS, ConfigError, load_settings
+    from app.model.features import LAB_WINDOW, WINDOWS_H
+
+    assert MIN_LOOKBACK_HOURS == max(WINDOWS_H.values()) == WINDOWS_H[LAB_WINDOW]
+    with pytest.raises(ConfigError, match="at least 72"):
+        load_settings({"observation_lookback_hours": 48})

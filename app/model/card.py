@@ -63,6 +63,9 @@ KNOWN_LIMITS = [
     "Some features describe how often and how recently labs were drawn. These reflect local ordering "
     "practice, which differs between hospitals (see how often each input is measured in each cohort), and "
     "transfer imperfectly: expect lower discrimination at a new site than on hospital A.",
+    "In training, a lab's last value, change and time since it was drawn may come from any earlier hour of the "
+    "stay; live, the app reads the last 72 hours (SENTINEL_OBSERVATION_LOOKBACK_HOURS), so a lab drawn longer "
+    "ago counts as not measured. This differs for about 2% of patient-hours of hospital A.",
 ]
 
 
