@@ -14,8 +14,8 @@ from app.alerts.errors import AlreadyDecided
 from app.alerts.workflow import DECIDERS, DecisionInvalid, parse_decision
 from app.bedside import alert_panel, clock_text
 
-from .guards import launched, require_role, services
-from .patient import audit, back_to_page, context, is_htmx, page_with, submission_id
+from .guards import is_htmx, launched, require_role, services
+from .patient import audit, back_to_page, context, page_with, submission_id
 
 bp = Blueprint("alerts", __name__)
 KINDS = ("confirm", "dismiss", "pause")

@@ -13,8 +13,8 @@ from app.alerts.errors import AlreadyOrdered, OrderNotPlaced
 from app.bedside import OrderCell, OrderInvalid, bundle_only, clock_text, place_order
 
 from .fhir_access import transport_for
-from .guards import launched, require_role, services
-from .patient import audit, back_to_page, context, fetch_settings, is_htmx, submission_id
+from .guards import is_htmx, launched, require_role, services
+from .patient import audit, back_to_page, context, fetch_settings, submission_id
 
 bp = Blueprint("bundle", __name__)
 ELEMENTS = ("lactate", "blood_cultures", "antibiotics", "fluids", "vasopressors", "repeat_lactate")

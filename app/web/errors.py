@@ -12,7 +12,7 @@ from app.alerts.errors import AlertNotFound, AlreadyDecided, AlreadyOrdered, Not
 from app.fhir import FhirError, FhirUnauthorized
 from app.smart import LaunchError
 
-from .guards import CsrfRejected, NotLaunched, RoleForbidden, WrongPatient
+from .guards import CsrfRejected, NotLaunched, RoleForbidden, WrongPatient, is_htmx
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ ROLE_WORDS = {"provider": "providers", "nurse": "nurses", "deployment": "the dep
 
 
 def _page(status: int, title: str, message: str, relaunch: bool = True):
-    template = "errors/_message.html" if request.headers.get("HX-Request") else "errors/page.html"
+    template = "errors/_message.html" if is_htmx() else "errors/page.html"
     return render_template(template, status=status, title=title, message=message, relaunch=relaunch), status
 
 

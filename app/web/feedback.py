@@ -21,7 +21,7 @@ from app.alerts.workflow import Scope
 from app.feedback import mail
 
 from .card import model_version
-from .guards import any_session, cookie_session_ids, require_role, services
+from .guards import any_session, cookie_session_ids, is_htmx, require_role, services
 from .patient import submission_id
 
 log = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def submit():
     its text and says what went wrong: 422 for a field, 503 when the database did not take it."""
     svc, s = services(), g.session
     form = _form_from_request()
-    htmx = bool(request.headers.get("HX-Request"))
+    htmx = is_htmx()
     try:
         feedback_id = feedback.submit(svc.engine, kind=form.kind, text=form.text, user_ref=s.user_ref, role=s.role,
                                       context=form.context, now=svc.clock(), submission_id=submission_id(),
@@ -209,7 +209,7 @@ def mark_read(reply_id: int):
     """The asker dismisses an answer. htmx: the notice again (fewer answers); otherwise back to their page."""
     svc, s = services(), g.session
     feedback.mark_read(svc.engine, reply_id, user_ref=s.user_ref, role=s.role, now=svc.clock())
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render_template("feedback/_answers.html", answers=feedback.unread_answers(svc.engine, s.user_ref))
     back = local_path(request.form.get("next")) or url_for("patient.page", patient_id=s.patient_id)
     return redirect(back, code=303)
@@ -270,7 +270,7 @@ class Thread:
 
 
 def _thread_response(thread: Thread, status: int = 200):
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return render_template("feedback/_thread.html", thread=thread), status
     return render_template("feedback/item.html", thread=thread), status
 
@@ -290,7 +290,7 @@ def add_reply(feedback_id: int):
     except feedback.SaveFailed as exc:
         log.error("feedback reply not saved: %s", exc)
         return _thread_response(Thread(_item_or_404(feedback_id), draft=text, failed=True), 503)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return _thread_response(Thread(_item_or_404(feedback_id), saved="Reply sent. The asker sees it the next "
                                                                          "time they open Sepsis Sentinel."))
     return redirect(url_for("feedback.item", feedback_id=feedback_id), code=303)
@@ -311,6 +311,6 @@ def change_status(feedback_id: int):
     except feedback.SaveFailed as exc:
         log.error("feedback status not saved: %s", exc)
         return _thread_response(Thread(_item_or_404(feedback_id), failed=True), 503)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return _thread_response(Thread(_item_or_404(feedback_id), saved="Status saved."))
     return redirect(url_for("feedback.item", feedback_id=feedback_id), code=303)

@@ -52,6 +52,11 @@ def add_session_cookie(response, session_id: str) -> None:
                         **cookie_kwargs(services().settings.session_max_hours * 3600))
 
 
+def is_htmx() -> bool:
+    """An htmx request (it answers with a fragment); a plain form POST or page load gets the whole page."""
+    return request.headers.get("HX-Request") == "true"
+
+
 def csrf_token_from_request() -> str | None:
     return request.form.get("csrf_token") or request.headers.get("X-CSRF-Token")
 

@@ -17,7 +17,7 @@ from app.audit import record
 from app.bedside import Context, FetchSettings, clock_text, screening_panel, take_snapshot
 
 from .fhir_access import transport_for
-from .guards import launched, require_role, services
+from .guards import is_htmx, launched, require_role, services
 
 bp = Blueprint("patient", __name__)
 
@@ -48,10 +48,6 @@ def bedside_model():
 
 def bedside_policy():
     return services().policy
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def submission_id() -> str | None:

@@ -15,7 +15,7 @@ from app.alerts import thresholds
 
 from .card import current_card, default_threshold
 from .charts import Chart, line_chart
-from .guards import any_session, require_role, services
+from .guards import any_session, is_htmx, require_role, services
 
 bp = Blueprint("tuning", __name__, url_prefix="/tuning")
 
@@ -103,7 +103,7 @@ def page():
 
 
 def _respond(tuning: Tuning, status: int):
-    template = "tuning/_tuning.html" if request.headers.get("HX-Request") else "tuning/page.html"
+    template = "tuning/_tuning.html" if is_htmx() else "tuning/page.html"
     return render_template(template, tuning=tuning), status
 
 
@@ -138,6 +138,6 @@ def set_threshold():
             return _respond(build(chosen, reason=reason, conflict=True, errors={"value": str(exc)}), 409)
         field_name = "reason" if "reason" in str(exc) else "value"
         return _respond(build(chosen, value=raw, reason=reason, errors={field_name: str(exc)}), 422)
-    if request.headers.get("HX-Request"):
+    if is_htmx():
         return _respond(build(chosen, saved=True), 200)
     return redirect(url_for("tuning.page", set=chosen or None), code=303)
