@@ -321,9 +321,11 @@ class Query:
                     return r.get("id") or ""
                 ranges = resource_ranges(r, p)
                 return min(t[0] for t in ranges) if ranges else None
-            present = [r for r in resources if key(r) is not None]
-            absent = [r for r in resources if key(r) is None]
-            resources = sorted(present, key=key, reverse=descending) + absent  # no value sorts last
+            keyed = [(key(r), r) for r in resources]  # each resource's key computed once
+            present = [(k, r) for k, r in keyed if k is not None]
+            absent = [r for k, r in keyed if k is None]
+            present.sort(key=lambda kr: kr[0], reverse=descending)
+            resources = [r for _, r in present] + absent  # no value sorts last
         return resources
 
 
