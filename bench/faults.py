@@ -40,6 +40,7 @@ import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.stats import pct  # noqa: E402
 from tests.resilience.servers import (  # noqa: E402
     App,
     Browser,
@@ -262,10 +263,6 @@ def stored(database_url: str, rec: Recorder) -> dict:
 
 
 # -- report ----------------------------------------------------------------------------------------------------
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, int(round(q * len(ordered))) - 1))]
 
 
 def summarize(rec: Recorder, phases: list[str]) -> list[dict]:

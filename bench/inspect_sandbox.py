@@ -25,9 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from werkzeug.serving import make_server  # noqa: E402
-
 from app.cli import main as sentinel  # noqa: E402
+from app.demo import serve  # noqa: E402
 from sandbox import create_sandbox, register_client  # noqa: E402
 from tests.sandbox.sandbox_helpers import EHR_SCOPE, authorize, exchange, open_chart  # noqa: E402
 
@@ -56,7 +55,7 @@ def main() -> int:
     logging.disable(logging.WARNING)
 
     ehr = create_sandbox({})
-    server = make_server("127.0.0.1", 0, ehr, threaded=True)
+    server = serve("127.0.0.1", 0, ehr)  # logs paths only, never launch ids or codes
     base = f"http://127.0.0.1:{server.server_port}"
     ehr.config["SANDBOX_BASE_URL"] = base
     fhir = f"{base}/fhir"

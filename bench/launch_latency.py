@@ -45,6 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo import start_stack  # noqa: E402
 from app.fhir import mapping  # noqa: E402
+from bench.stats import pct  # noqa: E402
 from sandbox import faults  # noqa: E402
 
 
@@ -124,10 +125,6 @@ def count_requests(session: requests.Session) -> Counter:
     session.hooks["response"].append(hook)
     return counts
 
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> int:

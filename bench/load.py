@@ -42,15 +42,12 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.servers import Servers, start  # noqa: E402
+from bench.stats import pct  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 PATIENTS = tuple(sorted(p.stem for p in (ROOT / "sandbox" / "demo_patients").glob("demo-*.json")))
 EXPECTED = {"launch": {302}, "callback": {303}, "decide": {200, 409}}
 
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class Recorder:

@@ -29,6 +29,7 @@ import requests
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.demo import start_stack  # noqa: E402
+from bench.stats import pct  # noqa: E402
 
 
 def launched(stack, user: str, patient: str) -> tuple[requests.Session, str]:
@@ -57,7 +58,7 @@ def timed(n: int, call) -> tuple[list[float], list[str]]:
 def summary(times: list[float]) -> dict:
     ordered = sorted(times)
     return {"n": len(times), "median_ms": round(statistics.median(ordered), 1),
-            "p95_ms": round(ordered[max(0, int(len(ordered) * 0.95) - 1)], 1)}
+            "p95_ms": round(pct(ordered, 0.95), 1)}
 
 
 def trips(bodies: list[str]) -> list[int]:

@@ -32,11 +32,7 @@ from app.fhir.mapping import map_record  # noqa: E402
 from app.fhir.searches import PatientRecord, demographics  # noqa: E402
 from app.model import load_model, score  # noqa: E402
 from app.model.physionet import find_set, read_stays  # noqa: E402
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+from bench.stats import pct  # noqa: E402
 
 
 def summary(times_ms: list[float]) -> dict:

@@ -111,7 +111,7 @@ def start(*, workers: int = 2, threads: int = 8, database_url: str | None = None
             servers.procs["ehr"] = subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         env = {**os.environ, "SENTINEL_DATABASE_URL": database_url, "SENTINEL_SECRET_KEY": secrets.token_urlsafe(32),
                "SENTINEL_PUBLIC_URL": app_url, "SENTINEL_ISS_ALLOWLIST": servers.fhir_base,
-               "SENTINEL_FRAME_ANCESTORS": f"'self' {ehr_url}", "SENTINEL_LOG_LEVEL": log_level,
+               "SENTINEL_FRAME_ANCESTORS": f"'self',{ehr_url}", "SENTINEL_LOG_LEVEL": log_level,
                "SENTINEL_AUTO_MIGRATE": "false"}
         # The schema once, before the workers start (two workers migrating at once would race).
         # (`sentinel db upgrade` sets auto_migrate itself and refuses SENTINEL_AUTO_MIGRATE in the environment.)
