@@ -10,7 +10,6 @@ renders what comes back.
 from __future__ import annotations
 
 import logging
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
@@ -580,7 +579,6 @@ class Snapshot:
     bundle: BundlePanel
     screening: ScreeningPanel
     round_trips: int
-    timings_ms: dict
 
 
 @dataclass(frozen=True)
@@ -628,22 +626,22 @@ def care_unit(transport: Transport, encounter_id: str | None) -> str:
     return "unknown"
 
 
-def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: datetime, settings: FetchSettings, *,
-                  model: Model | None = None, policy: Policy | None = None, with_bundle: bool = True) -> Snapshot:
-    """Fetch the patient's data once, score it, apply the alert policy and workflow, and build every panel."""
-    timings = {}
-    started = time.perf_counter()
+def fetch_and_map(transport: Transport, ctx: Context, now: datetime, settings: FetchSettings):
+    """The patient's record within the site's lookback, and what the mapping made of it: (record, mapping)."""
     record = fetch_patient_record(transport, ctx.patient_id, now=now,
                                   lookback=timedelta(hours=settings.lookback_hours), page_size=settings.page_size,
                                   max_pages=settings.max_pages)
-    timings["fhir"] = (time.perf_counter() - started) * 1000
-    mapping = map_record(record, now, base=transport.base)
+    return record, map_record(record, now, base=transport.base)
+
+
+def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: datetime, settings: FetchSettings, *,
+                  model: Model | None = None, policy: Policy | None = None, with_bundle: bool = True) -> Snapshot:
+    """Fetch the patient's data once, score it, apply the alert policy and workflow, and build every panel."""
+    record, mapping = fetch_and_map(transport, ctx, now, settings)
     measurements = mapping.measurements
     model, unavailable = resolve_model(model)
     site = thresholds.current(engine, default=model.threshold) if model else None
-    t0 = time.perf_counter()
     outcome = score(list(measurements), now, site.value, model=model) if model else None
-    timings["score"] = (time.perf_counter() - t0) * 1000
     verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
                      unavailable_reason=unavailable)
     alert = store.sync(engine, ctx.scope, verdict, now, threshold_version=site.version if site else 0,
@@ -651,10 +649,8 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
                        care_unit=lambda: care_unit(transport, ctx.encounter_id))
     status, notes = None, ()
     if with_bundle and alert is not None and alert.time_zero is not None:
-        t0 = time.perf_counter()
         facts, notes = bundle_facts(transport, record, mapping, alert.time_zero, max_pages=settings.max_pages)
         status = evaluate(alert.time_zero, now, facts)
-        timings["bundle_fhir"] = (time.perf_counter() - t0) * 1000
     latest_screening = screenings.latest(engine, ctx.scope)  # one read for both panels that show it
     snapshot = Snapshot(
         record=record, banner=banner(record.patient, now),
@@ -665,7 +661,7 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
         alert=alert_panel(engine, ctx, now, alert=alert, level=verdict.level, screening=latest_screening),
         bundle=bundle_panel(engine, ctx, now, alert, status, notes),
         screening=screening_panel(engine, ctx, now, latest=latest_screening),
-        round_trips=transport.round_trips, timings_ms=timings)
+        round_trips=transport.round_trips)
     log.info("bedside snapshot: level=%s alert=%s round_trips=%d", verdict.level, alert.id if alert else None,
              transport.round_trips)
     return snapshot
@@ -677,10 +673,7 @@ def bundle_only(transport: Transport, engine: sa.Engine, ctx: Context, now: date
     alert = store.newest(engine, ctx.scope.key)
     if alert is None or alert.time_zero is None:
         return bundle_panel(engine, ctx, now, alert, None)
-    record = fetch_patient_record(transport, ctx.patient_id, now=now,
-                                  lookback=timedelta(hours=settings.lookback_hours), page_size=settings.page_size,
-                                  max_pages=settings.max_pages)
-    mapping = map_record(record, now, base=transport.base)
+    record, mapping = fetch_and_map(transport, ctx, now, settings)
     facts, notes = bundle_facts(transport, record, mapping, alert.time_zero, max_pages=settings.max_pages)
     return bundle_panel(engine, ctx, now, alert, evaluate(alert.time_zero, now, facts), notes)
 
