@@ -23,11 +23,17 @@ site_thresholds = sa.Table(
     sa.Column("set_role", sa.String(32), nullable=False),
     sa.Column("set_at", TS, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+    # The version this one replaced (0: the card's default). UNIQUE: two changes from one version cannot both land.
+    sa.Column("based_on", sa.Integer, nullable=False, unique=True),
 )
 
 
 class ThresholdError(ValueError):
-    """The requested threshold cannot be used; the message says why."""
+    """The requested threshold cannot be used; the message says why, `field` what: value, reason or conflict."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
 
 
 @dataclass(frozen=True)
@@ -63,20 +69,25 @@ def set_threshold(engine: sa.Engine, *, value: float, default: float, expected_v
     (the caller shows the newer value) rather than silently overwriting their decision.
     """
     if not (0.0 < value < 1.0):
-        raise ThresholdError("The threshold must be a probability between 0 and 1.")
+        raise ThresholdError("The threshold must be a probability between 0 and 1.", "value")
     reason = (reason or "").strip()
     if not reason:
-        raise ThresholdError("Please give a reason for the change; it is kept in the audit log.")
+        raise ThresholdError("Please give a reason for the change; it is kept in the audit log.", "reason")
     t = site_thresholds
-    with engine.begin() as conn:
-        latest = conn.execute(sa.select(t).order_by(t.c.id.desc()).limit(1).with_for_update()).mappings().first()
-        version = latest["id"] if latest else 0
-        if version != expected_version:
-            raise ThresholdError("The threshold was changed by someone else meanwhile; review the new value first.")
-        previous = latest["value"] if latest else default
-        new_id = conn.execute(t.insert().values(
-            value=value, previous_value=previous, model_version=model_version, set_by=user_ref, set_role=role,
-            set_at=now, reason=reason[:2000])).inserted_primary_key[0]
-        record(conn, at=now, user_ref=user_ref, role=role, patient_id=None, action="set_threshold",
-               target=f"site_threshold/{new_id}", detail={"old": previous, "new": value})
+    changed_meanwhile = ThresholdError("The threshold was changed by someone else meanwhile; review the new value "
+                                       "first.", "conflict")
+    try:
+        with engine.begin() as conn:
+            latest = conn.execute(sa.select(t).order_by(t.c.id.desc()).limit(1)).mappings().first()
+            version = latest["id"] if latest else 0
+            if version != expected_version:
+                raise changed_meanwhile
+            previous = latest["value"] if latest else default
+            new_id = conn.execute(t.insert().values(
+                value=value, previous_value=previous, model_version=model_version, set_by=user_ref, set_role=role,
+                set_at=now, reason=reason[:2000], based_on=version)).inserted_primary_key[0]
+            record(conn, at=now, user_ref=user_ref, role=role, patient_id=None, action="set_threshold",
+                   target=f"site_threshold/{new_id}", detail={"old": previous, "new": value})
+    except sa.exc.IntegrityError:  # another change from the same version landed between our read and our write
+        raise changed_meanwhile from None
     return SiteThreshold(value=value, version=new_id, set_by=user_ref, set_at=now, reason=reason)

@@ -122,10 +122,9 @@ def set_threshold():
     try:
         value = float(raw)
         expected = int(request.form.get("expected_version", ""))
+        if not math.isfinite(value):
+            raise ValueError(raw)
     except ValueError:
-        return _respond(build(chosen, value=raw, reason=reason,
-                              errors={"value": "Enter the threshold as a number between 0 and 1, e.g. 0.08."}), 422)
-    if not math.isfinite(value):
         return _respond(build(chosen, value=raw, reason=reason,
                               errors={"value": "Enter the threshold as a number between 0 and 1, e.g. 0.08."}), 422)
     card = current_card() or {}
@@ -134,10 +133,9 @@ def set_threshold():
                                  model_version=card.get("model", {}).get("version", "unknown"),
                                  user_ref=s.user_ref, role=s.role, reason=reason, now=svc.clock())
     except thresholds.ThresholdError as exc:
-        if thresholds.current(svc.engine, default).version != expected:
+        if exc.field == "conflict":
             return _respond(build(chosen, reason=reason, conflict=True, errors={"value": str(exc)}), 409)
-        field_name = "reason" if "reason" in str(exc) else "value"
-        return _respond(build(chosen, value=raw, reason=reason, errors={field_name: str(exc)}), 422)
+        return _respond(build(chosen, value=raw, reason=reason, errors={exc.field: str(exc)}), 422)
     if is_htmx():
         return _respond(build(chosen, saved=True), 200)
     return redirect(url_for("tuning.page", set=chosen or None), code=303)

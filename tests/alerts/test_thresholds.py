@@ -35,6 +35,28 @@ def test_a_stale_edit_does_not_overwrite_a_newer_one(engine):
     assert thresholds.current(engine, default=0.3).value == 0.4
 
 
+def test_of_two_changes_from_one_version_at_the_same_moment_one_lands(engine):
+    """The other user's change commits between this one's read and its write: this one is refused, not lost
+    silently over theirs (and not the other way round)."""
+    import sqlalchemy as sa
+
+    raced = []
+
+    def other_user_changes_it(conn, cursor, statement, *args):
+        if not raced and statement.lstrip().upper().startswith("SELECT") and "site_thresholds" in statement:
+            raced.append(True)
+            change(engine, 0.5, expected=0, reason="the other user")
+
+    sa.event.listen(engine, "after_cursor_execute", other_user_changes_it)
+    try:
+        with pytest.raises(thresholds.ThresholdError, match="changed by someone else"):
+            change(engine, 0.6, expected=0)
+    finally:
+        sa.event.remove(engine, "after_cursor_execute", other_user_changes_it)
+    assert raced and thresholds.current(engine, default=0.3).value == 0.5
+    assert [h["value"] for h in thresholds.history(engine)] == [0.5]
+
+
 @pytest.mark.parametrize("value, reason", [(0.0, "x"), (1.2, "x"), (0.4, "  ")])
 def test_bad_values_and_missing_reasons_are_refused(engine, value, reason):
     with pytest.raises(thresholds.ThresholdError):
