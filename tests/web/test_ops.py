@@ -171,6 +171,8 @@ def test_each_request_logs_one_access_line_with_its_route_status_duration_and_id
     same = [d for d in lines if d.get("request_id") == page["request_id"] and d["logger"] != "app.access"]
     assert any(d["logger"] == "app.fhir.transport" for d in same)
     assert {d["route"] for d in same} == {"/patients/<patient_id>"}
+    # ... including the Patient read on a pool thread beside the Observation search, and the launch's reads
+    assert all(d.get("request_id") for d in lines if d["logger"].startswith(("app.fhir", "app.smart")))
     assert launched.page.headers["X-Request-ID"] == page["request_id"]
 
 
