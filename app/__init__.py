@@ -17,6 +17,9 @@ from app.alerts.policy import Policy, PolicyError
 from app.config import ROOT, ConfigError, Settings, load_settings
 from app.fhir.transport import http_session
 from app.smart import Launcher, LaunchOptions, Registration, Sealer, SessionStore, load_registration
+from app.smart.backend import BackendTokens, backend_tokens
+from app.smart.backend_key import BackendKey, load_key
+from app.smart.errors import BackendError
 
 
 def site_clock(zone_name: str) -> Callable[[], datetime]:
@@ -39,6 +42,10 @@ class Services:
     http: requests.Session
     clock: Callable[[], datetime]
     policy: Policy
+    # SMART Backend Services (background screening): the signing key whose public half /.well-known/jwks.json
+    # publishes, and the shared, cached system-token source. None when no backend client is configured.
+    backend_key: BackendKey | None = None
+    backend: BackendTokens | None = None
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -72,8 +79,20 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
     options = LaunchOptions(iss_allowlist=settings.iss_allowlist, require_https=settings.env == "production",
                             roles=settings.roles, timeout=(settings.fhir_connect_timeout, settings.fhir_read_timeout))
     launcher = Launcher(registration, store, http, options, clock)
+    key = backend_key(settings)
     return Services(settings=settings, engine=engine, registration=registration, store=store, launcher=launcher,
-                    http=http, clock=clock, policy=alert_policy(settings))
+                    http=http, clock=clock, policy=alert_policy(settings), backend_key=key,
+                    backend=backend_tokens(settings, http, key))
+
+
+def backend_key(settings: Settings) -> BackendKey | None:
+    """The backend signing key, read once at start, so a missing or broken key stops the app with a clear message."""
+    if not (settings.backend_key or settings.backend_key_file):
+        return None
+    try:
+        return load_key(settings.backend_key_file, settings.backend_key)
+    except BackendError as exc:
+        raise ConfigError(exc.detail) from None
 
 
 def alert_policy(settings: Settings) -> Policy:
@@ -84,9 +103,9 @@ def alert_policy(settings: Settings) -> Policy:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import adoption, alerts, bundle, feedback, home, launch, patient, transparency, tuning
+    from app.web import adoption, alerts, bundle, feedback, home, jwks, launch, patient, transparency, tuning
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption):
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks):
         app.register_blueprint(module.bp)
 
 
