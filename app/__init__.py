@@ -66,6 +66,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime]) -> Services:
+    key = backend_key(settings)  # first: a broken key stops the start before anything is opened
     engine = db.make_engine(settings.database_url)
     if settings.auto_migrate:
         db.upgrade(engine)
@@ -79,7 +80,6 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
     options = LaunchOptions(iss_allowlist=settings.iss_allowlist, require_https=settings.env == "production",
                             roles=settings.roles, timeout=(settings.fhir_connect_timeout, settings.fhir_read_timeout))
     launcher = Launcher(registration, store, http, options, clock)
-    key = backend_key(settings)
     return Services(settings=settings, engine=engine, registration=registration, store=store, launcher=launcher,
                     http=http, clock=clock, policy=alert_policy(settings), backend_key=key,
                     backend=backend_tokens(settings, http, key))

@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import ECKey, RSAKey
 
 from .errors import BackendKeyInvalid
@@ -77,14 +79,17 @@ def parse_key(text: str | bytes) -> BackendKey:
             raise BackendKeyInvalid(detail="the backend JWK must have kty EC (P-384) or RSA")
         try:
             key = cls.import_key(jwk)
-        except (ValueError, KeyError, TypeError):
+        except (JoseError, ValueError, KeyError, TypeError):
             raise BackendKeyInvalid(detail="the backend JWK is not a valid key") from None
         return _from_key(key, kid=jwk.get("kid"))
     for cls in (ECKey, RSAKey):
         try:
-            return _from_key(cls.import_key(raw.encode()))
-        except ValueError:
+            with warnings.catch_warnings():  # a short RSA key warns here; _from_key refuses it with a reason
+                warnings.simplefilter("ignore", SecurityWarning)
+                key = cls.import_key(raw.encode())
+        except (JoseError, ValueError):
             continue
+        return _from_key(key)
     raise BackendKeyInvalid(detail="the backend key is neither a PEM private key nor a JWK")
 
 

@@ -19,7 +19,13 @@ import threading
 from dataclasses import dataclass, field
 
 import requests
-from authlib.oauth2.rfc6749 import ClientMixin, InvalidClientError, InvalidRequestError, InvalidScopeError, grants
+from authlib.oauth2.rfc6749 import (
+    ClientMixin,
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidScopeError,
+    grants,
+)
 from joserfc import jws
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
@@ -192,7 +198,7 @@ def _check_claims(client_id: str, claims: dict) -> None:
         raise AssertionRejected("The client_assertion's aud must be this server's token endpoint.")
     exp = claims.get("exp")
     if isinstance(exp, bool) or not isinstance(exp, int | float):
-        raise AssertionRejected("The client_assertion needs a numeric exp.")
+        raise AssertionRejected("The client_assertion needs an exp (a number).")
     if exp <= now:
         raise AssertionRejected("The client_assertion has expired.")
     if exp > now + MAX_ASSERTION_LIFETIME:
