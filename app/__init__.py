@@ -18,7 +18,7 @@ from app.config import ROOT, ConfigError, Settings, load_settings
 from app.fhir.transport import http_session
 from app.smart import Launcher, LaunchOptions, Registration, Sealer, SessionStore, load_registration
 from app.smart.backend import BackendTokens, backend_tokens
-from app.smart.backend_key import BackendKey, load_key
+from app.smart.backend_key import BackendKey, load_key, public_jwk_from_file
 from app.smart.errors import BackendError
 
 
@@ -46,6 +46,7 @@ class Services:
     # publishes, and the shared, cached system-token source. None when no backend client is configured.
     backend_key: BackendKey | None = None
     backend: BackendTokens | None = None
+    backend_jwks: dict | None = None  # what the JWKS URL serves: the signing key's public half, then any others
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -67,6 +68,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 def build_services(settings: Settings, clock: Callable[[], datetime]) -> Services:
     key = backend_key(settings)  # first: a broken key stops the start before anything is opened
+    jwks = backend_jwks(settings, key)
     engine = db.make_engine(settings.database_url)
     if settings.auto_migrate:
         db.upgrade(engine)
@@ -82,7 +84,7 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
     launcher = Launcher(registration, store, http, options, clock)
     return Services(settings=settings, engine=engine, registration=registration, store=store, launcher=launcher,
                     http=http, clock=clock, policy=alert_policy(settings), backend_key=key,
-                    backend=backend_tokens(settings, http, key))
+                    backend=backend_tokens(settings, http, key), backend_jwks=jwks)
 
 
 def backend_key(settings: Settings) -> BackendKey | None:
@@ -93,6 +95,16 @@ def backend_key(settings: Settings) -> BackendKey | None:
         return load_key(settings.backend_key_file, settings.backend_key)
     except BackendError as exc:
         raise ConfigError(exc.detail) from None
+
+
+def backend_jwks(settings: Settings, key: BackendKey | None) -> dict | None:
+    if key is None:
+        return None
+    try:
+        others = [public_jwk_from_file(path) for path in settings.backend_also_publish]
+    except BackendError as exc:
+        raise ConfigError(exc.detail) from None
+    return {"keys": [key.public_jwk(), *(k for k in others if k["kid"] != key.kid)]}
 
 
 def alert_policy(settings: Settings) -> Policy:

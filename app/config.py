@@ -96,6 +96,8 @@ class Settings:
     backend_key_file: str = ""
     backend_key: str = field(default="", repr=False)
     backend_scopes: str = "system/Patient.rs system/Encounter.rs system/Observation.rs system/Location.rs"
+    # Key rotation: more key files (public or private) whose public halves the JWKS also publishes, unused for signing.
+    backend_also_publish: tuple[str, ...] = ()
     env: str = "development"
     testing: bool = False
     log_level: str = "INFO"

@@ -93,6 +93,37 @@ def parse_key(text: str | bytes) -> BackendKey:
     raise BackendKeyInvalid(detail="the backend key is neither a PEM private key nor a JWK")
 
 
+def public_jwk_from_file(path: str | Path) -> dict:
+    """The public JWK of a key file (PEM or JWK, public or private), for publishing beside the signing key while a
+    rotation is under way. Only public members are returned. Raises BackendKeyInvalid."""
+    try:
+        raw = Path(path).read_bytes().decode().strip()
+    except (OSError, UnicodeError):
+        raise BackendKeyInvalid(detail=f"the published key file {path} cannot be read") from None
+    kid = None
+    if raw.startswith("{"):
+        try:
+            jwk = json.loads(raw)
+            kid = jwk.get("kid") if isinstance(jwk, dict) else None
+            key = {"EC": ECKey, "RSA": RSAKey}[jwk["kty"]].import_key(jwk)
+        except (JoseError, ValueError, KeyError, TypeError, AttributeError):
+            raise BackendKeyInvalid(detail=f"the published key file {path} is not a usable JWK") from None
+    else:
+        key = None
+        for cls in (ECKey, RSAKey):
+            try:
+                key = cls.import_key(raw.encode())
+                break
+            except (JoseError, ValueError):
+                continue
+        if key is None:
+            raise BackendKeyInvalid(detail=f"the published key file {path} is neither PEM nor JWK")
+    kty = key.as_dict(private=False)["kty"]
+    public = dict(key.as_dict(private=False))
+    public.update({"kid": kid or key.thumbprint(), "alg": ALG_BY_KTY[kty], "use": "sig", "key_ops": ["verify"]})
+    return public
+
+
 def generate_key() -> BackendKey:
     return _from_key(ECKey.generate_key("P-384", private=True))
 

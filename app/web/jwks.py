@@ -1,7 +1,9 @@
 """`GET /.well-known/jwks.json`: the public key the EHR checks the screening's signed token requests with.
 
 SMART Backend Services: the client registers a JWKS URL, and the authorization server fetches it to verify each
-client assertion. Only public members leave the process (BackendKey.public_jwk builds them from the public key).
+client assertion. Only public members leave the process (built from the public keys at start); during a key
+rotation the JWKS also lists the keys named by SENTINEL_BACKEND_ALSO_PUBLISH, so every instance's signatures verify
+while instances restart one by one.
 """
 
 from flask import Blueprint, jsonify
@@ -13,7 +15,7 @@ bp = Blueprint("jwks", __name__)
 
 @bp.get("/.well-known/jwks.json")
 def jwks():
-    key = services().backend_key
-    if key is None:
-        return jsonify({"error": "no backend client is configured, so there is no key to publish"}), 404
-    return jsonify(key.jwks())
+    jwks = services().backend_jwks
+    if jwks is None:
+        return jsonify({"error": "no backend key is configured, so there is no key to publish"}), 404
+    return jsonify(jwks)

@@ -37,3 +37,14 @@ def test_a_broken_key_file_stops_the_app_with_the_setting_named(make_app, ehr, t
     bad.write_text("not a key")
     with pytest.raises(ConfigError, match="neither a PEM private key nor a JWK"):
         make_app(backend_client_id="screening", backend_fhir_base=f"{ehr.base_url}/fhir", backend_key_file=str(bad))
+
+
+def test_during_a_rotation_the_jwks_also_publishes_the_other_key(make_app, ehr, tmp_path):
+    new, old = tmp_path / "new.pem", tmp_path / "old.pem"
+    new_key, old_key = load_key(generate_into=new), load_key(generate_into=old)
+    app = make_app(backend_client_id="screening", backend_fhir_base=f"{ehr.base_url}/fhir",
+                   backend_key_file=str(new), backend_also_publish=(str(old),))
+    keys = app.test_client().get("/.well-known/jwks.json").json["keys"]
+    assert [k["kid"] for k in keys] == [new_key.kid, old_key.kid]
+    assert all(not PRIVATE_MEMBERS & set(k) for k in keys)
+    assert app.extensions["sentinel"].backend_key.kid == new_key.kid  # signs with the new key only
