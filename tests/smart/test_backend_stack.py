@@ -7,6 +7,7 @@ import pytest
 
 from app import demo
 from app.fhir.errors import FhirForbidden
+from app.fhir.paging import search
 from app.fhir.transport import Transport
 from app.smart import discovery
 from app.smart.errors import BackendTokenRefused
@@ -54,6 +55,11 @@ def test_a_system_search_of_observations_succeeds_and_an_ungranted_type_is_403(s
     client = of(stack.ehr).auth.client(demo.BACKEND_CLIENT_ID)
     kid = stack.app.extensions["sentinel"].backend_key.kid
     assert [k["kid"] for k in client._fetched[1]["keys"]] == [kid]  # fetched from the app over HTTP
+
+
+def test_a_paged_system_search_follows_its_next_links(stack):
+    result = search(transport(stack), "Observation", {"patient": SEPTIC, "_count": "20"})
+    assert result.complete and result.pages > 1 and len(result.resources) > 20
 
 
 def test_a_registration_that_no_longer_grants_the_scopes_is_a_clear_refusal(stack):

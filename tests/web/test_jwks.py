@@ -21,11 +21,15 @@ def test_the_jwks_serves_the_backend_public_key_only(make_app, ehr, tmp_path):
     assert not PRIVATE_MEMBERS & set(jwk)
     assert key.key.as_dict(private=True)["d"] not in resp.text
     assert not KeySet.import_key_set(resp.json).keys[0].is_private
+    backend = app.extensions["sentinel"].backend  # the one shared token source the screening reads with
+    assert backend.client_id == "screening" and backend.fhir_base == f"{ehr.base_url}/fhir"
+    assert backend.scope == app.extensions["sentinel"].settings.backend_scopes
 
 
 def test_without_a_backend_client_there_is_no_key_to_publish(app):
     resp = app.test_client().get("/.well-known/jwks.json")
     assert resp.status_code == 404
+    assert app.extensions["sentinel"].backend is None
 
 
 def test_a_broken_key_file_stops_the_app_with_the_setting_named(make_app, ehr, tmp_path):
