@@ -76,3 +76,30 @@ def test_a_registration_that_no_longer_grants_the_scopes_is_a_clear_refusal(stac
                                 jwks_url=f"{stack.app_url}/.well-known/jwks.json",
                                 scope=services.settings.backend_scopes)
     assert tokens.refresh()
+
+
+def test_sentinel_backend_keygen_jwks_and_check(stack, tmp_path, monkeypatch, capsys):
+    from app.cli import main
+
+    key_file = tmp_path / "backend-2026.pem"
+    assert main(["backend", "keygen", str(key_file)]) == 0
+    printed = capsys.readouterr().out
+    assert "kid=" in printed and "PRIVATE" not in printed and '"d"' not in printed
+    assert main(["backend", "keygen", str(key_file)]) == 1  # never overwritten
+
+    for name, value in {"SENTINEL_BACKEND_CLIENT_ID": demo.BACKEND_CLIENT_ID, "SENTINEL_BACKEND_FHIR_BASE":
+                        stack.fhir_base, "SENTINEL_ISS_ALLOWLIST": stack.fhir_base,
+                        "SENTINEL_BACKEND_KEY_FILE": stack.backend_key_file,
+                        "SENTINEL_BACKEND_SCOPES": "system/Patient.rs system/Observation.rs system/Condition.rs",
+                        "SENTINEL_DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}.items():
+        monkeypatch.setenv(name, value)
+    assert main(["backend", "jwks"]) == 0
+    assert stack.app.extensions["sentinel"].backend_key.kid in capsys.readouterr().out
+    # The registration does not grant Condition: the check says so and fails, without printing any token.
+    assert main(["backend", "check"]) == 2
+    out = capsys.readouterr().out
+    assert "invalid_scope" in out and "system/Condition.rs" in out
+    monkeypatch.setenv("SENTINEL_BACKEND_SCOPES", "system/Patient.rs system/Observation.rs")
+    assert main(["backend", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "Patient: search ok" in out and "Observation: search ok" in out and "Bearer" not in out
