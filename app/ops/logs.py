@@ -87,9 +87,21 @@ def formatter(fmt: str) -> logging.Formatter:
     return JsonFormatter() if fmt == "json" else TextFormatter()
 
 
+class _AlembicContextNoise(logging.Filter):
+    """Drops alembic's two lines per migration check ("Context impl ...", "Will assume ..."): /readyz checks the
+    migrations on every probe, and they would be most of the log. Its "Running upgrade" lines stay."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(("Context impl", "Will assume"))
+
+
+_ALEMBIC_FILTER = _AlembicContextNoise()
+
+
 def configure(fmt: str = "text", level: str = "INFO") -> None:
     """Root logger: one handler to stderr in the chosen format, at `level`. Like logging.basicConfig, it leaves
     alone a root logger someone else configured first (gunicorn's dictConfig, pytest, a test's log file)."""
+    logging.getLogger("alembic.runtime.migration").addFilter(_ALEMBIC_FILTER)  # once: filters are a set
     root = logging.getLogger()
     ours = [h for h in root.handlers if getattr(h, _MARK, False)]
     if ours:

@@ -88,3 +88,14 @@ def test_gunicorns_own_lines_go_through_the_json_root_handler():
     assert config["formatters"]["json"]["()"] == "app.ops.logs.JsonFormatter"
     assert config["loggers"]["gunicorn.error"]["propagate"] is True and config["root"]["handlers"] == ["console"]
     assert logs.gunicorn_logconfig("text") is None
+
+
+def test_alembics_per_check_context_lines_are_dropped_and_its_upgrade_lines_kept():
+    logs.configure("text", "INFO")
+    alembic = logging.getLogger("alembic.runtime.migration")
+
+    def kept(msg: str, *args) -> bool:
+        return alembic.filter(logging.LogRecord(alembic.name, logging.INFO, __file__, 1, msg, args, None))
+
+    assert not kept("Context impl %s.", "SQLiteImpl") and not kept("Will assume %s DDL.", "transactional")
+    assert kept("Running upgrade %s -> %s, %s", "0005", "0006", "x")
