@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from app import db
+from app.db import is_current
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ def database(engine: sa.Engine) -> list[Check]:
         return [Check("database", False, f"not reachable ({type(exc).__name__})"),
                 Check("migrations", False, "not checked: the database is not reachable")]
     try:
-        current = db.is_current(engine)
+        current = is_current(engine)
     except sa.exc.SQLAlchemyError as exc:
         return [Check("database", True, "reachable"),
                 Check("migrations", False, f"could not be read ({type(exc).__name__})")]
