@@ -69,7 +69,9 @@ def _load_data(sandbox: Sandbox, config: dict) -> None:
     if config["LOAD_DEMO_PATIENTS"]:
         ids, resources = load_demo_patients(config["DEMO_PATIENTS_DIR"], now)
         for resource in resources:
-            resource.setdefault("meta", {}).update({"versionId": "1", "lastUpdated": now_iso})
+            # As the EHR recorded them: an Observation was last updated when it was entered (its `issued` time).
+            recorded = resource.get("issued") if resource.get("resourceType") == "Observation" else None
+            resource.setdefault("meta", {}).update({"versionId": "1", "lastUpdated": recorded or now_iso})
             sandbox.store.add(resource)
         sandbox.demo_patient_ids = ids
         sandbox.demo_notes = {r["id"]: r["shows"] for r in demo_records(config["DEMO_PATIENTS_DIR"])}

@@ -1,0 +1,113 @@
+"""Screening fixtures: the sandbox EHR on loopback, a system-level token from it, and a Screening for its units.
+
+The token is a stand-in for SMART Backend Services until the backend client lands: it is issued by the
+sandbox's real authorization and token endpoints (an EHR launch of a client registered with user-level read
+scopes only), so every FHIR request the screening makes is checked by the sandbox's scope enforcement.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from werkzeug.serving import make_server
+
+from app.fhir import Transport
+from app.fhir.transport import http_session
+from app.screening.cycle import Screening, ScreeningSettings
+from sandbox import create_sandbox, register_client
+from sandbox.users import MICU_ID, SICU_ID
+from tests.sandbox.sandbox_helpers import authorize, exchange, open_chart
+
+STANDIN_ID, STANDIN_REDIRECT = "screening-standin", "http://screening.test/callback"
+STANDIN_SCOPE = "launch user/Patient.rs user/Encounter.rs user/Observation.rs"
+LOCATIONS = (f"Location/{MICU_ID}", f"Location/{SICU_ID}")
+
+
+class SandboxToken:
+    """A TokenSource holding one sandbox-issued token; `refresh()` gets a new one the same way."""
+
+    def __init__(self, ehr):
+        self.ehr, self.issued = ehr, 0
+        self._token = self._issue()
+
+    def _issue(self) -> str:
+        client = self.ehr.test_client()
+        launch = open_chart(client, "provider", "demo-102421", app=STANDIN_ID)
+        auth = authorize(client, launch=launch["launch"], scope=STANDIN_SCOPE, client_id=STANDIN_ID,
+                         redirect_uri=STANDIN_REDIRECT, aud=f"{self.ehr.base_url}/fhir", nonce=None)
+        assert auth.response.status_code == 302, auth.response.text
+        answer = exchange(client, auth, client_id=STANDIN_ID, redirect_uri=STANDIN_REDIRECT)
+        assert answer.status_code == 200, answer.json
+        self.issued += 1
+        return answer.json["access_token"]
+
+    def access_token(self) -> str:
+        return self._token
+
+    def refresh(self) -> str | None:
+        self._token = self._issue()
+        return self._token
+
+
+def serve_sandbox(settings: dict):
+    app = create_sandbox(settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    app.config["SANDBOX_BASE_URL"] = app.base_url = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    register_client(app, STANDIN_ID, [STANDIN_REDIRECT], "http://screening.test/launch", scope=STANDIN_SCOPE)
+    return app, server, thread
+
+
+@pytest.fixture(scope="session")
+def ehr():
+    app, server, thread = serve_sandbox({"LOAD_SAMPLE_PATIENTS": False})
+    yield app
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def faults(ehr):
+    from sandbox import faults as switches
+
+    yield switches
+    switches.clear(ehr)
+
+
+@pytest.fixture(scope="session")
+def tokens(ehr):
+    return SandboxToken(ehr)
+
+
+@pytest.fixture(scope="session")
+def http():
+    return http_session()
+
+
+class Clock:
+    """The clinical clock, moved by hand (never sleep)."""
+
+    def __init__(self, now: datetime):
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return Clock(datetime.now(UTC).replace(microsecond=0))
+
+
+@pytest.fixture
+def make_screening(engine, ehr, tokens, http, clock):
+    def _make(**overrides) -> Screening:
+        settings = ScreeningSettings(iss=f"{ehr.base_url}/fhir", locations=overrides.pop("locations", LOCATIONS),
+                                     **overrides)
+        return Screening(engine, settings, lambda: Transport(settings.iss, tokens, session=http, read_timeout=5,
+                                                             time_budget=10, backoff=0.01, max_backoff=0.05),
+                         clock=clock)
+    return _make
