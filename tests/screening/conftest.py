@@ -111,3 +111,28 @@ def make_screening(engine, ehr, tokens, http, clock):
                                                              time_budget=10, backoff=0.01, max_backoff=0.05),
                          clock=clock)
     return _make
+
+
+@pytest.fixture
+def fresh_ehr():
+    """A sandbox of its own, for tests that change its data."""
+    app, server, thread = serve_sandbox({"LOAD_SAMPLE_PATIENTS": False})
+    yield app
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def screening_of(engine, http, clock):
+    """A Screening of another sandbox: `screening_of(ehr, token_source=None, **settings)`."""
+    def _make(ehr, token_source=None, **overrides) -> Screening:
+        settings = ScreeningSettings(iss=f"{ehr.base_url}/fhir", locations=LOCATIONS, **overrides)
+        source = token_source or SandboxToken(ehr)
+        return Screening(engine, settings, lambda: Transport(settings.iss, source, session=http, read_timeout=1,
+                                                             time_budget=10, backoff=0.01, max_backoff=0.05),
+                         clock=clock)
+    return _make
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
