@@ -39,11 +39,18 @@ class Services:
     http: requests.Session
     clock: Callable[[], datetime]
     policy: Policy
+    # The time patients are scored at: the clock itself, except in the demo, whose sandbox replays the records on a
+    # faster clock (app.demo): sessions, tokens and forms keep real time, the data and its scoring move faster.
+    clinical_clock: Callable[[], datetime] | None = None
+
+    def clinical_now(self) -> datetime:
+        return (self.clinical_clock or self.clock)()
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     overrides = dict(overrides or {})
     clock = overrides.pop("clock", None)
+    clinical_clock = overrides.pop("clinical_clock", None)
     settings = load_settings(overrides)
     clock = clock or site_clock(settings.site_timezone)
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -52,6 +59,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
                       MAX_CONTENT_LENGTH=64 * 1024, SEND_FILE_MAX_AGE_DEFAULT=3600)
     app.extensions["sentinel"] = build_services(settings, clock)
+    app.extensions["sentinel"].clinical_clock = clinical_clock
     register_blueprints(app)
     register_security(app)
     register_errorhandlers(app)
@@ -84,9 +92,20 @@ def alert_policy(settings: Settings) -> Policy:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import adoption, alerts, bundle, feedback, home, launch, patient, transparency, tuning
+    from app.web import (
+        adoption,
+        alerts,
+        bundle,
+        feedback,
+        home,
+        launch,
+        operations,
+        patient,
+        transparency,
+        tuning,
+    )
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption):
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, operations):
         app.register_blueprint(module.bp)
 
 

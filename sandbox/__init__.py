@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, request
 
-from . import faults, users
+from . import faults, replay, users
 from .auth import server as auth_server
 from .auth.keys import SigningKey
 from .auth.models import DEFAULT_CLIENT_SCOPE, AuthStore, Client
@@ -53,6 +53,8 @@ def create_sandbox(settings: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_error_handlers(app)
     faults.install(app)
+    if sandbox.replay is not None:
+        replay.install(app, sandbox.replay)
     sandbox.startup_seconds = time.perf_counter() - started
     log.info("sandbox ready: %d resources, %d demo + %d sample patients, %.2f s", store.count(),
              len(sandbox.demo_patient_ids), len(sandbox.sample_patient_ids), sandbox.startup_seconds)
@@ -67,7 +69,13 @@ def _load_data(sandbox: Sandbox, config: dict) -> None:
         sandbox.store.add(resource)
     sandbox.user_ids = [u.practitioner_id for u in users.USERS]
     if config["LOAD_DEMO_PATIENTS"]:
-        ids, resources = load_demo_patients(config["DEMO_PATIENTS_DIR"], now)
+        replay_clock = config["REPLAY_CLOCK"]
+        start = datetime.fromtimestamp(float(replay_clock()), UTC).replace(microsecond=0) if replay_clock else now
+        ids, resources = load_demo_patients(config["DEMO_PATIENTS_DIR"],
+                                            start + timedelta(hours=config["REPLAY_HOURS"]) if replay_clock else now)
+        if replay_clock:
+            resources, held = replay.split(resources, start)
+            sandbox.replay = replay.Replay(replay_clock, held)
         for resource in resources:
             # As the EHR recorded them: an Observation was last updated when it was entered (its `issued` time).
             recorded = resource.get("issued") if resource.get("resourceType") == "Observation" else None

@@ -48,12 +48,16 @@ DEFAULTS: dict = {
     "FAULT_SEED": 2019,  # seeds the probability faults, so a run is repeatable
     "ORDERS_REFRESH_SECONDS": 3,  # the chart's orders panel reloads itself this often
     "CLOCK": time.time,  # () -> float seconds since the epoch
+    # The demo's replay (sandbox/replay.py): a clock that runs faster, and how many of each demo record's last hours
+    # arrive on it after the start. None: every record is there at once, ending now.
+    "REPLAY_CLOCK": None,  # () -> float seconds since the epoch, on the demo clock
+    "REPLAY_HOURS": 8,
     "SLEEP": time.sleep,  # the slow-response fault calls this
 }
 
 _POSITIVE_INTS = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "AUTH_CODE_LIFETIME", "LAUNCH_LIFETIME",
                   "ID_TOKEN_LIFETIME", "SEARCH_PAGE_DEFAULT", "SEARCH_PAGE_MAX", "SEARCH_SNAPSHOT_LIFETIME",
-                  "ORDERS_REFRESH_SECONDS")
+                  "ORDERS_REFRESH_SECONDS", "REPLAY_HOURS")
 
 
 def resolve(settings: dict | None) -> dict:
@@ -70,6 +74,8 @@ def resolve(settings: dict | None) -> dict:
         raise SandboxConfigError("SEARCH_PAGE_DEFAULT must not exceed SEARCH_PAGE_MAX")
     if merged["FHIR_USER"] not in ("absolute", "relative"):
         raise SandboxConfigError("FHIR_USER must be 'absolute' or 'relative'")
+    if merged["REPLAY_CLOCK"] is not None and not callable(merged["REPLAY_CLOCK"]):
+        raise SandboxConfigError("REPLAY_CLOCK must be callable (or None: no replay)")
     for key in ("CLOCK", "SLEEP"):
         if not callable(merged[key]):
             raise SandboxConfigError(f"{key} must be callable")
