@@ -114,3 +114,47 @@ def ensure_schema(app: procrastinate.App, engine: sa.Engine) -> bool:
             cursor.execute(app.schema_manager.get_schema())
     log.info("procrastinate schema created")
     return True
+
+
+def work_forever(app: procrastinate.App, *, restart_after: float = 5.0, **options) -> None:
+    """Run a worker until SIGTERM or SIGINT. procrastinate stops a worker whose database connection fails (a
+    PostgreSQL restart, a failover): this starts it again after `restart_after` seconds, logging each stop as an
+    error, so a screening worker never ends silently. A job it was running is taken up again by retry_stalled."""
+    import asyncio
+    import signal
+
+    async def supervise() -> None:
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        current: list[asyncio.Task] = []
+
+        def stop() -> None:
+            stopping.set()
+            for task in current:
+                task.cancel()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop)
+        while not stopping.is_set():
+            try:
+                async with app.open_async():
+                    current[:] = [asyncio.create_task(app.run_worker_async(install_signal_handlers=False, **options))]
+                    await current[0]
+            except asyncio.CancelledError:
+                if stopping.is_set():
+                    break
+                raise
+            except Exception as exc:  # the database gone: procrastinate's ConnectorException, psycopg's errors
+                log.error("screening worker stopped: %s; starting again in %g s", type(exc).__name__, restart_after)
+            else:
+                if not stopping.is_set():
+                    log.error("screening worker stopped (its database connection failed); starting again in %g s",
+                              restart_after)
+            if not stopping.is_set():
+                try:
+                    await asyncio.wait_for(stopping.wait(), restart_after)
+                except TimeoutError:
+                    pass
+        log.info("screening worker stopped on request")
+
+    asyncio.run(supervise())

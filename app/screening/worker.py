@@ -53,5 +53,6 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or f"{socket.gethostname()}-{os.getpid()}"
     log.info("screening worker %s: every %d min, %s, concurrency %d", name, st.screen_interval_minutes,
              ",".join(st.screen_locations), args.concurrency or st.screen_worker_concurrency)
-    app.run_worker(queues=[tasks.QUEUE], concurrency=args.concurrency or st.screen_worker_concurrency, name=name)
+    tasks.work_forever(app, queues=[tasks.QUEUE], concurrency=args.concurrency or st.screen_worker_concurrency,
+                       name=name)
     return 0
