@@ -47,6 +47,9 @@ DEFAULTS: dict = {
     "FAULTS_HTTP": True,  # POST {BASE}/_sandbox/faults; the sandbox is for demo and tests only
     "FAULT_SEED": 2019,  # seeds the probability faults, so a run is repeatable
     "ORDERS_REFRESH_SECONDS": 3,  # the chart's orders panel reloads itself this often
+    "BACKEND_TOKEN_LIFETIME": 300,  # system access tokens; SMART Backend Services recommends at most 300 s
+    "BACKEND_JWKS_TIMEOUT": 5,  # seconds to fetch a backend client's registered JWKS URL
+    "BACKEND_JWKS_CACHE_SECONDS": 300,  # a fetched JWKS is reused this long (an unknown kid refetches at once)
     "CLOCK": time.time,  # () -> float seconds since the epoch
     # The demo's replay (sandbox/replay.py): a clock that runs faster, and how many of each demo record's last hours
     # arrive on it after the start. None: every record is there at once, ending now.
@@ -57,7 +60,8 @@ DEFAULTS: dict = {
 
 _POSITIVE_INTS = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "AUTH_CODE_LIFETIME", "LAUNCH_LIFETIME",
                   "ID_TOKEN_LIFETIME", "SEARCH_PAGE_DEFAULT", "SEARCH_PAGE_MAX", "SEARCH_SNAPSHOT_LIFETIME",
-                  "ORDERS_REFRESH_SECONDS", "REPLAY_HOURS")
+                  "ORDERS_REFRESH_SECONDS", "BACKEND_TOKEN_LIFETIME", "BACKEND_JWKS_TIMEOUT",
+                  "BACKEND_JWKS_CACHE_SECONDS", "REPLAY_HOURS")
 
 
 def resolve(settings: dict | None) -> dict:

@@ -56,9 +56,11 @@ def error_code(exc: BaseException) -> str:
 
 
 def error_text(exc: BaseException) -> str:
-    """A sentence for the deployment team (the errors' own messages carry no PHI or tokens)."""
-    message = getattr(exc, "message", None) or getattr(exc, "detail", None)
-    return str(message)[:500] if message else type(exc).__name__
+    """A sentence for the deployment team, with the technical detail (the errors' own messages and details carry
+    no PHI or tokens)."""
+    message, detail = getattr(exc, "message", None), getattr(exc, "detail", None)
+    text = " ".join(p for p in (str(message) if message else "", f"({detail})" if detail else "") if p)
+    return text[:500] or type(exc).__name__
 
 
 class Screening:
@@ -86,7 +88,8 @@ class Screening:
             census = read_census(transport, self.settings.locations, page_size=self.settings.page_size,
                                  max_pages=self.settings.census_max_pages)
         except Exception as exc:  # FHIR down, token refused, ...: recorded and shown, the schedule goes on
-            log.error("screening cycle %s: census not read: %s (%s)", cycle_id, error_code(exc), type(exc).__name__)
+            log.error("screening cycle %s: census not read: %s (%s)", cycle_id, error_code(exc),
+                      getattr(exc, "detail", None) or type(exc).__name__)
             history.census_read(self.engine, cycle_id, size=None, complete=False,
                                 fhir_requests=transport.round_trips, error=error_code(exc), error_text=error_text(exc))
             return cycle_id, None

@@ -25,8 +25,7 @@ def services_and_screening():
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     services = build_services(settings, site_clock(settings.site_timezone))
-    fhir_base = getattr(settings, "backend_fhir_base", "")
-    return services, screening_for(services, getattr(services, "backend", None), fhir_base)
+    return services, screening_for(services, services.backend, settings.backend_fhir_base)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,8 +1,8 @@
-"""Screening fixtures: the sandbox EHR on loopback, a system-level token from it, and a Screening for its units.
+"""Screening fixtures: the sandbox EHR on loopback, the app's SMART Backend Services client registered with it
+(its own key, system/ read scopes only, so every FHIR request the screening makes passes the sandbox's scope
+enforcement), and a Screening for its ICU units.
 
-The token is a stand-in for SMART Backend Services until the backend client lands: it is issued by the
-sandbox's real authorization and token endpoints (an EHR launch of a client registered with user-level read
-scopes only), so every FHIR request the screening makes is checked by the sandbox's scope enforcement.
+`SandboxToken` (a user-level token through a real EHR launch) stays for what needs a token of another kind.
 """
 
 from __future__ import annotations
@@ -16,13 +16,28 @@ from werkzeug.serving import make_server
 from app.fhir import Transport
 from app.fhir.transport import http_session
 from app.screening.cycle import Screening, ScreeningSettings
-from sandbox import create_sandbox, register_client
+from app.smart.backend import BackendTokens
+from app.smart.backend_key import generate_key
+from sandbox import create_sandbox, register_backend_client, register_client
 from sandbox.users import MICU_ID, SICU_ID
 from tests.sandbox.sandbox_helpers import authorize, exchange, open_chart
 
 STANDIN_ID, STANDIN_REDIRECT = "screening-standin", "http://screening.test/callback"
 STANDIN_SCOPE = "launch user/Patient.rs user/Encounter.rs user/Observation.rs"
 LOCATIONS = (f"Location/{MICU_ID}", f"Location/{SICU_ID}")
+BACKEND_ID = "screening-test"
+BACKEND_SCOPE = "system/Patient.rs system/Encounter.rs system/Observation.rs"
+
+
+def backend_for(ehr, *, registered: bool = True) -> BackendTokens:
+    """The app's backend client for this sandbox, its key registered there by value (`registered=False`: a key
+    the sandbox never saw, so every token request is refused)."""
+    key = generate_key()
+    if registered:
+        register_backend_client(ehr, BACKEND_ID, jwks=key.jwks(), scope=BACKEND_SCOPE)
+    base = f"{ehr.base_url}/fhir"
+    return BackendTokens(base, BACKEND_ID, key, http_session(), scope=BACKEND_SCOPE, iss_allowlist=(base,),
+                         require_https=False)
 
 
 class SandboxToken:
@@ -79,7 +94,7 @@ def faults(ehr):
 
 @pytest.fixture(scope="session")
 def tokens(ehr):
-    return SandboxToken(ehr)
+    return backend_for(ehr)
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +142,7 @@ def screening_of(engine, http, clock):
     """A Screening of another sandbox: `screening_of(ehr, token_source=None, **settings)`."""
     def _make(ehr, token_source=None, **overrides) -> Screening:
         settings = ScreeningSettings(iss=f"{ehr.base_url}/fhir", locations=LOCATIONS, **overrides)
-        source = token_source or SandboxToken(ehr)
+        source = token_source or backend_for(ehr)
         return Screening(engine, settings, lambda: Transport(settings.iss, source, session=http, read_timeout=1,
                                                              time_budget=10, backoff=0.01, max_backoff=0.05),
                          clock=clock)

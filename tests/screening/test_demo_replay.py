@@ -12,10 +12,8 @@ import sqlalchemy as sa
 
 from app import audit
 from app.alerts import store
-from app.demo import start_screening, start_stack
+from app.demo import start_stack
 from app.screening import history
-
-from .conftest import LOCATIONS, STANDIN_ID, STANDIN_REDIRECT, STANDIN_SCOPE, SandboxToken
 
 
 def launched_page(stack, user: str, patient: str) -> str:
@@ -27,19 +25,13 @@ def launched_page(stack, user: str, patient: str) -> str:
 
 
 def test_within_minutes_a_septic_patient_nobody_opened_is_alerted_and_the_page_shows_it(tmp_path):
-    from sandbox import register_client
-
-    stack = start_stack(app_overrides={"database_url": f"sqlite:///{tmp_path / 'demo.db'}",
-                                       "screen_locations": LOCATIONS},
-                        sandbox_settings={"LOAD_SAMPLE_PATIENTS": False}, demo_speed=60, replay_hours=8)
+    # As `sentinel demo` starts it: the app's backend client (a key of its own, registered by JWKS URL) screens
+    # in-process; the records replay at one demo hour per real second.
+    stack = start_stack(app_overrides={"database_url": f"sqlite:///{tmp_path / 'demo.db'}"},
+                        sandbox_settings={"LOAD_SAMPLE_PATIENTS": False}, demo_speed=60, replay_hours=8, screen=True)
     try:
-        register_client(stack.ehr, STANDIN_ID, [STANDIN_REDIRECT], "http://screening.test/launch",
-                        scope=STANDIN_SCOPE)
-        stack.ehr.base_url = stack.ehr_url
         services = stack.app.extensions["sentinel"]
         replay = stack.ehr.extensions["sandbox"].replay
-        assert replay.waiting > 0  # the last 8 hours are still to come
-        stack.scheduler = start_screening(services, SandboxToken(stack.ehr), stack.fhir_base)
         engine = services.engine
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and not audit.entries(engine, action="raise_alert"):
@@ -53,7 +45,7 @@ def test_within_minutes_a_septic_patient_nobody_opened_is_alerted_and_the_page_s
                 history.risk_scores.c.patient_id == patient, history.risk_scores.c.at < alert.raised_at)).scalars()
             before = list(before)
         assert before and "alert" not in before  # screened before, not alerting: it deteriorated on the replay
-        assert replay.released > 0
+        assert replay.released > 0 and services.backend.requests_made >= 1
         page = launched_page(stack, "provider", patient)
         assert 'id="active-alert"' in page
         trend = page[page.index('id="risk-trend"'):]

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from app.fhir import StaticToken
 from app.screening import history, window
 
+from .conftest import backend_for
 from .test_window import SEPTIC, newest, put
 
 DEMO = 10
@@ -68,34 +69,13 @@ def test_junk_for_one_patient_does_not_stop_the_others(fresh_ehr, screening_of, 
     assert len(seen) == DEMO
 
 
-class Refused:
-    """A token source whose authorization server refuses the app (as a backend client's BackendTokenRefused)."""
-
-    code = "backend_token_refused"
-    message = "The EHR's authorization server refused the app's token request (invalid_client)."
-
-    def access_token(self) -> str:
-        raise RefusedError(self.message)
-
-    def refresh(self) -> str | None:
-        return None
-
-
-class RefusedError(Exception):
-    code = "backend_token_refused"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
 def test_a_refused_token_is_a_clear_error_on_the_cycle_and_in_the_log_and_screening_goes_on(
         fresh_ehr, screening_of, engine, clock, caplog):
     caplog.set_level(logging.ERROR, logger="app.screening.cycle")
-    screening_of(fresh_ehr, token_source=Refused()).run(clock.now)
+    screening_of(fresh_ehr, token_source=backend_for(fresh_ehr, registered=False)).run(clock.now)
     summary = history.cycle_summaries(engine)[0]
     assert (summary.error, summary.census_size, summary.screened) == ("backend_token_refused", None, 0)
-    assert "refused the app's token request" in summary.error_text
+    assert "refused the background screening's access request" in summary.error_text
     assert any("census not read: backend_token_refused" in r.getMessage() for r in caplog.records)
     clock.now += timedelta(minutes=15)
     screening_of(fresh_ehr).run(clock.now)  # the token is fixed: the next cycle screens everyone

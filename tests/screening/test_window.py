@@ -12,7 +12,7 @@ from app.fhir import Transport
 from app.model import score
 from app.screening import history, window
 
-from .conftest import SandboxToken, now_iso
+from .conftest import backend_for, now_iso
 
 SEPTIC, OTHER = "demo-102421", "demo-108289"
 
@@ -58,7 +58,7 @@ def test_incremental_reads_give_the_full_window_s_measurements_and_score(fresh_e
         scored = {r.patient_id: r for r in conn.execute(sa.select(t).where(t.c.cycle_id == cycle))}
     assert {r.read for r in scored.values()} == {"incremental"}
     iss = f"{fresh_ehr.base_url}/fhir"
-    transport = Transport(iss, SandboxToken(fresh_ehr), session=http)
+    transport = Transport(iss, backend_for(fresh_ehr), session=http)
     lookback = timedelta(hours=72)
     for pid in (SEPTIC, OTHER, "demo-109721"):
         kept = window.load(engine, iss, f"Encounter/{pid}-icu").measurements(clock.now, lookback)
