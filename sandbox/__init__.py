@@ -78,18 +78,27 @@ def _load_data(sandbox: Sandbox, config: dict) -> None:
             resources, held = replay.split(resources, start)
             sandbox.replay = replay.Replay(replay_clock, held)
         for resource in resources:
-            # As the EHR recorded them: an Observation was last updated when it was entered (its `issued` time).
-            recorded = resource.get("issued") if resource.get("resourceType") == "Observation" else None
-            resource.setdefault("meta", {}).update({"versionId": "1", "lastUpdated": recorded or now_iso})
-            sandbox.store.add(resource)
+            sandbox.store.add(_as_recorded(resource, now_iso))
         sandbox.demo_patient_ids = ids
         sandbox.demo_notes = {r["id"]: r["shows"] for r in demo_records(config["DEMO_PATIENTS_DIR"])}
+    if config["CENSUS_PATIENTS"]:
+        from .census import load as load_census
+
+        for resource in load_census(int(config["CENSUS_PATIENTS"]), config["CENSUS_HOURS"], now)[1]:
+            sandbox.store.add(_as_recorded(resource, now_iso))
     if config["LOAD_SAMPLE_PATIENTS"]:
         try:
             sandbox.sample_patient_ids = load_folder(config["SAMPLE_PATIENTS_DIR"], sandbox.store, now_iso)
         except (OSError, ValueError) as exc:
             raise SandboxConfigError(f"could not load the sample patients from {config['SAMPLE_PATIENTS_DIR']}: "
                                      f"{exc}") from exc
+
+
+def _as_recorded(resource: dict, now_iso: str) -> dict:
+    """Version 1, last updated as the EHR recorded it: an Observation when it was entered (its `issued` time)."""
+    recorded = resource.get("issued") if resource.get("resourceType") == "Observation" else None
+    resource.setdefault("meta", {}).update({"versionId": "1", "lastUpdated": recorded or now_iso})
+    return resource
 
 
 def _register_blueprints(app: Flask) -> None:

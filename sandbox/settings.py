@@ -55,13 +55,16 @@ DEFAULTS: dict = {
     # arrive on it after the start. None: every record is there at once, ending now.
     "REPLAY_CLOCK": None,  # () -> float seconds since the epoch, on the demo clock
     "REPLAY_HOURS": 8,
+    # The screening benchmark's census (sandbox/census.py): this many PhysioNet set-B patients, their last hours.
+    "CENSUS_PATIENTS": 0,
+    "CENSUS_HOURS": 36,
     "SLEEP": time.sleep,  # the slow-response fault calls this
 }
 
 _POSITIVE_INTS = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "AUTH_CODE_LIFETIME", "LAUNCH_LIFETIME",
                   "ID_TOKEN_LIFETIME", "SEARCH_PAGE_DEFAULT", "SEARCH_PAGE_MAX", "SEARCH_SNAPSHOT_LIFETIME",
                   "ORDERS_REFRESH_SECONDS", "BACKEND_TOKEN_LIFETIME", "BACKEND_JWKS_TIMEOUT",
-                  "BACKEND_JWKS_CACHE_SECONDS", "REPLAY_HOURS")
+                  "BACKEND_JWKS_CACHE_SECONDS", "REPLAY_HOURS", "CENSUS_HOURS")
 
 
 def resolve(settings: dict | None) -> dict:

@@ -1,8 +1,6 @@
 """Screening fixtures: the sandbox EHR on loopback, the app's SMART Backend Services client registered with it
 (its own key, system/ read scopes only, so every FHIR request the screening makes passes the sandbox's scope
 enforcement), and a Screening for its ICU units.
-
-`SandboxToken` (a user-level token through a real EHR launch) stays for what needs a token of another kind.
 """
 
 from __future__ import annotations
@@ -18,12 +16,9 @@ from app.fhir.transport import http_session
 from app.screening.cycle import Screening, ScreeningSettings
 from app.smart.backend import BackendTokens
 from app.smart.backend_key import generate_key
-from sandbox import create_sandbox, register_backend_client, register_client
+from sandbox import create_sandbox, register_backend_client
 from sandbox.users import MICU_ID, SICU_ID
-from tests.sandbox.sandbox_helpers import authorize, exchange, open_chart
 
-STANDIN_ID, STANDIN_REDIRECT = "screening-standin", "http://screening.test/callback"
-STANDIN_SCOPE = "launch user/Patient.rs user/Encounter.rs user/Observation.rs"
 LOCATIONS = (f"Location/{MICU_ID}", f"Location/{SICU_ID}")
 BACKEND_ID = "screening-test"
 BACKEND_SCOPE = "system/Patient.rs system/Encounter.rs system/Observation.rs"
@@ -40,39 +35,12 @@ def backend_for(ehr, *, registered: bool = True) -> BackendTokens:
                          require_https=False)
 
 
-class SandboxToken:
-    """A TokenSource holding one sandbox-issued token; `refresh()` gets a new one the same way."""
-
-    def __init__(self, ehr):
-        self.ehr, self.issued = ehr, 0
-        self._token = self._issue()
-
-    def _issue(self) -> str:
-        client = self.ehr.test_client()
-        launch = open_chart(client, "provider", "demo-102421", app=STANDIN_ID)
-        auth = authorize(client, launch=launch["launch"], scope=STANDIN_SCOPE, client_id=STANDIN_ID,
-                         redirect_uri=STANDIN_REDIRECT, aud=f"{self.ehr.base_url}/fhir", nonce=None)
-        assert auth.response.status_code == 302, auth.response.text
-        answer = exchange(client, auth, client_id=STANDIN_ID, redirect_uri=STANDIN_REDIRECT)
-        assert answer.status_code == 200, answer.json
-        self.issued += 1
-        return answer.json["access_token"]
-
-    def access_token(self) -> str:
-        return self._token
-
-    def refresh(self) -> str | None:
-        self._token = self._issue()
-        return self._token
-
-
 def serve_sandbox(settings: dict):
     app = create_sandbox(settings)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["SANDBOX_BASE_URL"] = app.base_url = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    register_client(app, STANDIN_ID, [STANDIN_REDIRECT], "http://screening.test/launch", scope=STANDIN_SCOPE)
     return app, server, thread
 
 
