@@ -18,9 +18,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from app import assessment
 from app.alerts import orders as bundle_orders
 from app.alerts import screening as screenings
-from app.alerts import store, thresholds
+from app.alerts import store
 from app.alerts.bundle import (
     BLOOD_CULTURE_CODES,
     CULTURE_LOOKBACK,
@@ -34,17 +35,7 @@ from app.alerts.bundle import (
     medication_kind,
 )
 from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
-from app.alerts.policy import (
-    ABSTAIN,
-    ALERT,
-    LOW,
-    UNAVAILABLE,
-    WATCH,
-    Assessment,
-    Policy,
-    assess,
-    display_unit,
-)
+from app.alerts.policy import ABSTAIN, ALERT, LOW, UNAVAILABLE, WATCH, Assessment, Policy, display_unit
 from app.alerts.workflow import DISMISS_REASONS, PAUSE_CHOICES, Actor, Scope, may_decide
 from app.fhir import (
     Demographics,
@@ -63,8 +54,9 @@ from app.fhir.codes import loinc_codings
 from app.fhir.dates import fhir_instant, parse_datetime
 from app.fhir.paging import search
 from app.fhir.searches import latest_weight
-from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Model, ModelError, Risk, load_model, score
+from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Model, Risk, load_model
 from app.model.scoring import MAX_AGE_H, REQUIRED
+from app.screening.history import CHART
 
 log = logging.getLogger(__name__)
 
@@ -589,13 +581,7 @@ class FetchSettings:
 
 
 def resolve_model(model: Model | None) -> tuple[Model | None, str | None]:
-    if model is not None:
-        return model, None
-    try:
-        return load_model(), None
-    except ModelError as exc:
-        log.warning("risk model unavailable: %s", type(exc).__name__)
-        return None, "The risk model has not been installed or did not pass its checks. Tell the deployment team."
+    return assessment.resolve_model(model, loader=lambda: load_model())
 
 
 def care_unit(transport: Transport, encounter_id: str | None) -> str:
@@ -638,15 +624,12 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
                   model: Model | None = None, policy: Policy | None = None, with_bundle: bool = True) -> Snapshot:
     """Fetch the patient's data once, score it, apply the alert policy and workflow, and build every panel."""
     record, mapping = fetch_and_map(transport, ctx, now, settings)
-    measurements = mapping.measurements
     model, unavailable = resolve_model(model)
-    site = thresholds.current(engine, default=model.threshold) if model else None
-    outcome = score(list(measurements), now, site.value, model=model) if model else None
-    verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
-                     unavailable_reason=unavailable)
-    alert = store.sync(engine, ctx.scope, verdict, now, threshold_version=site.version if site else 0,
-                       measurements=[m for m in measurements if CONCEPTS[m.concept].kind != "demographic"],
-                       care_unit=lambda: care_unit(transport, ctx.encounter_id))
+    assessed = assessment.assess_and_sync(
+        engine, ctx.scope, mapping.measurements, now, iss=transport.base, source=CHART, model=model,
+        unavailable_reason=unavailable, policy=policy, care_unit=lambda: care_unit(transport, ctx.encounter_id),
+        read="full", fhir_requests=transport.round_trips)
+    verdict, alert, site = assessed.verdict, assessed.alert, assessed.site
     status, notes = None, ()
     if with_bundle and alert is not None and alert.time_zero is not None:
         facts, notes = bundle_facts(transport, record, mapping, alert.time_zero, max_pages=settings.max_pages)

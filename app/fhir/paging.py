@@ -24,6 +24,7 @@ class SearchResult:
     notes: tuple[str, ...] = ()
     complete: bool = True
     pages: int = 0
+    server_time: str | None = None  # the first page's Bundle.meta.lastUpdated: the server's clock at the search
 
 
 def _next_link(bundle: dict) -> object:
@@ -65,6 +66,8 @@ def search(transport: Transport, resource_type: str, params: dict, *, max_pages:
     `follow=False` reads the first page only, on purpose (e.g. `_count=1&_sort=-date` for the latest value).
     """
     bundle = transport.get_json(resource_type, params, expect="Bundle")
+    meta = bundle.get("meta") if isinstance(bundle.get("meta"), dict) else {}
+    server_time = meta.get("lastUpdated") if isinstance(meta.get("lastUpdated"), str) else None
     seen = {transport.last_url} if transport.last_url else set()
     resources: list[dict] = []
     ids: set[tuple[str, str]] = set()
@@ -114,4 +117,4 @@ def search(transport: Transport, resource_type: str, params: dict, *, max_pages:
         bundle = transport.get_json(url, expect="Bundle")
         if transport.last_url:
             seen.add(transport.last_url)
-    return SearchResult(tuple(resources), tuple(notes), complete, pages)
+    return SearchResult(tuple(resources), tuple(notes), complete, pages, server_time)

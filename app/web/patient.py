@@ -17,6 +17,7 @@ from app.audit import record
 from app.bedside import Context, FetchSettings, clock_text, screening_panel, take_snapshot
 from app.ops import metrics
 
+from . import risk_trend
 from .fhir_access import transport_for
 from .guards import is_htmx, launched, require_role, services
 
@@ -109,8 +110,8 @@ def page_with(status: int, **panels):
 def _snapshot(patient_id: str, with_bundle: bool = True):
     svc, s = services(), g.session
     transport = transport_for(s)
-    snapshot = take_snapshot(transport, svc.engine, context(), svc.clock(), fetch_settings(), model=bedside_model(),
-                             policy=bedside_policy(), with_bundle=with_bundle)
+    snapshot = take_snapshot(transport, svc.engine, context(), svc.clinical_now(), fetch_settings(),
+                             model=bedside_model(), policy=bedside_policy(), with_bundle=with_bundle)
     metrics.assessment(snapshot.assessment.level)
     return snapshot
 
@@ -124,7 +125,8 @@ def page(patient_id: str):
           detail={"round_trips": snapshot.round_trips, "level": snapshot.assessment.level,
                   "alert": alert.id if alert else None, "alert_state": alert.state if alert else None})
     notice = NOTICES.get(request.args.get("notice", ""))
-    return render_template("patient/page.html", view=snapshot, notice=notice)
+    trend = risk_trend.build(services().engine, g.session.iss, context().scope.key, services().clinical_now())
+    return render_template("patient/page.html", view=snapshot, notice=notice, trend=trend)
 
 
 @bp.get("/patients/<patient_id>/assessment")

@@ -1,0 +1,110 @@
+"""The census: encounters in progress at the site's chosen locations, from one paged FHIR Encounter search.
+
+`Encounter?status=in-progress&location=Location/a,Location/b&_count=N` (FHIR R4 Encounter search parameters
+`status` (token) and `location` (reference), comma = OR). A server may ignore a parameter it does not support (R4
+search.html, "Handling errors"), and one that ignored `location` or `status` would hand back the whole hospital, so
+each Encounter returned is checked against both criteria again; the others are counted, never screened.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from .paging import search
+from .searches import FHIR_ID
+from .transport import Transport
+
+log = logging.getLogger(__name__)
+
+IN_PROGRESS = "in-progress"
+
+
+@dataclass(frozen=True)
+class CensusEntry:
+    """One patient to screen: the encounter in progress and where the patient is."""
+
+    patient_id: str
+    encounter_id: str
+    location: str  # the active location's reference, "Location/<id>"
+    location_display: str | None
+
+
+@dataclass(frozen=True)
+class Census:
+    entries: tuple[CensusEntry, ...]
+    complete: bool  # every page was read
+    pages: int
+    not_matching: int  # returned by the server but not in progress at one of our locations (not screened)
+    unreadable: int  # an Encounter without a usable patient or id (not screened)
+    notes: tuple[str, ...] = ()
+
+
+def _patient_id(encounter: dict) -> str | None:
+    ref = (encounter.get("subject") or {}).get("reference") if isinstance(encounter.get("subject"), dict) else None
+    if not isinstance(ref, str):
+        return None
+    parts = ref.split("/_history/")[0].rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2] != "Patient" or not FHIR_ID.fullmatch(parts[-1]):
+        return None
+    return parts[-1]
+
+
+def _locations(encounter: dict) -> list[tuple[str, str | None, str | None]]:
+    """(reference as "Location/<id>", display, status) of each location of the encounter."""
+    out = []
+    for item in encounter.get("location") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("location"), dict):
+            continue
+        ref = item["location"].get("reference")
+        if not isinstance(ref, str):
+            continue
+        parts = ref.split("/_history/")[0].rstrip("/").split("/")
+        if len(parts) >= 2 and parts[-2] == "Location":
+            display = item["location"].get("display")
+            out.append((f"Location/{parts[-1]}", display if isinstance(display, str) else None, item.get("status")))
+    return out
+
+
+def entry_of(encounter: dict, locations: frozenset[str]) -> CensusEntry | None | bool:
+    """The census entry for one Encounter; False when it is not in progress at one of `locations` (the
+    encounter's current location: status active, else any not completed); None when it cannot be read."""
+    eid = encounter.get("id")
+    pid = _patient_id(encounter)
+    if not isinstance(eid, str) or not FHIR_ID.fullmatch(eid) or pid is None:
+        return None
+    if encounter.get("status") != IN_PROGRESS:
+        return False
+    here = [x for x in _locations(encounter) if x[2] in (None, "active")]
+    here.sort(key=lambda x: x[2] != "active")
+    for ref, display, _status in here:
+        if ref in locations:
+            return CensusEntry(pid, eid, ref, display)
+    return False
+
+
+def read_census(transport: Transport, locations: tuple[str, ...], *, page_size: int = 200,
+                max_pages: int = 50) -> Census:
+    """Every encounter in progress at `locations` ("Location/<id>" each). One patient with two encounters in
+    progress there is screened once per encounter (alerts are kept per encounter)."""
+    wanted = frozenset(f"Location/{loc.split('/')[-1]}" for loc in locations)
+    params = {"status": IN_PROGRESS, "location": ",".join(sorted(wanted)), "_count": str(page_size)}
+    result = search(transport, "Encounter", params, max_pages=max_pages)
+    entries: dict[str, CensusEntry] = {}
+    not_matching = unreadable = 0
+    for resource in result.resources:
+        if resource.get("resourceType") != "Encounter":
+            continue
+        entry = entry_of(resource, wanted)
+        if entry is None:
+            unreadable += 1
+        elif entry is False:
+            not_matching += 1
+        else:
+            entries.setdefault(entry.encounter_id, entry)
+    if not_matching:
+        log.warning("census: %d Encounter(s) returned that are not in progress at the screened locations "
+                    "(does the server honour status and location?)", not_matching)
+    log.info("census: %d encounters at %d locations, %d pages, complete=%s", len(entries), len(wanted),
+             result.pages, result.complete)
+    return Census(tuple(entries.values()), result.complete, result.pages, not_matching, unreadable, result.notes)

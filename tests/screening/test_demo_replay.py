@@ -1,0 +1,54 @@
+"""The demo, end to end on a fast clock: the records replay hour by hour, the in-process screening scores everyone,
+and a septic patient whom nobody opened gets an alert that the bedside page then shows with the risk over time."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+
+import requests
+import sqlalchemy as sa
+
+from app import audit
+from app.alerts import store
+from app.demo import start_stack
+from app.screening import history
+
+
+def launched_page(stack, user: str, patient: str) -> str:
+    chart = requests.get(f"{stack.ehr_url}/ehr/chart", params={"user": user, "patient": patient}, timeout=30)
+    url = html.unescape(re.search(r'<iframe[^>]*id="app"[^>]*src="([^"]+)"', chart.text).group(1))
+    page = requests.Session().get(url, timeout=30)
+    assert page.status_code == 200 and "patient-banner" in page.text
+    return page.text
+
+
+def test_within_minutes_a_septic_patient_nobody_opened_is_alerted_and_the_page_shows_it(tmp_path):
+    # As `sentinel demo` starts it: the app's backend client (a key of its own, registered by JWKS URL) screens
+    # in-process; the records replay at one demo hour per real second.
+    stack = start_stack(app_overrides={"database_url": f"sqlite:///{tmp_path / 'demo.db'}"},
+                        sandbox_settings={"LOAD_SAMPLE_PATIENTS": False}, demo_speed=60, replay_hours=8, screen=True)
+    try:
+        services = stack.app.extensions["sentinel"]
+        replay = stack.ehr.extensions["sandbox"].replay
+        engine = services.engine
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not audit.entries(engine, action="raise_alert"):
+            time.sleep(0.25)  # a live stack on a demo clock: one demo hour passes each real second
+        raised = audit.entries(engine, action="raise_alert")
+        assert raised, "no alert within a minute of the demo's start"
+        patient = raised[-1]["patient_id"]
+        alert = store.newest(engine, f"Encounter/{patient}-icu")
+        with engine.connect() as conn:
+            before = conn.execute(sa.select(history.risk_scores.c.level).where(
+                history.risk_scores.c.patient_id == patient, history.risk_scores.c.at < alert.raised_at)).scalars()
+            before = list(before)
+        assert before and "alert" not in before  # screened before, not alerting: it deteriorated on the replay
+        assert replay.released > 0 and services.backend.requests_made >= 1
+        page = launched_page(stack, "provider", patient)
+        assert 'id="active-alert"' in page
+        trend = page[page.index('id="risk-trend"'):]
+        assert "from the background screening" in trend and "<polyline" in trend
+    finally:
+        stack.shutdown()
