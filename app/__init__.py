@@ -129,6 +129,7 @@ def register_blueprints(app: Flask) -> None:
         adoption,
         alerts,
         bundle,
+        cds,
         feedback,
         home,
         jwks,
@@ -140,7 +141,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks,
-                   operations):
+                   operations, cds):
         app.register_blueprint(module.bp)
 
 

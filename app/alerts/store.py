@@ -167,6 +167,16 @@ def newest(engine: sa.Engine, scope_key: str) -> AlertRecord | None:
     return _record(row) if row else None
 
 
+def newest_for_patient(engine: sa.Engine, patient_id: str, encounter_id: str | None = None) -> AlertRecord | None:
+    """The patient's most recently raised alert (of that encounter when one is named), whatever its state."""
+    query = sa.select(alerts).where(alerts.c.patient_id == patient_id)
+    if encounter_id:
+        query = query.where(alerts.c.encounter_id == encounter_id)
+    with engine.connect() as conn:
+        row = conn.execute(query.order_by(alerts.c.raised_at.desc(), alerts.c.id.desc()).limit(1)).mappings().first()
+    return _record(row) if row else None
+
+
 def for_patient(engine: sa.Engine, alert_id: int, patient_id: str) -> AlertRecord:
     """The alert, which must be this patient's; AlertNotFound otherwise (never another patient's alert)."""
     alert = get(engine, alert_id)

@@ -1,0 +1,48 @@
+"""A CDS Hooks prefetch (the Patient and a searchset Bundle of recent Observations the EHR sends with the hook call)
+read into the same PatientRecord a chart open fetches, so it is mapped and scored the same way.
+
+The templates we ask for are `PREFETCH`. The prefetch is untrusted input: it must be the context's patient (a
+different Patient, or Observations of another subject, are refused or rejected by the mapping's subject check), and
+a key the EHR could not fill (CDS Hooks 2.0: absent or null) means "fetch it yourself", which the hook does not
+do: it answers from the stored state instead.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from .errors import FhirBadResponse
+from .paging import _entries
+from .searches import CATEGORIES, PatientRecord, check_patient_id, demographics
+
+MAX_OBSERVATIONS = 2000  # the page size times the pages a chart open reads at most, roughly
+
+PREFETCH = {
+    "patient": "Patient/{{context.patientId}}",
+    "observations": "Observation?patient={{context.patientId}}&category=" + ",".join(CATEGORIES)
+                    + "&_sort=-date&_count=200",
+}
+
+
+def prefetched_record(prefetch: object, patient_id: str, *, now: datetime, lookback: timedelta) -> PatientRecord | None:
+    """The record from a prefetch, or None when the EHR did not send both keys. FhirBadResponse when what it sent
+    is not what was asked for (another patient, not a Bundle, too many entries)."""
+    if not isinstance(prefetch, dict):
+        return None
+    patient, bundle = prefetch.get("patient"), prefetch.get("observations")
+    if not isinstance(patient, dict) or not isinstance(bundle, dict):
+        return None
+    check_patient_id(patient_id)
+    if patient.get("resourceType") != "Patient" or patient.get("id") != patient_id:
+        raise FhirBadResponse(detail="prefetch.patient is not the context's Patient")
+    if bundle.get("resourceType") != "Bundle":
+        raise FhirBadResponse(detail="prefetch.observations is not a Bundle")
+    resources, notes = _entries(bundle, "prefetch Observation")
+    if len(resources) > MAX_OBSERVATIONS:
+        raise FhirBadResponse(detail=f"prefetch.observations holds more than {MAX_OBSERVATIONS} entries")
+    observations = tuple(r for r in resources if r.get("resourceType") == "Observation")
+    # A first page only (the EHR may have more): the newest values are in it, as _sort=-date asks.
+    complete = not any(isinstance(link, dict) and link.get("relation") == "next" for link in bundle.get("link") or [])
+    return PatientRecord(patient=demographics(patient, patient_id), observations=observations, weight=None,
+                         round_trips=0, notes=tuple(notes), window_start=now - lookback, fetched_at=now,
+                         complete=complete, patient_resource=patient)
