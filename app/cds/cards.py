@@ -106,7 +106,7 @@ def chart_card(verdict: Assessment, links: Links) -> dict | None:
     wanted = ", ".join(missing) if missing else "recent vital signs"
     summary = _fit(f"{sign.label} {_number(sign.value)}"
                    f"{' ' + sign.unit if sign.unit else ''}: chart {wanted} for a sepsis risk")
-    detail = (f"Sepsis Sentinel cannot score this patient's sepsis risk: "
+    detail = ("Sepsis Sentinel cannot score this patient's sepsis risk: "
               + "; ".join(f"{m.label} ({m.reason})" for m in verdict.abstain.missing)
               + f". A sign of shock is present: {sign.label} {_number(sign.value)} {sign.unit} ({sign.criterion}).")
     return {"uuid": str(uuid.uuid4()), "summary": summary, "indicator": INFO, "detail": detail,

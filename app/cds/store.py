@@ -115,8 +115,10 @@ def card_counts(engine: sa.Engine, since: datetime | None = None) -> CardCounts:
             c.c.issued_at >= since if since else sa.true())).scalar_one()
         by_outcome = dict(conn.execute(sa.select(f.c.outcome, sa.func.count()).where(
             f.c.received_at >= since if since else sa.true()).group_by(f.c.outcome)).all())
-        reasons = dict(conn.execute(sa.select(sa.func.coalesce(f.c.reason_display, f.c.reason_code, "none"),
-                                              sa.func.count()).where(
+        rows = conn.execute(sa.select(f.c.reason_display, f.c.reason_code, sa.func.count()).where(
             f.c.outcome == OVERRIDDEN, f.c.received_at >= since if since else sa.true()).group_by(
-            sa.func.coalesce(f.c.reason_display, f.c.reason_code, "none"))).all())
+            f.c.reason_display, f.c.reason_code)).all()
+    reasons: dict[str, int] = {}
+    for display, code, count in rows:
+        reasons[display or code or "no reason given"] = reasons.get(display or code or "no reason given", 0) + count
     return CardCounts(shown, by_outcome.get(ACCEPTED, 0), by_outcome.get(OVERRIDDEN, 0), reasons)

@@ -14,7 +14,16 @@ from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app, jsonify, request, url_for
 
-from app.cds import SERVICE_ID, CdsAuthError, CdsRequestInvalid, JwksCache, Links, PatientView, discovery, verify
+from app.cds import (
+    SERVICE_ID,
+    CdsAuthError,
+    CdsRequestInvalid,
+    JwksCache,
+    Links,
+    PatientView,
+    discovery,
+    verify,
+)
 
 from .guards import services
 from .patient import bedside_model
