@@ -64,6 +64,17 @@ def app_context(alert_id: int) -> str:
     return json.dumps({"alert": alert_id}, separators=(",", ":"))
 
 
+def alert_of(context: str | None) -> int | None:
+    """The alert an appContext names (what `app_context` wrote), or None: it came back through the EHR and the
+    browser, so anything else in it, or anything malformed, is ignored."""
+    try:
+        value = json.loads(context) if context else None
+    except ValueError:
+        return None
+    alert = value.get("alert") if isinstance(value, dict) else None
+    return alert if isinstance(alert, int) and not isinstance(alert, bool) and 0 < alert < 2**31 else None
+
+
 def alert_card(alert: AlertRecord, links: Links) -> dict:
     latest = alert.latest or {}
     current_signs = latest.get("signs") or []

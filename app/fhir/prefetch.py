@@ -4,7 +4,7 @@ read into the same PatientRecord a chart open fetches, so it is mapped and score
 The templates we ask for are `PREFETCH`. The prefetch is untrusted input: it must be the context's patient (a
 different Patient, or Observations of another subject, are refused or rejected by the mapping's subject check), and
 a key the EHR could not fill (CDS Hooks 2.0: absent or null) means "fetch it yourself", which the hook does not
-do: it answers from the stored state instead.
+do: it answers from the stored state instead. So does a prefetch that is only the first page of the search.
 """
 
 from __future__ import annotations
@@ -19,8 +19,7 @@ MAX_OBSERVATIONS = 2000  # the page size times the pages a chart open reads at m
 
 PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
-    "observations": "Observation?patient={{context.patientId}}&category=" + ",".join(CATEGORIES)
-                    + "&_sort=-date&_count=200",
+    "observations": "Observation?patient={{context.patientId}}&category=" + ",".join(CATEGORIES) + "&_sort=-date",
 }
 
 
@@ -40,9 +39,11 @@ def prefetched_record(prefetch: object, patient_id: str, *, now: datetime, lookb
     resources, notes = _entries(bundle, "prefetch Observation")
     if len(resources) > MAX_OBSERVATIONS:
         raise FhirBadResponse(detail=f"prefetch.observations holds more than {MAX_OBSERVATIONS} entries")
+    if any(isinstance(link, dict) and link.get("relation") == "next" for link in bundle.get("link") or []):
+        # Only a first page: the older values the model's windows need are missing, and a score on part of the
+        # record would be lower than the patient's. Not scored; the stored state answers instead.
+        raise FhirBadResponse(detail="prefetch.observations is one page of several")
     observations = tuple(r for r in resources if r.get("resourceType") == "Observation")
-    # A first page only (the EHR may have more): the newest values are in it, as _sort=-date asks.
-    complete = not any(isinstance(link, dict) and link.get("relation") == "next" for link in bundle.get("link") or [])
     return PatientRecord(patient=demographics(patient, patient_id), observations=observations, weight=None,
                          round_trips=0, notes=tuple(notes), window_start=now - lookback, fetched_at=now,
-                         complete=complete, patient_resource=patient)
+                         patient_resource=patient)

@@ -38,6 +38,8 @@ class Launched:
     session_id: str
     session: Session
     user: User
+    app_context: str | None = None  # as the token response carried it (TokenSet.app_context): untrusted
+    fhir_context: tuple[str, ...] = ()
 
 
 class Launcher:
@@ -87,7 +89,8 @@ class Launcher:
                                                 tokens=tokens, user_ref=user.ref, user_name=user.name,
                                                 role=user.role, now=now, also=on_session)
         log.info("launch complete: role=%s", user.role)
-        return Launched(session_id=session_id, session=session, user=user)
+        return Launched(session_id=session_id, session=session, user=user, app_context=tokens.app_context,
+                        fhir_context=tokens.fhir_context)
 
     def _at_once(self, read: Callable[[str, dict | None], dict | None]):
         """Two independent FHIR reads in parallel: one on a pool thread, one on this one (a launch waits for

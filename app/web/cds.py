@@ -32,6 +32,15 @@ log = logging.getLogger(__name__)
 
 bp = Blueprint("cds", __name__, url_prefix="/cds-services")
 
+# A hook call carries the prefetch (a Patient and up to a few hundred Observations): more than the app's 64 KiB
+# form limit, still bounded.
+MAX_HOOK_BYTES = 4 * 1024 * 1024
+
+
+@bp.before_request
+def larger_body():
+    request.max_content_length = MAX_HOOK_BYTES
+
 
 def _public(path: str) -> str:
     base = services().settings.public_url.rstrip("/") or request.host_url.rstrip("/")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, request, url_for
 
+from app.alerts import store as alerts
 from app.audit import record
+from app.cds.cards import alert_of
 from app.ops import metrics
 
 from .guards import LAUNCH_COOKIE, add_session_cookie, cookie_kwargs, services
@@ -38,9 +40,23 @@ def callback():
         browser_secret=request.cookies.get(LAUNCH_COOKIE), public_url=_public_url(), on_session=audit_launch)
     s = launched.session
     metrics.launch("ok")
-    response = redirect(url_for("patient.page", patient_id=s.patient_id), code=303)
+    response = redirect(_landing(launched), code=303)
     add_session_cookie(response, launched.session_id)
     kwargs = cookie_kwargs(None)  # deleted with the attributes it was set with (Partitioned included)
     del kwargs["max_age"]
     response.delete_cookie(LAUNCH_COOKIE, **kwargs)
     return response
+
+
+def _landing(launched) -> str:
+    """The bedside page; launched from a CDS card whose appContext names this patient's alert, the page opens at
+    that alert (an alert of another patient, or a malformed appContext, is ignored and the page opens as usual)."""
+    s = launched.session
+    page = url_for("patient.page", patient_id=s.patient_id)
+    alert_id = alert_of(launched.app_context)
+    alert = alerts.get(services().engine, alert_id) if alert_id else None
+    if alert is None or alert.patient_id != s.patient_id:
+        return page
+    record(services().engine, at=services().clock(), user_ref=s.user_ref, role=s.role, patient_id=s.patient_id,
+           action="open_from_cds_card", target=f"alert/{alert.id}")
+    return url_for("patient.page", patient_id=s.patient_id, alert=alert.id, _anchor="assessment")

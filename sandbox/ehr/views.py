@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, jsonify, render_template, request
+from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
 
 from .. import state
 from ..auth.models import EndUser
 from ..users import USERS, USERS_BY_ID
+from . import cds
 from .patients import age_years, in_progress_encounter, patient_label, patient_name
 
 bp = Blueprint("ehr", __name__)
@@ -40,7 +41,9 @@ def _demo_kind(patient: dict | None) -> str:
 
 @bp.get("/ehr/chart")
 def chart():
-    """The patient's chart: the EHR's banner, the app in an iframe (a new launch each time), and orders."""
+    """The patient's chart: the EHR's banner, the CDS service's cards, the app in an iframe (a new launch each
+    time), and orders. `card` + `link`: the user followed a card's SMART link, so the app is launched with the
+    link's appContext (and the encounter as fhirContext), and the service hears the card was accepted."""
     sandbox = state.current()
     user = USERS_BY_ID.get(request.args.get("user", ""))
     patient = sandbox.store.get("Patient", request.args.get("patient", ""))
@@ -52,12 +55,35 @@ def chart():
     if client is None or not client.launch_url:
         abort(400, "No app is registered with a launch URL.")
     encounter_id = in_progress_encounter(patient["id"])
-    launch = sandbox.auth.new_launch(client.client_id, EndUser(user.practitioner_id, patient["id"], encounter_id))
+    app_context = request.args.get("appContext")
+    if app_context is not None and request.args.get("card"):
+        cds.send_feedback(request.args["card"], "accepted")
+    hook = None if app_context is not None else cds.call_patient_view(patient, encounter_id, user.practitioner_id)
+    launch = sandbox.auth.new_launch(client.client_id, EndUser(
+        user.practitioner_id, patient["id"], encounter_id, app_context=app_context,
+        fhir_context=(f"Encounter/{encounter_id}",) if app_context is not None and encounter_id else ()))
     separator = "&" if "?" in client.launch_url else "?"
     app_url = client.launch_url + separator + urlencode({"iss": state.fhir_base(), "launch": launch.launch_id})
     encounter = sandbox.store.get("Encounter", encounter_id) if encounter_id else None
     return render_template("ehr/chart.html", user=user, patient=patient, name=patient_name(patient),
-                           age=age_years(patient), encounter=encounter, client=client, app_url=app_url)
+                           age=age_years(patient), encounter=encounter, client=client, app_url=app_url, hook=hook)
+
+
+@bp.post("/ehr/cds-override")
+def cds_override():
+    """The user set a card aside: the service hears it was overridden, with the reason picked."""
+    reason = request.form.get("reason", "")
+    system, _, code = reason.rpartition("|")
+    cds.send_feedback(request.form.get("card", ""), "overridden",
+                      {"system": system, "code": code, "display": request.form.get(f"display-{reason}") or code}
+                      if code else None)
+    return redirect(url_for("ehr.chart", user=request.form.get("user"), patient=request.form.get("patient")), 303)
+
+
+@bp.get("/ehr/cds-jwks.json")
+def cds_jwks():
+    """The public key the CDS services verify this EHR's hook calls with (registered with them by URL)."""
+    return jsonify(state.current().cds_key.jwks())
 
 
 @bp.get("/ehr/orders")
