@@ -38,7 +38,6 @@ def callback():
     launched = svc.launcher.complete(
         state=request.args.get("state"), code=request.args.get("code"), error=request.args.get("error"),
         browser_secret=request.cookies.get(LAUNCH_COOKIE), public_url=_public_url(), on_session=audit_launch)
-    s = launched.session
     metrics.launch("ok")
     response = redirect(_landing(launched), code=303)
     add_session_cookie(response, launched.session_id)

@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 
 import requests
+
 from .. import state
 
 log = logging.getLogger(__name__)
