@@ -128,6 +128,7 @@ def register_blueprints(app: Flask) -> None:
     from app.web import (
         adoption,
         alerts,
+        board,
         bundle,
         cds,
         feedback,
@@ -141,7 +142,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks,
-                   operations, cds):
+                   operations, cds, board):
         app.register_blueprint(module.bp)
 
 

@@ -136,7 +136,8 @@ class Screening:
                 self.engine, scope, measurements, now, iss=self.settings.iss, source=SCREENING, model=self.model,
                 unavailable_reason=self.unavailable, policy=self.policy,
                 care_unit=lambda: entry.location_display or entry.location, cycle_id=cycle_id, read=read.kind,
-                fhir_requests=read.fhir_requests, duration_ms=_ms(started), cpu_ms=_cpu_ms(cpu))
+                fhir_requests=read.fhir_requests, duration_ms=_ms(started), cpu_ms=_cpu_ms(cpu),
+                location=entry.location, location_display=entry.location_display)
         except FhirError as exc:
             if not final_attempt:
                 raise

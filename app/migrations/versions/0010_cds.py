@@ -1,4 +1,5 @@
-"""CDS Hooks: the hook JWT ids seen (replay), the cards returned and the EHR's feedback on them (app.cds.store).
+"""CDS Hooks: the hook JWT ids seen (replay), the cards returned and the EHR's feedback on them (app.cds.store);
+where the screening found each patient (risk_scores.location, for the unit board).
 
 Revision ID: 0010
 Revises: 0008
@@ -14,6 +15,11 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # Where the screening's census found each patient, for the unit board (app.screening.history.risk_scores).
+    op.add_column("risk_scores", sa.Column("location", sa.String(200)))
+    op.add_column("risk_scores", sa.Column("location_display", sa.String(200)))
+    op.create_index("ix_risk_scores_location", "risk_scores", ["location"])
+
     op.create_table(
         "cds_jtis",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
@@ -64,3 +70,7 @@ def downgrade() -> None:
     op.drop_table("cds_cards")
     op.drop_index("ix_cds_jtis_expires_at", "cds_jtis")
     op.drop_table("cds_jtis")
+    op.drop_index("ix_risk_scores_location", "risk_scores")
+    with op.batch_alter_table("risk_scores") as batch:  # SQLite drops columns by copying the table
+        batch.drop_column("location_display")
+        batch.drop_column("location")

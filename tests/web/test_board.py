@@ -1,0 +1,49 @@
+"""The unit board page over a real launch: rows from the screening's records, links only to patients this browser
+holds a session for, the htmx fragment, an unscreened unit refused, and the view audited."""
+
+from __future__ import annotations
+
+import html
+
+import sqlalchemy as sa
+
+from app.alerts.workflow import Scope
+from app.assessment import assess_and_sync
+from app.audit import audit_log
+from app.screening import history
+from tests.alerts.builders import m, stub_model
+
+from .conftest import SEPTIC
+
+UNIT = "Location/sandbox-micu"
+
+
+def vitals(sbp):
+    return [m("sbp", sbp, 0), m("heart_rate", 118, 0), m("resp_rate", 24, 0), m("spo2", 94, 0)]
+
+
+def test_the_board_lists_the_units_patients_and_links_those_this_browser_may_open(make_app, launch_with, ehr):
+    app = make_app(screen_locations=(UNIT,))
+    nurse = launch_with(app, "nurse", SEPTIC)
+    svc = app.extensions["sentinel"]
+    now = svc.clinical_now()
+    for pid, sbp in ((SEPTIC, 84), ("demo-108289", 125)):
+        assess_and_sync(svc.engine, Scope(pid, f"{pid}-icu"), [x.__class__(x.concept, x.value, now) for x in
+                                                                 vitals(sbp)],
+                        now, iss=f"{ehr.base_url}/fhir", source=history.SCREENING, model=stub_model(),
+                        care_unit=lambda: "MICU", location=UNIT, location_display="MICU")
+    page = html.unescape(nurse.client.get(f"/board?unit={UNIT}").get_data(as_text=True))
+    assert 'id="board-table"' in page and f"Unit board: {UNIT}" in page
+    assert f'href="/patients/{SEPTIC}"' in page
+    assert "demo-108289 <span class=\"hint\">(open the chart in the EHR)</span>" in page
+    assert page.index(f'id="board-row-{SEPTIC}"') < page.index('id="board-row-demo-108289"')  # the alert first
+    fragment = nurse.client.get(f"/board/rows?unit={UNIT}").get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div id="board-rows"') and 'hx-trigger="every 30s"' in fragment
+    assert nurse.client.get("/board?unit=Location/elsewhere").status_code == 404
+    with svc.engine.connect() as conn:
+        views = conn.execute(sa.select(audit_log.c.detail).where(audit_log.c.action == "view_board")).scalars().all()
+    assert views[0] == {"unit": UNIT, "rows": 2}
+
+
+def test_the_board_needs_a_session(app):
+    assert app.test_client().get("/board").status_code in (401, 403)
