@@ -33,6 +33,11 @@ class LaunchOptions:
     timeout: tuple[float, float]
 
 
+def unit_of(fhir_context: tuple[str, ...]) -> str | None:
+    """The first Location reference in a launch's fhirContext: the unit a user-level launch is for."""
+    return next((ref for ref in fhir_context if ref.startswith("Location/")), None)
+
+
 @dataclass(frozen=True)
 class Launched:
     session_id: str
@@ -77,7 +82,9 @@ class Launcher:
         config = SmartConfiguration.from_dict(pending.endpoints)
         tokens = exchange_code(self.reg, config.token_endpoint, self.reg.redirect_uri(public_url), code,
                                pending.code_verifier, self.http, self.options.timeout, now)
-        if not tokens.patient:
+        if not tokens.patient and not unit_of(tokens.fhir_context):
+            # A patient is required, except for a user-level launch into a unit (the unit board): the EHR names
+            # the unit as a Location in fhirContext (SMART App Launch 2). That session is bound to no patient.
             raise ContextMissing(detail="token response has no patient")
         identity = verify_id_token(tokens.id_token, jwks_uri=config.jwks_uri, issuer=config.issuer,
                                    client_id=self.reg.client_id, nonce=pending.nonce, http=self.http,

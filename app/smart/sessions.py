@@ -135,7 +135,8 @@ class SessionStore:
         launch costs one commit here, and the session and its audit row exist together or not at all."""
         session_id = new_secret()
         values = dict(
-            id_hash=_hash(session_id), iss=iss, token_endpoint=token_endpoint, patient_id=tokens.patient,
+            # patient "" is a user-level (unit board) session: bound to no patient, so no patient page accepts it
+            id_hash=_hash(session_id), iss=iss, token_endpoint=token_endpoint, patient_id=tokens.patient or "",
             encounter_id=tokens.encounter, user_ref=user_ref, user_name=user_name, role=role, scope=tokens.scope,
             access_token_enc=self.sealer.seal(tokens.access_token),
             refresh_token_enc=self.sealer.seal(tokens.refresh_token), token_expires_at=tokens.expires_at,

@@ -8,6 +8,7 @@ from app.alerts import store as alerts
 from app.audit import record
 from app.cds.cards import alert_of
 from app.ops import metrics
+from app.smart.launch import unit_of
 
 from .guards import LAUNCH_COOKIE, add_session_cookie, cookie_kwargs, services
 
@@ -32,8 +33,8 @@ def callback():
     svc = services()
 
     def audit_launch(conn, s) -> None:  # in the session's own transaction: one commit for both
-        record(conn, at=svc.clock(), user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action="launch",
-               detail={"encounter": s.encounter_id})
+        record(conn, at=svc.clock(), user_ref=s.user_ref, role=s.role, patient_id=s.patient_id or None,
+               action="launch", detail={"encounter": s.encounter_id} if s.patient_id else {"user_level": True})
 
     launched = svc.launcher.complete(
         state=request.args.get("state"), code=request.args.get("code"), error=request.args.get("error"),
@@ -51,6 +52,8 @@ def _landing(launched) -> str:
     """The bedside page; launched from a CDS card whose appContext names this patient's alert, the page opens at
     that alert (an alert of another patient, or a malformed appContext, is ignored and the page opens as usual)."""
     s = launched.session
+    if not s.patient_id:  # a user-level launch into a unit: the unit board (board.py refuses unscreened units)
+        return url_for("board.page", unit=unit_of(launched.fhir_context))
     page = url_for("patient.page", patient_id=s.patient_id)
     alert_id = alert_of(launched.app_context)
     alert = alerts.get(services().engine, alert_id) if alert_id else None

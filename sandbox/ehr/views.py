@@ -69,6 +69,25 @@ def chart():
                            age=age_years(patient), encounter=encounter, client=client, app_url=app_url, hook=hook)
 
 
+@bp.get("/ehr/board")
+def board():
+    """A user-level launch with no patient: the app opens for a unit (fhirContext names the Location), as an EHR
+    would launch a unit board from its unit census screen."""
+    sandbox = state.current()
+    user = USERS_BY_ID.get(request.args.get("user", ""))
+    unit = request.args.get("unit", "")
+    clients = _launchable_clients()
+    if user is None or sandbox.store.get("Location", unit.removeprefix("Location/")) is None:
+        abort(400, "Pick a user and a unit.")
+    if not clients:
+        abort(400, "No app is registered with a launch URL.")
+    client = clients[0]
+    launch = sandbox.auth.new_launch(client.client_id, EndUser(user.practitioner_id, fhir_context=(unit,)))
+    separator = "&" if "?" in client.launch_url else "?"
+    app_url = client.launch_url + separator + urlencode({"iss": state.fhir_base(), "launch": launch.launch_id})
+    return render_template("ehr/board.html", user=user, unit=unit, client=client, app_url=app_url)
+
+
 @bp.post("/ehr/cds-override")
 def cds_override():
     """The user set a card aside: the service hears it was overridden, with the reason picked."""

@@ -47,3 +47,35 @@ def test_the_board_lists_the_units_patients_and_links_those_this_browser_may_ope
 
 def test_the_board_needs_a_session(app):
     assert app.test_client().get("/board").status_code in (401, 403)
+
+
+def test_a_user_level_launch_with_a_unit_opens_the_board_with_a_session_bound_to_no_patient(make_app, ehr):
+    import re
+    from urllib.parse import urlsplit
+
+    import requests
+
+    from .conftest import follow_authorize
+
+    app = make_app(screen_locations=(UNIT,))
+    page = requests.get(f"{ehr.base_url}/ehr/board", params={"user": "nurse", "unit": UNIT}, timeout=10).text
+    src = urlsplit(html.unescape(re.search(r'<iframe id="app"[^>]*src="([^"]+)"', page).group(1)))
+    client = app.test_client()
+    callback = follow_authorize(client, client.get(f"{src.path}?{src.query}"))
+    assert callback.status_code == 303 and callback.headers["Location"] == f"/board?unit={UNIT}"
+    assert client.get(callback.headers["Location"]).status_code == 200
+    assert client.get(f"/patients/{SEPTIC}").status_code in (401, 403)  # bound to no patient: no bedside page
+
+
+def test_a_launch_with_neither_patient_nor_unit_is_still_refused(make_app, ehr):
+    from sandbox.auth.models import EndUser
+    from sandbox.state import of
+
+    from .conftest import follow_authorize
+
+    app = make_app(screen_locations=(UNIT,))
+    client_id = next(c for c in of(ehr).auth.clients.values() if c.launch_url).client_id
+    launch = of(ehr).auth.new_launch(client_id, EndUser("nurse"))
+    client = app.test_client()
+    callback = follow_authorize(client, client.get(f"/launch?iss={ehr.base_url}/fhir&launch={launch.launch_id}"))
+    assert callback.status_code >= 400
