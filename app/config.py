@@ -115,6 +115,9 @@ class Settings:
     cds_fresh_minutes: int = 30
     # Seconds to wait for a CDS client's JWKS (connect, read); it is cached for an hour.
     cds_jwks_timeout: float = 2.0
+    # Write-back (app/writeback.py): each screening result as a FHIR RiskAssessment and each alert as a Flag, with
+    # the backend client's token (add system/RiskAssessment.c system/Flag.c to SENTINEL_BACKEND_SCOPES). Off.
+    writeback: bool = False
     env: str = "development"
     testing: bool = False
     log_level: str = "INFO"
@@ -159,6 +162,7 @@ class Settings:
         self._validate_backend()
         self._validate_screening()
         self._validate_cds()
+        self._validate_writeback()
         bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
         if bad:
             raise ConfigError(f"SENTINEL_ROLES maps to unknown roles: {', '.join(bad)}")
@@ -175,6 +179,14 @@ class Settings:
         if bad:
             raise ConfigError(f"SENTINEL_SCREEN_LOCATIONS must be Location references (Location/<id>), not "
                               f"{bad[0]!r}")
+
+    def _validate_writeback(self) -> None:
+        if not self.writeback:
+            return
+        missing = [s for s in ("system/RiskAssessment.c", "system/Flag.c") if s not in self.backend_scopes.split()]
+        if not self.backend_client_id or missing:
+            raise ConfigError("SENTINEL_WRITEBACK needs the backend client with "
+                              + " ".join(missing or ["its scopes"]) + " in SENTINEL_BACKEND_SCOPES")
 
     def _validate_cds(self) -> None:
         if not 1 <= self.cds_fresh_minutes <= 24 * 60:

@@ -3,6 +3,7 @@ an iframe the EHR way (`{launch_url}?iss={BASE}/fhir&launch={id}`), and watch or
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, jsonify, redirect, render_template, request, url_for
@@ -28,8 +29,26 @@ def index():
     demo = [(pid, patient_label(store.get("Patient", pid)), _demo_kind(store.get("Patient", pid)))
             for pid in sandbox.demo_patient_ids]
     sample = [(pid, patient_label(store.get("Patient", pid))) for pid in sandbox.sample_patient_ids]
+    sepsis = {pid: _sepsis_column(pid) for pid, _, _ in demo}
     return render_template("ehr/index.html", users=USERS, demo=demo, sample=sample, clients=_launchable_clients(),
+                           sepsis=sepsis,
                            notes=sandbox.demo_notes)
+
+
+@dataclass(frozen=True)
+class SepsisColumn:
+    risk: float | None  # the newest RiskAssessment's probability an app wrote back
+    flag: bool  # an active Flag
+
+
+def _sepsis_column(patient_id: str) -> SepsisColumn:
+    """The patient list's sepsis column, from what apps wrote back (RiskAssessment, Flag), as an EHR shows it."""
+    store = state.current().store
+    assessments = sorted(store.in_compartment(patient_id, "RiskAssessment"),
+                         key=lambda r: r.get("occurrenceDateTime") or "", reverse=True)
+    risk = next((p.get("probabilityDecimal") for r in assessments[:1] for p in r.get("prediction") or []), None)
+    flag = any(f.get("status") == "active" for f in store.in_compartment(patient_id, "Flag"))
+    return SepsisColumn(risk, flag)
 
 
 def _demo_kind(patient: dict | None) -> str:
