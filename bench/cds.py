@@ -1,12 +1,14 @@
 """Benchmark the CDS Hooks patient-view call as the EHR makes it: over HTTP to the live demo stack, a fresh signed JWT
 each call (so every call checks a signature and claims a jti in the database), the full prefetch in the body.
 
-    .venv/bin/python bench/cds.py [--calls 200] [--prefetch-calls 20] [--json out.json]
+    .venv/bin/python bench/cds.py [--calls 200] [--prefetch-calls 20] [--board-patients 50] [--json out.json]
 
 Two paths: "stored" (the patient was scored within SENTINEL_CDS_FRESH_MINUTES, so the answer is the database's:
 the usual case once the screening runs) and "prefetch" (never scored: the prefetch is mapped and scored through
-the one scoring path, then stored). Prints median and p95 in ms per path. Not a test: numbers vary with what else
-the machine runs.
+the one scoring path, then stored). Prints median and p95 in ms per path. Then the unit board: a unit of
+`--board-patients` screened patients (two scorings each through the one scoring path, a third of them alerting),
+opened by a user-level launch, `GET /board` timed 50 times. Not a test: numbers vary with what else the machine
+runs.
 """
 
 from __future__ import annotations
@@ -28,12 +30,51 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.stats import pct  # noqa: E402
 
 SEPTIC, QUIET = "demo-102421", "demo-108289"
+UNIT = "Location/sandbox-micu"
+
+
+def board_bench(stack, patients: int, loads: int = 50) -> list[float]:
+    """Fill a unit with screened patients, open the board as the EHR would (no patient), time its loads."""
+    import html
+    import re
+    from datetime import timedelta
+
+    from app.alerts.workflow import Scope
+    from app.assessment import assess_and_sync
+    from app.model import Measurement
+    from app.screening import history
+
+    services = stack.app.extensions["sentinel"]
+    now = services.clinical_now()
+    for i in range(patients):
+        sick = i % 3 == 0
+        for hours_ago in (1, 0):
+            at = now - timedelta(hours=hours_ago)
+            ms = [Measurement("heart_rate", 125 if sick else 80, at), Measurement("resp_rate", 28 if sick else 14, at),
+                  Measurement("spo2", 90 if sick else 98, at), Measurement("sbp", 82 if sick else 125, at),
+                  Measurement("temperature", 39.2 if sick else 36.8, at), Measurement("lactate", 4.1 if sick else 1.0, at),
+                  Measurement("age", 70, at), Measurement("sex_male", 1, at)]
+            assess_and_sync(services.engine, Scope(f"bench-{i}", f"bench-{i}-icu"), ms, at, iss=stack.fhir_base,
+                            source=history.SCREENING, care_unit=lambda: "MICU", location=UNIT,
+                            location_display=f"MICU bed {i}")
+    browser = requests.Session()
+    page = browser.get(f"{stack.ehr_url}/ehr/board", params={"user": "nurse", "unit": UNIT}, timeout=30).text
+    src = html.unescape(re.search(r'<iframe id="app"[^>]*src="([^"]+)"', page).group(1))
+    assert browser.get(src, timeout=30).url.endswith(f"/board?unit={UNIT}")
+    out = []
+    for _ in range(loads):
+        started = time.perf_counter()
+        resp = browser.get(f"{stack.app_url}/board", params={"unit": UNIT}, timeout=30)
+        out.append((time.perf_counter() - started) * 1000)
+        assert resp.status_code == 200 and resp.text.count('id="board-row-') == patients
+    return out
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200)
     parser.add_argument("--prefetch-calls", type=int, default=20)
+    parser.add_argument("--board-patients", type=int, default=50)
     parser.add_argument("--json")
     args = parser.parse_args()
 
@@ -45,7 +86,8 @@ def main() -> int:
 
     folder = Path(tempfile.mkdtemp(prefix="bench-cds-"))
     demo.DEMO_BACKEND_KEY = folder / "backend_key.pem"
-    stack = demo.start_stack(app_overrides={"database_url": f"sqlite:///{folder / 'app.db'}", "log_level": "WARNING"},
+    stack = demo.start_stack(app_overrides={"database_url": f"sqlite:///{folder / 'app.db'}", "log_level": "WARNING",
+                                            "screen_locations": (UNIT,)},
                              sandbox_settings={"LOAD_SAMPLE_PATIENTS": False})
     sandbox, url = of(stack.ehr), f"{stack.app_url}/cds-services/sepsis-sentinel"
     engine = stack.app.extensions["sentinel"].engine
@@ -80,6 +122,7 @@ def main() -> int:
             with engine.begin() as conn:  # never scored, as far as the hook can tell
                 conn.execute(history.risk_scores.delete().where(history.risk_scores.c.patient_id == pid))
             prefetched.append(call(pid))
+        board_ms = board_bench(stack, args.board_patients)
     finally:
         stack.shutdown()
     result = {}
@@ -89,6 +132,10 @@ def main() -> int:
                         "p95_ms": round(pct(ms, 0.95), 1), "cards": sum(n for _, n in runs)}
         print(f"patient-view, {name:8s} path: {len(ms):4d} calls, median {result[name]['median_ms']:7.1f} ms, "
               f"p95 {result[name]['p95_ms']:7.1f} ms ({result[name]['cards']} cards)")
+    result["board"] = {"patients": args.board_patients, "loads": len(board_ms),
+                       "median_ms": round(statistics.median(board_ms), 1), "p95_ms": round(pct(board_ms, 0.95), 1)}
+    print(f"unit board, {args.board_patients} patients: {len(board_ms)} loads, median "
+          f"{result['board']['median_ms']:.1f} ms, p95 {result['board']['p95_ms']:.1f} ms")
     with engine.connect() as conn:
         result["jtis_stored"] = conn.execute(sa.text("SELECT count(*) FROM cds_jtis")).scalar_one()
     if args.json:
