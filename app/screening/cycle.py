@@ -29,6 +29,7 @@ from app.assessment import Assessed, assess_and_sync, resolve_model
 from app.fhir import FhirError, FhirRequestRejected, Transport
 from app.fhir.encounters import Census, CensusEntry, read_census
 from app.model import Model
+from app.ops import metrics
 
 from . import history, window
 from .history import FAILED, SCREENING
@@ -106,13 +107,16 @@ class Screening:
             conn.execute(sc.update().where(sc.c.id == cycle_id).values(queued=queued, already_queued=already_queued))
 
     def run(self, due_at: datetime, runner: str = "in-process") -> int:
-        """The whole cycle in this thread: the census, then each patient in turn. Returns the cycle id."""
+        """The whole cycle in this thread: the census, then each patient in turn. `due_at`: when the schedule
+        wanted it, on the wall clock (the operations view's lag). Returns the cycle id."""
+        started = self.wall()
         cycle_id, census = self.start(due_at, runner)
-        if census is None:
-            return cycle_id
-        self.queued(cycle_id, len(census.entries), 0)
-        for entry in census.entries:
-            self.screen(cycle_id, entry)
+        failed = 0
+        if census is not None:
+            self.queued(cycle_id, len(census.entries), 0)
+            failed = sum(self.screen(cycle_id, entry) == FAILED for entry in census.entries)
+        metrics.screening_cycle((self.wall() - started).total_seconds(), max(0.0, (started - due_at).total_seconds()),
+                                failed + (census is None))
         return cycle_id
 
     # -- one patient --------------------------------------------------------------------------------------------
