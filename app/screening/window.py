@@ -13,8 +13,8 @@ window start): those are applied at each scoring with that scoring's `now`, as t
 measurements handed to the model are the ones a full re-read would give (tests/screening/test_window.py).
 
 Table (declared here; migration 0008) `screening_windows`: iss, scope_key (UNIQUE together), patient_id,
-encounter_id, watermark (a FHIR instant on the server's clock), read_at, full_read_at, birth_date and sex (as the
-Patient gives them), observations (JSON: {observation id: [effective time, [[concept, value, time], ...]]}).
+encounter_id, watermark (a FHIR instant on the server's clock), read_at, full_read_at, birth_date (a FHIR date at
+its precision) and sex (administrative gender, as app.fhir read them), observations (JSON: {observation id: [effective time, [[concept, value, time], ...]]}).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import sqlalchemy as sa
 
 from app.db import TS, metadata
 from app.fhir import Mapped, Transport, fetch_patient_record
-from app.fhir.dates import fhir_instant, parse_datetime
+from app.fhir.dates import fhir_instant, parse_birth_date, parse_datetime
 from app.fhir.mapping import CLOCK_SKEW, demographic_measurements, map_unclocked
-from app.fhir.searches import demographics, updated_observations
+from app.fhir.searches import Demographics, updated_observations
 from app.model import Measurement
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Window:
     def measurements(self, now: datetime, lookback: timedelta) -> tuple[Measurement, ...]:
         """What the model is given at `now`: demographics, then each value inside [now - lookback, now + skew],
         one per (concept, time, value) as the page's mapping keeps them."""
-        demo = demographics({"birthDate": self.birth_date, "gender": self.sex}, self.patient_id)
+        demo = Demographics(self.patient_id, None, parse_birth_date(self.birth_date), self.sex)
         out = [m.measurement for m in demographic_measurements(demo, now) if isinstance(m, Mapped)]
         start, end = now - lookback, now + CLOCK_SKEW
         seen = set()
@@ -128,10 +128,9 @@ def full_read(transport: Transport, patient_id: str, now: datetime, *, lookback:
     before = transport.round_trips
     record = fetch_patient_record(transport, patient_id, now=now, lookback=lookback, page_size=page_size,
                                   max_pages=max_pages)
-    patient = record.patient_resource
+    patient = record.patient
     entries = _prune(_entries(record.observations, patient_id, transport.base), now - lookback)
-    window = Window(patient_id, patient.get("birthDate") if isinstance(patient.get("birthDate"), str) else None,
-                    patient.get("gender") if isinstance(patient.get("gender"), str) else None, entries,
+    window = Window(patient_id, patient.birth_date.text if patient.birth_date else None, patient.sex, entries,
                     _watermark(record.server_time, wall), now, now)
     return Read(window, "full", transport.round_trips - before, record.complete)
 
