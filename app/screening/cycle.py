@@ -134,7 +134,8 @@ class Screening:
         try:
             read = self._read(transport, scope, entry.patient_id, now, wall)
             measurements = read.window.measurements(now, self.lookback)
-            window.save(self.engine, self.settings.iss, scope.key, entry.encounter_id, read.window)
+            window.save(self.engine, self.settings.iss, scope.key, entry.encounter_id, read.window,
+                        changed=read.changed)
             before = store.newest(self.engine, scope.key)
             assessed = assess_and_sync(
                 self.engine, scope, measurements, now, iss=self.settings.iss, source=SCREENING, model=self.model,

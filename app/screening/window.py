@@ -96,6 +96,7 @@ class Read:
     kind: str  # full | incremental
     fhir_requests: int
     complete: bool
+    changed: bool = True  # the observations differ from the stored ones (else only the watermark moves)
 
 
 def _entries(observations, patient_id: str, base: str) -> Entries:
@@ -141,10 +142,12 @@ def incremental_read(transport: Transport, window: Window, now: datetime, *, loo
     before = transport.round_trips
     result = updated_observations(transport, window.patient_id, window.watermark, page_size=page_size,
                                   max_pages=max_pages)
-    merged = {**window.observations, **_entries(result.resources, window.patient_id, transport.base)}
-    new = replace(window, observations=_prune(merged, now - lookback), read_at=now,
+    merged = _prune({**window.observations, **_entries(result.resources, window.patient_id, transport.base)},
+                    now - lookback)
+    new = replace(window, observations=merged, read_at=now,
                   watermark=_watermark(result.server_time, wall) if result.complete else window.watermark)
-    return Read(new, "incremental", transport.round_trips - before, result.complete)
+    return Read(new, "incremental", transport.round_trips - before, result.complete,
+                changed=merged != window.observations)
 
 
 def load(engine: sa.Engine, iss: str, scope_key: str) -> Window | None:
@@ -157,17 +160,22 @@ def load(engine: sa.Engine, iss: str, scope_key: str) -> Window | None:
                   row["read_at"], row["full_read_at"])
 
 
-def save(engine_or_conn, iss: str, scope_key: str, encounter_id: str | None, window: Window) -> None:
-    """Insert or replace the scope's window (one worker per patient at a time: the task's lock sees to that)."""
+def save(engine_or_conn, iss: str, scope_key: str, encounter_id: str | None, window: Window, *,
+         changed: bool = True) -> None:
+    """Insert or replace the scope's window (one worker per patient at a time: the task's lock sees to that).
+    `changed=False`: only the watermark and read time are written (the window's values are as stored)."""
     t = screening_windows
     values = dict(patient_id=window.patient_id, encounter_id=encounter_id, watermark=window.watermark,
                   read_at=window.read_at, full_read_at=window.full_read_at, birth_date=window.birth_date,
-                  sex=window.sex, observations=window.observations)
+                  sex=window.sex)
+    if changed:
+        values["observations"] = window.observations
     conn_ctx = engine_or_conn.begin() if isinstance(engine_or_conn, sa.Engine) else _Nested(engine_or_conn)
     with conn_ctx as conn:
         moved = conn.execute(t.update().where(t.c.iss == iss, t.c.scope_key == scope_key).values(**values)).rowcount
         if not moved:
-            conn.execute(t.insert().values(iss=iss, scope_key=scope_key, **values))
+            conn.execute(t.insert().values(iss=iss, scope_key=scope_key, **{**values,
+                                                                            "observations": window.observations}))
 
 
 def drop_others(engine: sa.Engine, iss: str, keep: set[str]) -> int:
