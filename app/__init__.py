@@ -68,8 +68,8 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
                       MAX_CONTENT_LENGTH=64 * 1024, SEND_FILE_MAX_AGE_DEFAULT=3600)
     app.extensions["sentinel"] = build_services(settings, clock)
-    register_operations(app)
     app.extensions["sentinel"].clinical_clock = clinical_clock
+    register_operations(app)
     register_blueprints(app)
     register_security(app)
     register_errorhandlers(app)

@@ -35,17 +35,22 @@ def serve(host: str, port: int, app) -> BaseWSGIServer:
 
 
 class DemoClock:
-    """The demo's clinical time: starts at the real time and runs `speed` hours per real minute (the sandbox replays
-    the records on it, and the app scores on it; sessions, tokens and forms keep real time)."""
+    """The demo's clinical time: starts at the real time and runs `speed` hours per real minute for `fast_hours`
+    (the replayed hours: the sandbox replays the records on it, and the app scores on it), then at real speed, so
+    the last values age as they would on a ward. Sessions, tokens and forms keep real time."""
 
-    def __init__(self, speed: float, zone: tzinfo | None = None, real: Callable[[], float] = time.time):
+    def __init__(self, speed: float, zone: tzinfo | None = None, real: Callable[[], float] = time.time, *,
+                 fast_hours: float = 8.0):
         if not 0 < speed <= 600:
             raise ValueError("the demo speed must be between 0 and 600 hours per minute")
         self.factor, self.zone, self.real = speed * 60.0, zone, real
+        self.fast_seconds = fast_hours * 3600
         self.t0 = self.start = real()
 
     def epoch(self) -> float:
-        return self.start + (self.real() - self.t0) * self.factor
+        elapsed = self.real() - self.t0
+        fast = min(elapsed * self.factor, self.fast_seconds)
+        return self.start + fast + max(0.0, elapsed - self.fast_seconds / self.factor)
 
     def __call__(self) -> datetime:
         return datetime.fromtimestamp(self.epoch(), self.zone or UTC)
@@ -85,7 +90,7 @@ def start_stack(host: str = "127.0.0.1", ehr_port: int = 0, app_port: int = 0, a
     from app.smart import load_registration
     from sandbox import create_sandbox, register_backend_client, register_cds_service, register_client
 
-    clock = DemoClock(demo_speed) if demo_speed else None
+    clock = DemoClock(demo_speed, fast_hours=replay_hours) if demo_speed else None
     sandbox_settings = dict(sandbox_settings or {})
     if clock is not None:
         sandbox_settings.update(REPLAY_CLOCK=clock.epoch, REPLAY_HOURS=replay_hours)

@@ -64,7 +64,7 @@ def new_database(admin_url: str, name: str) -> str:
 
 
 def run_config(workers: int, admin_url: str, fhir_base: str, key_file: str, census: int, concurrency: int,
-               logs: Path) -> list[dict]:
+               logs: Path, ehr_pid: int) -> list[dict]:
     from app import db
     from app.screening import history, tasks
 
@@ -94,7 +94,8 @@ def run_config(workers: int, admin_url: str, fhir_base: str, key_file: str, cens
             time.sleep(0.2)
         with app.open():
             for kind in ("full", "incremental"):
-                cpu0 = sum(cpu_seconds(p.pid) for p in procs)
+                cpu0, ehr0 = sum(cpu_seconds(p.pid) for p in procs), cpu_seconds(ehr_pid)
+                load = os.getloadavg()[0]
                 before = max((c.id for c in history.cycle_summaries(engine, limit=1)), default=0)
                 started = time.monotonic()
                 app.sentinel_tasks["cycle"].defer(timestamp=int(datetime.now(UTC).timestamp()))
@@ -109,15 +110,20 @@ def run_config(workers: int, admin_url: str, fhir_base: str, key_file: str, cens
                 wall = time.monotonic() - started
                 c = cycles[0]
                 cpu = sum(cpu_seconds(p.pid) for p in procs) - cpu0
+                ehr_cpu = cpu_seconds(ehr_pid) - ehr0
                 out.append({"workers": workers, "cycle": kind, "census": c.census_size, "screened": c.screened,
                             "scored": c.scored, "abstained": c.abstained + c.unavailable, "failed": c.failed,
                             "seconds": round(wall, 2), "cycle_duration_s": round(c.duration.total_seconds(), 2),
                             "patients_per_s": round(c.screened / wall, 1),
                             "fhir_requests_per_patient": round(c.fhir_requests / c.screened, 3),
-                            "cpu_ms_per_patient": round(cpu * 1000 / c.screened, 1)})
+                            "cpu_ms_per_patient": round(cpu * 1000 / c.screened, 1),
+                            "ehr_cpu_ms_per_patient": round(ehr_cpu * 1000 / c.screened, 1),
+                            "load_average_at_start": round(load, 1)})
                 print(f"  {workers} worker(s), {kind:<11}: {wall:6.1f} s, {out[-1]['patients_per_s']:6.1f} patients/s, "
                       f"{out[-1]['fhir_requests_per_patient']:.2f} FHIR requests/patient, "
-                      f"{out[-1]['cpu_ms_per_patient']:.1f} ms CPU/patient, failed {c.failed}", flush=True)
+                      f"{out[-1]['cpu_ms_per_patient']:.1f} ms worker CPU/patient (EHR "
+                      f"{out[-1]['ehr_cpu_ms_per_patient']:.1f} ms), failed {c.failed}, load average {load:.1f}",
+                      flush=True)
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
@@ -166,7 +172,8 @@ def main() -> int:
         assert ehr.stdout.readline().strip() == b"READY", "the EHR did not start"
         fhir_base = f"http://127.0.0.1:{port}/fhir"
         for workers in args.workers:
-            results += run_config(workers, pg_url, fhir_base, str(key_file), args.patients, args.concurrency, tmp)
+            results += run_config(workers, pg_url, fhir_base, str(key_file), args.patients, args.concurrency, tmp,
+                                  ehr.pid)
     finally:
         ehr.send_signal(signal.SIGTERM)
         ehr.wait(30)

@@ -2,8 +2,10 @@
 
 `Encounter?status=in-progress&location=Location/a,Location/b&_count=N` (FHIR R4 Encounter search parameters
 `status` (token) and `location` (reference), comma = OR). A server may ignore a parameter it does not support (R4
-search.html, "Handling errors"), and one that ignored `location` or `status` would hand back the whole hospital, so
-each Encounter returned is checked against both criteria again; the others are counted, never screened.
+search.html, "Handling errors"), and one that ignored `location` or `status` would hand back the whole hospital. So
+the search asks for `Prefer: handling=strict` (a server that cannot honour a parameter answers 400, and the cycle
+says so), and each Encounter returned is checked against both criteria again: the others are counted, never
+screened (for a server that ignores Prefer too).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .transport import Transport
 log = logging.getLogger(__name__)
 
 IN_PROGRESS = "in-progress"
+STRICT = {"Prefer": "handling=strict"}  # R4 http.html#prefer and search.html: refuse what cannot be honoured
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ def read_census(transport: Transport, locations: tuple[str, ...], *, page_size: 
     progress there is screened once per encounter (alerts are kept per encounter)."""
     wanted = frozenset(f"Location/{loc.split('/')[-1]}" for loc in locations)
     params = {"status": IN_PROGRESS, "location": ",".join(sorted(wanted)), "_count": str(page_size)}
-    result = search(transport, "Encounter", params, max_pages=max_pages)
+    result = search(transport, "Encounter", params, max_pages=max_pages, headers=STRICT)
     entries: dict[str, CensusEntry] = {}
     not_matching = unreadable = 0
     for resource in result.resources:

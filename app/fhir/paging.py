@@ -60,12 +60,13 @@ def _entries(bundle: dict, kind: str) -> tuple[list[dict], list[str]]:
 
 
 def search(transport: Transport, resource_type: str, params: dict, *, max_pages: int = 20,
-           follow: bool = True) -> SearchResult:
+           follow: bool = True, headers: dict | None = None) -> SearchResult:
     """Run one search and follow its `next` links (at most `max_pages` pages, never the same URL twice).
 
     `follow=False` reads the first page only, on purpose (e.g. `_count=1&_sort=-date` for the latest value).
+    `headers` go with the search itself (the `next` links are the server's own).
     """
-    bundle = transport.get_json(resource_type, params, expect="Bundle")
+    bundle = transport.get_json(resource_type, params, expect="Bundle", headers=headers)
     meta = bundle.get("meta") if isinstance(bundle.get("meta"), dict) else {}
     server_time = meta.get("lastUpdated") if isinstance(meta.get("lastUpdated"), str) else None
     seen = {transport.last_url} if transport.last_url else set()

@@ -13,6 +13,7 @@ actor. A token the EHR refuses is logged as an error and recorded on the cycle, 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -29,6 +30,7 @@ from app.assessment import Assessed, assess_and_sync, resolve_model
 from app.fhir import FhirError, FhirRequestRejected, Transport
 from app.fhir.encounters import Census, CensusEntry, read_census
 from app.model import Model
+from app.ops import logs, metrics
 
 from . import history, window
 from .history import FAILED, SCREENING
@@ -86,6 +88,10 @@ class Screening:
     def start(self, due_at: datetime, runner: str) -> tuple[int, Census | None]:
         """Open a cycle and read its census; (cycle id, census), the census None when it could not be read."""
         cycle_id = history.open_cycle(self.engine, iss=self.settings.iss, runner=runner, due_at=due_at)
+        with logged_as(cycle_id, "screening:census"):
+            return self._census(cycle_id)
+
+    def _census(self, cycle_id: int) -> tuple[int, Census | None]:
         transport = self.transports()
         try:
             census = read_census(transport, self.settings.locations, page_size=self.settings.page_size,
@@ -109,13 +115,16 @@ class Screening:
             conn.execute(sc.update().where(sc.c.id == cycle_id).values(queued=queued, already_queued=already_queued))
 
     def run(self, due_at: datetime, runner: str = "in-process") -> int:
-        """The whole cycle in this thread: the census, then each patient in turn. Returns the cycle id."""
+        """The whole cycle in this thread: the census, then each patient in turn. `due_at`: when the schedule
+        wanted it, on the wall clock (the operations view's lag). Returns the cycle id."""
+        started = self.wall()
         cycle_id, census = self.start(due_at, runner)
-        if census is None:
-            return cycle_id
-        self.queued(cycle_id, len(census.entries), 0)
-        for entry in census.entries:
-            self.screen(cycle_id, entry)
+        failed = 0
+        if census is not None:
+            self.queued(cycle_id, len(census.entries), 0)
+            failed = sum(self.screen(cycle_id, entry) == FAILED for entry in census.entries)
+        metrics.screening_cycle((self.wall() - started).total_seconds(), max(0.0, (started - due_at).total_seconds()),
+                                failed + (census is None))
         return cycle_id
 
     # -- one patient --------------------------------------------------------------------------------------------
@@ -126,6 +135,10 @@ class Screening:
         When the data cannot be read and this is not the job's last attempt, the FhirError is raised (the task
         engine retries with backoff) and nothing is recorded; on the last attempt the failure is recorded.
         """
+        with logged_as(cycle_id, "screening:patient"):
+            return self._screen(cycle_id, entry, final_attempt)
+
+    def _screen(self, cycle_id: int | None, entry: CensusEntry, final_attempt: bool) -> str:
         started, cpu = time.perf_counter(), time.thread_time()
         now, wall = self.clock(), self.wall()
         scope = Scope(entry.patient_id, entry.encounter_id)
@@ -133,7 +146,8 @@ class Screening:
         try:
             read = self._read(transport, scope, entry.patient_id, now, wall)
             measurements = read.window.measurements(now, self.lookback)
-            window.save(self.engine, self.settings.iss, scope.key, entry.encounter_id, read.window)
+            window.save(self.engine, self.settings.iss, scope.key, entry.encounter_id, read.window,
+                        changed=read.changed)
             before = store.newest(self.engine, scope.key)
             assessed = assess_and_sync(
                 self.engine, scope, measurements, now, iss=self.settings.iss, source=SCREENING, model=self.model,
@@ -187,6 +201,16 @@ class Screening:
                      action=action, target=f"alert/{alert.id}",
                      detail={"cycle": cycle_id, "iss": self.settings.iss, "level": assessed.verdict.level})
         log.info("screening %s alert %s (cycle %s)", action, alert.id, cycle_id)
+
+
+@contextlib.contextmanager
+def logged_as(cycle_id: int | None, what: str):
+    """Log lines (the FHIR transport's too) carry `screening-<cycle>` where a page's carry its request id."""
+    tokens = logs.bind_request(f"screening-{cycle_id}", what)
+    try:
+        yield
+    finally:
+        logs.unbind(tokens)
 
 
 def _ms(started: float) -> int:

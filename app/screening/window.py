@@ -13,8 +13,8 @@ window start): those are applied at each scoring with that scoring's `now`, as t
 measurements handed to the model are the ones a full re-read would give (tests/screening/test_window.py).
 
 Table (declared here; migration 0008) `screening_windows`: iss, scope_key (UNIQUE together), patient_id,
-encounter_id, watermark (a FHIR instant on the server's clock), read_at, full_read_at, birth_date and sex (as the
-Patient gives them), observations (JSON: {observation id: [effective time, [[concept, value, time], ...]]}).
+encounter_id, watermark (a FHIR instant on the server's clock), read_at, full_read_at, birth_date (a FHIR date at
+its precision) and sex (administrative gender, as app.fhir read them), observations (JSON: {observation id: [effective time, [[concept, value, time], ...]]}).
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ import sqlalchemy as sa
 
 from app.db import TS, metadata
 from app.fhir import Mapped, Transport, fetch_patient_record
-from app.fhir.dates import fhir_instant, parse_datetime
+from app.fhir.dates import fhir_instant, parse_birth_date, parse_datetime
 from app.fhir.mapping import CLOCK_SKEW, demographic_measurements, map_unclocked
-from app.fhir.searches import demographics, updated_observations
+from app.fhir.searches import Demographics, updated_observations
 from app.model import Measurement
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class Window:
     def measurements(self, now: datetime, lookback: timedelta) -> tuple[Measurement, ...]:
         """What the model is given at `now`: demographics, then each value inside [now - lookback, now + skew],
         one per (concept, time, value) as the page's mapping keeps them."""
-        demo = demographics({"birthDate": self.birth_date, "gender": self.sex}, self.patient_id)
+        demo = Demographics(self.patient_id, None, parse_birth_date(self.birth_date), self.sex)
         out = [m.measurement for m in demographic_measurements(demo, now) if isinstance(m, Mapped)]
         start, end = now - lookback, now + CLOCK_SKEW
         seen = set()
@@ -96,6 +96,7 @@ class Read:
     kind: str  # full | incremental
     fhir_requests: int
     complete: bool
+    changed: bool = True  # the observations differ from the stored ones (else only the watermark moves)
 
 
 def _entries(observations, patient_id: str, base: str) -> Entries:
@@ -128,10 +129,9 @@ def full_read(transport: Transport, patient_id: str, now: datetime, *, lookback:
     before = transport.round_trips
     record = fetch_patient_record(transport, patient_id, now=now, lookback=lookback, page_size=page_size,
                                   max_pages=max_pages)
-    patient = record.patient_resource
+    patient = record.patient
     entries = _prune(_entries(record.observations, patient_id, transport.base), now - lookback)
-    window = Window(patient_id, patient.get("birthDate") if isinstance(patient.get("birthDate"), str) else None,
-                    patient.get("gender") if isinstance(patient.get("gender"), str) else None, entries,
+    window = Window(patient_id, patient.birth_date.text if patient.birth_date else None, patient.sex, entries,
                     _watermark(record.server_time, wall), now, now)
     return Read(window, "full", transport.round_trips - before, record.complete)
 
@@ -142,10 +142,12 @@ def incremental_read(transport: Transport, window: Window, now: datetime, *, loo
     before = transport.round_trips
     result = updated_observations(transport, window.patient_id, window.watermark, page_size=page_size,
                                   max_pages=max_pages)
-    merged = {**window.observations, **_entries(result.resources, window.patient_id, transport.base)}
-    new = replace(window, observations=_prune(merged, now - lookback), read_at=now,
+    merged = _prune({**window.observations, **_entries(result.resources, window.patient_id, transport.base)},
+                    now - lookback)
+    new = replace(window, observations=merged, read_at=now,
                   watermark=_watermark(result.server_time, wall) if result.complete else window.watermark)
-    return Read(new, "incremental", transport.round_trips - before, result.complete)
+    return Read(new, "incremental", transport.round_trips - before, result.complete,
+                changed=merged != window.observations)
 
 
 def load(engine: sa.Engine, iss: str, scope_key: str) -> Window | None:
@@ -158,17 +160,22 @@ def load(engine: sa.Engine, iss: str, scope_key: str) -> Window | None:
                   row["read_at"], row["full_read_at"])
 
 
-def save(engine_or_conn, iss: str, scope_key: str, encounter_id: str | None, window: Window) -> None:
-    """Insert or replace the scope's window (one worker per patient at a time: the task's lock sees to that)."""
+def save(engine_or_conn, iss: str, scope_key: str, encounter_id: str | None, window: Window, *,
+         changed: bool = True) -> None:
+    """Insert or replace the scope's window (one worker per patient at a time: the task's lock sees to that).
+    `changed=False`: only the watermark and read time are written (the window's values are as stored)."""
     t = screening_windows
     values = dict(patient_id=window.patient_id, encounter_id=encounter_id, watermark=window.watermark,
                   read_at=window.read_at, full_read_at=window.full_read_at, birth_date=window.birth_date,
-                  sex=window.sex, observations=window.observations)
+                  sex=window.sex)
+    if changed:
+        values["observations"] = window.observations
     conn_ctx = engine_or_conn.begin() if isinstance(engine_or_conn, sa.Engine) else _Nested(engine_or_conn)
     with conn_ctx as conn:
         moved = conn.execute(t.update().where(t.c.iss == iss, t.c.scope_key == scope_key).values(**values)).rowcount
         if not moved:
-            conn.execute(t.insert().values(iss=iss, scope_key=scope_key, **values))
+            conn.execute(t.insert().values(iss=iss, scope_key=scope_key, **{**values,
+                                                                            "observations": window.observations}))
 
 
 def drop_others(engine: sa.Engine, iss: str, keep: set[str]) -> int:

@@ -32,7 +32,10 @@ def build(engine, iss: str, scope_key: str, now: datetime) -> RiskTrend:
     xs = [(p.at - now).total_seconds() / 3600 for p in points]
     ys = [p.probability * 100 if p.probability is not None else None for p in points]
     threshold = next((p.threshold for p in reversed(points) if p.threshold is not None), None)
-    ticks = [(-h, f"-{h} h") for h in (24, 18, 12, 6) if xs[0] <= -h] + [(0.0, "now")]
+    span = -xs[0]
+    step = 1 if span <= 6 else 3 if span <= 12 else 6
+    ticks = [(-float(h), f"-{h} h") for h in range(step, HOURS + 1, step) if xs[0] <= -h < xs[-1] - step / 2]
+    ticks.append((xs[-1], "now"))
     chart = line_chart("Risk of sepsis over time", xs, {"risk (%)": ys}, x_label="hours before now", y_label="risk of sepsis, %",
                        y_format=lambda v: f"{v:.0f}", x_ticks=ticks,
                        references=[(threshold * 100, f"site threshold {threshold * 100:.0f}%")] if threshold else ())

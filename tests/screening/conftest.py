@@ -5,6 +5,7 @@ enforcement), and a Screening for its ICU units.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from datetime import UTC, datetime
 
@@ -35,21 +36,25 @@ def backend_for(ehr, *, registered: bool = True) -> BackendTokens:
                          require_https=False)
 
 
-def serve_sandbox(settings: dict):
-    app = create_sandbox(settings)
+@contextlib.contextmanager
+def served_sandbox(settings: dict | None = None):
+    """The sandbox EHR (demo patients only) on a free loopback port, for as long as the block runs."""
+    app = create_sandbox({"LOAD_SAMPLE_PATIENTS": False, **(settings or {})})
     server = make_server("127.0.0.1", 0, app, threaded=True)
     app.config["SANDBOX_BASE_URL"] = app.base_url = f"http://127.0.0.1:{server.server_port}"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    return app, server, thread
+    try:
+        yield app
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
 
 
 @pytest.fixture(scope="session")
 def ehr():
-    app, server, thread = serve_sandbox({"LOAD_SAMPLE_PATIENTS": False})
-    yield app
-    server.shutdown()
-    thread.join(timeout=5)
+    with served_sandbox() as app:
+        yield app
 
 
 @pytest.fixture
@@ -99,10 +104,8 @@ def make_screening(engine, ehr, tokens, http, clock):
 @pytest.fixture
 def fresh_ehr():
     """A sandbox of its own, for tests that change its data."""
-    app, server, thread = serve_sandbox({"LOAD_SAMPLE_PATIENTS": False})
-    yield app
-    server.shutdown()
-    thread.join(timeout=5)
+    with served_sandbox() as app:
+        yield app
 
 
 @pytest.fixture

@@ -129,3 +129,30 @@ def test_the_trend_reads_the_recorded_scores_oldest_first(engine, make_screening
     assert all(p.source == "screening" and p.probability is not None for p in points)
     assert history.trend(engine, "https://other.example/fhir", "Encounter/demo-102421-icu",
                          since=datetime(2000, 1, 1, tzinfo=UTC)) == []
+
+
+def test_the_census_asks_the_server_to_refuse_what_it_cannot_honour(ehr, tokens, http):
+    transport = Transport(f"{ehr.base_url}/fhir", tokens, session=http)
+    from app.fhir import FhirRequestRejected
+    from app.fhir.paging import search
+
+    # The sandbox, as a real server, honours status and location; with the same header an unknown one is a 400.
+    assert read_census(transport, LOCATIONS).complete
+    try:
+        search(transport, "Encounter", {"status": "in-progress", "ward": "4"}, headers={"Prefer": "handling=strict"})
+    except FhirRequestRejected as exc:
+        assert exc.http_status == 400
+    else:
+        raise AssertionError("an unknown parameter was not refused under Prefer: handling=strict")
+
+
+def test_the_census_search_is_sent_with_prefer_handling_strict():
+    import responses
+
+    from app.fhir import StaticToken
+
+    with responses.RequestsMock() as mock:
+        mock.get("https://ehr.example/fhir/Encounter", json={"resourceType": "Bundle", "type": "searchset"},
+                 match=[responses.matchers.header_matcher({"Prefer": "handling=strict"})])
+        census = read_census(Transport("https://ehr.example/fhir", StaticToken("t")), ("Location/a",))
+    assert census.entries == () and census.complete

@@ -52,3 +52,14 @@ def test_within_minutes_a_septic_patient_nobody_opened_is_alerted_and_the_page_s
         assert "from the background screening" in trend and "<polyline" in trend
     finally:
         stack.shutdown()
+
+
+def test_the_demo_clock_runs_fast_through_the_replayed_hours_then_at_real_speed():
+    from app.demo import DemoClock
+
+    real = [1000.0]
+    clock = DemoClock(60, real=lambda: real[0], fast_hours=8)  # one demo hour per real second
+    real[0] += 4
+    assert clock.epoch() - clock.start == 4 * 3600
+    real[0] += 4 + 60
+    assert clock.epoch() - clock.start == 8 * 3600 + 60

@@ -85,3 +85,37 @@ def test_a_refused_token_is_a_clear_error_on_the_cycle_and_in_the_log_and_screen
 def test_a_token_the_fhir_server_rejects_is_recorded_as_unauthorized(fresh_ehr, screening_of, engine, clock):
     screening_of(fresh_ehr, token_source=StaticToken("not-a-token")).run(clock.now)
     assert history.cycle_summaries(engine)[0].error == "fhir_unauthorized"
+
+
+def test_a_server_that_refuses_lastupdated_gets_the_whole_window_read(fresh_ehr, screening_of, engine, clock,
+                                                                    monkeypatch):
+    from app.fhir import FhirRequestRejected
+
+    screening = screening_of(fresh_ehr)
+    screening.run(clock.now)
+
+    def refuse(*args, **kwargs):
+        raise FhirRequestRejected(detail="HTTP 400 on Observation (error/not-supported)", http_status=400)
+
+    monkeypatch.setattr(window, "updated_observations", refuse)
+    clock.now += timedelta(minutes=15)
+    cycle = screening.run(clock.now)
+    t = history.risk_scores
+    with engine.connect() as conn:
+        reads = conn.execute(sa.select(t.c.read, t.c.outcome).where(t.c.cycle_id == cycle)).all()
+    assert {r.read for r in reads} == {"full"} and "failed" not in {r.outcome for r in reads}
+
+
+def test_a_discharge_takes_effect_at_the_next_cycle(fresh_ehr, screening_of, engine, clock):
+    screening = screening_of(fresh_ehr)
+    screening.run(clock.now)
+    iss = f"{fresh_ehr.base_url}/fhir"
+    store = fresh_ehr.extensions["sandbox"].store
+    encounter = copy.deepcopy(store.get("Encounter", f"{SEPTIC}-icu"))
+    encounter["status"] = "finished"
+    put(fresh_ehr, encounter)
+    clock.now += timedelta(minutes=15)
+    cycle = screening.run(clock.now)
+    assert SEPTIC not in outcomes(engine, cycle) and len(outcomes(engine, cycle)) == DEMO - 1
+    assert window.load(engine, iss, f"Encounter/{SEPTIC}-icu") is None  # its stored window is gone
+    assert window.load(engine, iss, "Encounter/demo-108952-icu") is not None

@@ -47,3 +47,24 @@ def test_the_bedside_page_draws_the_recorded_scores_with_the_site_threshold(laun
     second = first.client.get(f"/patients/{SEPTIC}").get_data(as_text=True)
     trend = second[second.index('id="risk-trend"'):]
     assert "<polyline" in trend and "site threshold 10%" in trend and "2 recorded scores" in trend
+
+
+def test_the_newest_finished_cycle_is_scraped_from_the_database(make_app, ehr):
+    from .test_ops import TOKEN, scrape, value
+
+    app = make_app(metrics_token=TOKEN)
+    engine = app.extensions["sentinel"].engine
+    due = datetime.now(UTC) - timedelta(minutes=1)
+    done = history.open_cycle(engine, iss=f"{ehr.base_url}/fhir", runner="procrastinate", due_at=due)
+    history.census_read(engine, done, size=1, complete=True, fhir_requests=1, queued=1)
+    history.record_score(engine, iss="x", scope_key="Encounter/p1", patient_id="p1", encounter_id="p1", at=due,
+                         source="screening", cycle_id=done, error="fhir_unavailable")
+    running = history.open_cycle(engine, iss=f"{ehr.base_url}/fhir", runner="procrastinate", due_at=due)
+    history.census_read(engine, running, size=5, complete=True, fhir_requests=1, queued=5)  # none screened yet
+    samples = scrape(app.test_client())
+    assert value(samples, "sentinel_screening_last_cycle_failed_patients") == 1
+    assert value(samples, "sentinel_screening_last_cycle_census_failed") == 0
+    assert value(samples, "sentinel_screening_last_cycle_lag_seconds") >= 60
+    refused = history.open_cycle(engine, iss=f"{ehr.base_url}/fhir", runner="procrastinate", due_at=due)
+    history.census_read(engine, refused, size=None, complete=False, fhir_requests=0, error="backend_token_refused")
+    assert value(scrape(app.test_client()), "sentinel_screening_last_cycle_census_failed") == 1
