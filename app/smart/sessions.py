@@ -86,6 +86,10 @@ class Session:
     # read of the same row. Never shown; `SessionStore.tokens` reads them afresh (after a refresh, for instance).
     access_token_enc: str | None = field(default=None, repr=False, compare=False)
     refresh_token_enc: str | None = field(default=None, repr=False, compare=False)
+    # From the launch's token response (TokenSet): a CDS card's appContext, the fhirContext references (e.g. the
+    # unit of a user-level launch). Untrusted strings; whoever reads them checks what they name.
+    app_context: str | None = None
+    fhir_context: list | None = None
 
     @property
     def is_provider(self) -> bool:
@@ -140,7 +144,8 @@ class SessionStore:
             encounter_id=tokens.encounter, user_ref=user_ref, user_name=user_name, role=role, scope=tokens.scope,
             access_token_enc=self.sealer.seal(tokens.access_token),
             refresh_token_enc=self.sealer.seal(tokens.refresh_token), token_expires_at=tokens.expires_at,
-            csrf_secret=new_secret(), created_at=now, last_seen_at=now, expires_at=now + self.max_age)
+            csrf_secret=new_secret(), created_at=now, last_seen_at=now, expires_at=now + self.max_age,
+            app_context=tokens.app_context, fhir_context=list(tokens.fhir_context) or None)
         session = self._session(values)
         with self.engine.begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.expires_at < now - timedelta(days=1)))

@@ -15,6 +15,7 @@ from flask import Blueprint, abort, g, render_template, request
 
 from app import board
 from app.audit import record
+from app.smart.launch import unit_of
 
 from .guards import any_session, cookie_session_ids, services
 from .patient import bedside_model
@@ -26,7 +27,9 @@ REFRESH_SECONDS = 30
 def _board() -> board.Board:
     svc = services()
     s = svc.settings
-    unit = request.args.get("unit") or (s.screen_locations[0] if s.screen_locations else "")
+    # The unit asked for, else the one the launch named (a user-level launch's fhirContext), else the first screened
+    unit = (request.args.get("unit") or unit_of(tuple(g.session.fhir_context or ()))
+            or (s.screen_locations[0] if s.screen_locations else ""))
     if unit not in s.screen_locations:
         abort(404, "This unit is not screened by Sepsis Sentinel.")
     return board.build(svc.engine, g.session.iss, unit, svc.clinical_now(), model=bedside_model(), policy=svc.policy,

@@ -53,9 +53,9 @@ def _landing(launched) -> str:
     that alert (an alert of another patient, or a malformed appContext, is ignored and the page opens as usual)."""
     s = launched.session
     if not s.patient_id:  # a user-level launch into a unit: the unit board (board.py refuses unscreened units)
-        return url_for("board.page", unit=unit_of(launched.fhir_context))
+        return url_for("board.page", unit=unit_of(tuple(s.fhir_context or ())))
     page = url_for("patient.page", patient_id=s.patient_id)
-    alert_id = alert_of(launched.app_context)
+    alert_id = alert_of(s.app_context)
     alert = alerts.get(services().engine, alert_id) if alert_id else None
     if alert is None or alert.patient_id != s.patient_id:
         return page

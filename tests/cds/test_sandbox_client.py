@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from app import demo
 from app.alerts import store as alerts
@@ -77,6 +78,12 @@ def test_a_chart_open_shows_the_card_and_its_link_opens_that_alert(stack):
     assert landing.path == f"/patients/{SEPTIC}" and parse_qs(landing.query)["alert"] == [str(alert_id)]
     assert landing.fragment == "assessment"
     assert browser.get(f"{stack.app_url}{landing.path}", timeout=20).status_code == 200
+    from app.db import sessions
+
+    with engine.connect() as conn:
+        kept = conn.execute(sa.select(sessions.c.app_context, sessions.c.fhir_context).where(
+            sessions.c.app_context.is_not(None))).all()
+    assert [(json.loads(a), f) for a, f in kept] == [({"alert": alert_id}, [f"Encounter/{SEPTIC}-icu"])]
 
 
 def test_a_decided_alert_shows_no_card_and_an_override_changes_nothing(stack):

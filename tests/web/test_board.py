@@ -57,13 +57,15 @@ def test_a_user_level_launch_with_a_unit_opens_the_board_with_a_session_bound_to
 
     from .conftest import follow_authorize
 
-    app = make_app(screen_locations=(UNIT,))
+    app = make_app(screen_locations=("Location/sandbox-sicu", UNIT))
     page = requests.get(f"{ehr.base_url}/ehr/board", params={"user": "nurse", "unit": UNIT}, timeout=10).text
     src = urlsplit(html.unescape(re.search(r'<iframe id="app"[^>]*src="([^"]+)"', page).group(1)))
     client = app.test_client()
     callback = follow_authorize(client, client.get(f"{src.path}?{src.query}"))
     assert callback.status_code == 303 and callback.headers["Location"] == f"/board?unit={UNIT}"
     assert client.get(callback.headers["Location"]).status_code == 200
+    # the session keeps the launch's unit (fhirContext): the board without ?unit= is that unit's, not the first's
+    assert f"Unit board: {UNIT}" in client.get("/board").get_data(as_text=True)
     assert client.get(f"/patients/{SEPTIC}").status_code in (401, 403)  # bound to no patient: no bedside page
 
 

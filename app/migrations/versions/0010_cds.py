@@ -1,5 +1,6 @@
 """CDS Hooks: the hook JWT ids seen (replay), the cards returned and the EHR's feedback on them (app.cds.store);
-where the screening found each patient (risk_scores.location, for the unit board).
+where the screening found each patient (risk_scores.location, for the unit board); the launch's appContext and
+fhirContext with its session.
 
 Revision ID: 0010
 Revises: 0008
@@ -15,6 +16,9 @@ TS = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    # The launch's appContext and fhirContext, kept with the session (app.db.sessions).
+    op.add_column("sessions", sa.Column("app_context", sa.Text))
+    op.add_column("sessions", sa.Column("fhir_context", sa.JSON))
     # Where the screening's census found each patient, for the unit board (app.screening.history.risk_scores).
     op.add_column("risk_scores", sa.Column("location", sa.String(200)))
     op.add_column("risk_scores", sa.Column("location_display", sa.String(200)))
@@ -70,6 +74,9 @@ def downgrade() -> None:
     op.drop_table("cds_cards")
     op.drop_index("ix_cds_jtis_expires_at", "cds_jtis")
     op.drop_table("cds_jtis")
+    with op.batch_alter_table("sessions") as batch:
+        batch.drop_column("fhir_context")
+        batch.drop_column("app_context")
     op.drop_index("ix_risk_scores_location", "risk_scores")
     with op.batch_alter_table("risk_scores") as batch:  # SQLite drops columns by copying the table
         batch.drop_column("location_display")
