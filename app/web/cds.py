@@ -24,6 +24,7 @@ from app.cds import (
     discovery,
     verify,
 )
+from app.ops import metrics
 
 from .guards import services
 from .patient import bedside_model
@@ -81,6 +82,7 @@ def _error(status: int, code: str, message: str):
 @bp.errorhandler(CdsAuthError)
 def refused(exc: CdsAuthError):
     log.warning("cds: call refused %s (%s)", exc.status, exc.code)
+    metrics.cds_call(exc.code)
     return _error(exc.status, exc.code, exc.detail)
 
 
@@ -104,6 +106,7 @@ def call(service_id: str):
     answer = _service().answer(request.get_json(silent=True), caller, services().clinical_now())
     log.info("cds: %s answered %d card(s) from %s in %d ms", caller.iss, len(answer.cards), answer.path,
              (time.perf_counter() - started) * 1000)
+    metrics.cds_call("card" if answer.cards else "no_card", answer.path)
     return jsonify({"cards": answer.cards})
 
 

@@ -106,3 +106,16 @@ def test_a_malformed_call_is_400_and_another_service_404(app, ehr):
     assert resp.status_code == 400 and "hookInstance" in resp.get_json()["message"]
     resp = client.post("/cds-services/other", json=body(), headers={"Authorization": ehr.bearer()})
     assert resp.status_code == 404
+
+
+def test_calls_are_counted_for_operations(app, ehr):
+    from app.ops.metrics import CDS_CALLS
+
+    def count(outcome, path=""):
+        return CDS_CALLS.labels(outcome, path)._value.get()
+
+    before = (count("no_card", "stored"), count("unknown_client"))
+    client = app.test_client()
+    client.post(HOOK_PATH, json=body(), headers={"Authorization": ehr.bearer()})
+    client.post(HOOK_PATH, json=body(), headers={"Authorization": Client("https://x.example").bearer()})
+    assert (count("no_card", "stored"), count("unknown_client")) == (before[0] + 1, before[1] + 1)
