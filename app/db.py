@@ -80,6 +80,7 @@ sessions = sa.Table(
     sa.Column("access_token_enc", sa.Text, nullable=False),
     sa.Column("refresh_token_enc", sa.Text),
     sa.Column("token_expires_at", TS, nullable=False),
+    sa.Column("token_lifetime_s", sa.Integer),  # expires_in as issued; NULL for sessions from before 0007
     sa.Column("csrf_secret", sa.String(64), nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("last_seen_at", TS, nullable=False),

@@ -81,7 +81,7 @@ class Launcher:
                                    timeout=self.options.timeout, now=now.timestamp())
         read = self._reader(pending.iss, tokens.access_token)
         user = resolve_user(identity.fhir_user, pending.iss, read, self.options.roles, fallback_name=identity.name,
-                            read_both=self._at_once(read))
+                            read_both=self._at_once(read), now=now)
         session_id, session = self.store.create(iss=pending.iss, token_endpoint=config.token_endpoint,
                                                 tokens=tokens, user_ref=user.ref, user_name=user.name,
                                                 role=user.role, now=now, also=on_session)

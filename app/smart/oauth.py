@@ -29,6 +29,8 @@ class TokenSet:
     patient: str | None
     encounter: str | None
     id_token: str | None
+    # How long the token lived when issued (expires_in): the refresh margin scales with it (app.smart.tokens).
+    lifetime: timedelta | None = None
 
 
 def new_pkce_verifier() -> str:
@@ -83,6 +85,7 @@ def _token_set(token: dict, now: datetime, previous: TokenSet | None = None) -> 
         patient=patient,
         encounter=encounter,
         id_token=token.get("id_token"),
+        lifetime=timedelta(seconds=max(0, expires_in)),
     )
 
 

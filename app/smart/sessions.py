@@ -33,6 +33,14 @@ def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
+def _seconds(lifetime: timedelta | None) -> int | None:
+    return None if lifetime is None else int(lifetime.total_seconds())
+
+
+def _lifetime(seconds: int | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
+
+
 def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
@@ -79,6 +87,7 @@ class Session:
     scope: str
     csrf_secret: str
     token_expires_at: datetime
+    token_lifetime_s: int | None
     created_at: datetime
     expires_at: datetime
     last_seen_at: datetime
@@ -139,7 +148,8 @@ class SessionStore:
             encounter_id=tokens.encounter, user_ref=user_ref, user_name=user_name, role=role, scope=tokens.scope,
             access_token_enc=self.sealer.seal(tokens.access_token),
             refresh_token_enc=self.sealer.seal(tokens.refresh_token), token_expires_at=tokens.expires_at,
-            csrf_secret=new_secret(), created_at=now, last_seen_at=now, expires_at=now + self.max_age)
+            token_lifetime_s=_seconds(tokens.lifetime), csrf_secret=new_secret(), created_at=now, last_seen_at=now,
+            expires_at=now + self.max_age)
         session = self._session(values)
         with self.engine.begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.expires_at < now - timedelta(days=1)))
@@ -190,7 +200,7 @@ class SessionStore:
         return TokenSet(access_token=self.sealer.unseal(session.access_token_enc),
                         refresh_token=self.sealer.unseal(session.refresh_token_enc),
                         expires_at=session.token_expires_at, scope=session.scope, patient=session.patient_id,
-                        encounter=session.encounter_id, id_token=None)
+                        encounter=session.encounter_id, id_token=None, lifetime=_lifetime(session.token_lifetime_s))
 
     def tokens(self, session: Session) -> TokenSet:
         """The session's tokens as stored now (another request may have refreshed them)."""
@@ -200,7 +210,7 @@ class SessionStore:
         return TokenSet(access_token=self.sealer.unseal(row["access_token_enc"]),
                         refresh_token=self.sealer.unseal(row["refresh_token_enc"]),
                         expires_at=row["token_expires_at"], scope=row["scope"], patient=row["patient_id"],
-                        encounter=row["encounter_id"], id_token=None)
+                        encounter=row["encounter_id"], id_token=None, lifetime=_lifetime(row["token_lifetime_s"]))
 
     def replace_tokens(self, session: Session, old: TokenSet, new: TokenSet) -> bool:
         """Store refreshed tokens unless another request already did (compare-and-set on the old token)."""
@@ -214,7 +224,8 @@ class SessionStore:
             return conn.execute(s.update().where(s.c.id_hash == session.id_hash, s.c.access_token_enc == current)
                                 .values(access_token_enc=self.sealer.seal(new.access_token),
                                         refresh_token_enc=self.sealer.seal(new.refresh_token),
-                                        token_expires_at=new.expires_at)).rowcount == 1
+                                        token_expires_at=new.expires_at,
+                                        token_lifetime_s=_seconds(new.lifetime))).rowcount == 1
 
     def end(self, session: Session, now: datetime) -> None:
         with self.engine.begin() as conn:
