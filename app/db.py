@@ -3,7 +3,10 @@ Alembic migrations. Every table is declared here so the schema reads in one plac
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
@@ -137,9 +140,39 @@ def _alembic_config(engine: sa.Engine) -> Config:
     return cfg
 
 
+MIGRATION_LOCK_ID = 0x53454E54  # "SENT": the PostgreSQL advisory lock that serializes migrations
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """One migrating process at a time per database: two workers (or instances) starting together on a new
+    database would otherwise both create the same tables, and one would crash. PostgreSQL: a session advisory
+    lock; SQLite: an exclusive lock on a file beside the database."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+        return
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def upgrade(engine: sa.Engine) -> None:
-    """Bring the schema to the newest migrations (idempotent). Features may add migration branches; all apply."""
-    command.upgrade(_alembic_config(engine), "heads")
+    """Bring the schema to the newest migrations (idempotent). Features may add migration branches; all apply.
+    Safe when several processes start at once on one database (`_migration_lock`)."""
+    with _migration_lock(engine):
+        command.upgrade(_alembic_config(engine), "heads")
 
 
 def is_current(engine: sa.Engine) -> bool:

@@ -1,8 +1,17 @@
-"""`sentinel serve`: run the app under gunicorn (the production WSGI server), configured from SENTINEL_*."""
+"""`sentinel serve`: run the app under gunicorn (the production WSGI server), configured from SENTINEL_*.
+
+Before gunicorn forks its workers, this process settles what they must share: the secret key (every worker
+must encrypt and decrypt tokens with the same one) and the database schema (migrated once, here, not by
+several workers racing on a new database).
+"""
 
 import argparse
 import os
 import sys
+
+from app.config import ROOT, ConfigError, create_secret_key_file, load_settings
+
+DEFAULT_KEY_FILE = ROOT / "instance" / "secret_key"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -14,7 +23,44 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=int, default=60)
 
 
+def shared_secret_key(workers: int, environ: dict) -> str | None:
+    """With several workers and no key configured, a key file they all read: SENTINEL_SECRET_KEY_FILE, made on
+    first start (0600) at instance/secret_key. Returns the file's path to say where, or None when a key is set.
+    Production refuses instead: there, every instance must be given the same key on purpose."""
+    if environ.get("SENTINEL_SECRET_KEY") or environ.get("SENTINEL_SECRET_KEY_FILE") or workers <= 1:
+        return None
+    if environ.get("SENTINEL_ENV") == "production":
+        raise ConfigError("SENTINEL_SECRET_KEY (or SENTINEL_SECRET_KEY_FILE) must be set in production: with "
+                          f"{workers} workers each would otherwise draw its own key")
+    path = str(DEFAULT_KEY_FILE)
+    made = create_secret_key_file(path)
+    environ["SENTINEL_SECRET_KEY_FILE"] = path
+    print(f"sentinel serve: {'created' if made else 'using'} the shared secret key file {path} (mode 0600) for "
+          f"{workers} workers; set SENTINEL_SECRET_KEY for several instances", file=sys.stderr)
+    return path
+
+
+def migrate_before_forking(environ: dict) -> None:
+    """Apply migrations once, in this process, so that workers starting together find the schema current."""
+    from app import db
+
+    settings = load_settings(environ=environ)
+    if not settings.auto_migrate:
+        return
+    engine = db.make_engine(settings.database_url)
+    try:
+        db.upgrade(engine)
+    finally:
+        engine.dispose()
+
+
 def run(args: argparse.Namespace) -> int:
+    try:
+        shared_secret_key(args.workers, os.environ)
+        migrate_before_forking(os.environ)
+    except ConfigError as exc:
+        print(f"sentinel serve: {exc}", file=sys.stderr)
+        return 2
     argv = [sys.executable, "-m", "gunicorn", "--bind", args.bind, "--workers", str(args.workers),
             "--threads", str(args.threads), "--timeout", str(args.timeout),
             "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms', "--access-logfile", "-", "app.wsgi:app"]
