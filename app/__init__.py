@@ -61,7 +61,7 @@ def create_app(overrides: dict | None = None) -> Flask:
 def build_services(settings: Settings, clock: Callable[[], datetime]) -> Services:
     engine = db.make_engine(settings.database_url)
     if settings.auto_migrate:
-        db.upgrade(engine)
+        db.upgrade(engine, settings.iss_allowlist)
     else:
         db.check_schema(engine)
     registration = load_registration(settings.smart_launch_file)

@@ -133,10 +133,12 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
-def _alembic_config(engine: sa.Engine) -> Config:
+def _alembic_config(engine: sa.Engine, iss_allowlist: tuple[str, ...] | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
+    if iss_allowlist is not None:  # migration 0007 binds old rows to the only allow-listed EHR, if there is one
+        cfg.attributes["iss_allowlist"] = tuple(iss_allowlist)
     return cfg
 
 
@@ -168,11 +170,37 @@ def _migration_lock(engine: sa.Engine) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
-def upgrade(engine: sa.Engine) -> None:
+def upgrade(engine: sa.Engine, iss_allowlist: tuple[str, ...] | None = None) -> None:
     """Bring the schema to the newest migrations (idempotent). Features may add migration branches; all apply.
     Safe when several processes start at once on one database (`_migration_lock`)."""
     with _migration_lock(engine):
-        command.upgrade(_alembic_config(engine), "heads")
+        migrating = _migration_engine(engine)
+        try:
+            command.upgrade(_alembic_config(migrating, iss_allowlist), "heads")
+            _check_foreign_keys(migrating)
+        finally:
+            if migrating is not engine:
+                migrating.dispose()
+
+
+def _migration_engine(engine: sa.Engine) -> sa.Engine:
+    """The engine migrations run on. SQLite changes a constraint by copying the table, dropping the old one and
+    renaming the copy (Alembic "batch" mode); with foreign keys enforced, dropping a table that other rows refer
+    to fails, so on SQLite migrations run on a connection without `PRAGMA foreign_keys` (SQLite's own advice,
+    "Making Other Kinds Of Table Schema Changes"), and `_check_foreign_keys` checks the result afterwards."""
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        return engine
+    return sa.create_engine(engine.url, connect_args={"check_same_thread": False, "timeout": 15})
+
+
+def _check_foreign_keys(engine: sa.Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"migration left {len(broken)} row(s) whose foreign key points nowhere")
 
 
 def is_current(engine: sa.Engine) -> bool:

@@ -49,7 +49,7 @@ def migrate_before_forking(environ: dict) -> None:
         return
     engine = db.make_engine(settings.database_url)
     try:
-        db.upgrade(engine)
+        db.upgrade(engine, settings.iss_allowlist)
     finally:
         engine.dispose()
 

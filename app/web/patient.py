@@ -158,7 +158,7 @@ def submit_screening(patient_id: str):
         if not is_htmx():
             return page_with(422, screening=panel)
         return render_template("patient/_screening.html", screening=panel), 422
-    alert = store.newest(svc.engine, ctx.scope.key)
+    alert = store.newest(svc.engine, ctx.scope)
     saved, replayed = screenings.save(svc.engine, ctx.scope, data, ctx.actor, sid, now, alert.id if alert else None)
     audit("submit_screening", outcome="replayed" if replayed else "ok", target=f"nurse_screening/{saved.id}")
     if not is_htmx():

@@ -18,7 +18,7 @@ CONTEXT = feedback.Context(page="/patients/demo-102421", patient_id="demo-102421
 
 
 def ask(engine, text="Why did this patient alert?", kind="question", user=NURSE, role="nurse", at=NOW, context=CONTEXT):
-    return feedback.submit(engine, kind=kind, text=text, user_ref=user, role=role, context=context, now=at,
+    return feedback.submit(engine, kind=kind, text=text, user_ref=user, iss="https://ehr.example.org/fhir", role=role, context=context, now=at,
                            mail_enabled=True)
 
 
@@ -35,7 +35,7 @@ def test_submission_is_stored_with_its_context_and_audited(engine):
 
 
 def test_without_mail_configured_the_delivery_is_off_not_pending(engine):
-    fid = feedback.submit(engine, kind="problem", text="x", user_ref=NURSE, role="nurse", context=feedback.Context(),
+    fid = feedback.submit(engine, kind="problem", text="x", user_ref=NURSE, iss="https://ehr.example.org/fhir", role="nurse", context=feedback.Context(),
                           now=NOW, mail_enabled=False)
     assert feedback.get(engine, fid).mail_status == "off"
 
@@ -44,7 +44,7 @@ def test_without_mail_configured_the_delivery_is_off_not_pending(engine):
                                                (None, None, "kind"), ("question", "x" * 4001, "text")])
 def test_invalid_submissions_say_which_field_and_store_nothing(engine, kind, text, field):
     with pytest.raises(feedback.Invalid) as err:
-        feedback.submit(engine, kind=kind, text=text, user_ref=NURSE, role="nurse", context=CONTEXT, now=NOW,
+        feedback.submit(engine, kind=kind, text=text, user_ref=NURSE, iss="https://ehr.example.org/fhir", role="nurse", context=CONTEXT, now=NOW,
                         mail_enabled=True)
     assert field in err.value.errors
     assert feedback.listing(engine) == []
@@ -85,9 +85,9 @@ def test_a_reply_answers_the_item_and_reaches_only_the_asker(engine):
     item = feedback.get(engine, fid)
     assert item.status == "answered" and item.reply_count == 1 and item.replies[0].text == "The lactate of 4.1 drove it."
     assert feedback.get(engine, other).status == "new"
-    [answer] = feedback.unread_answers(engine, NURSE)
+    [answer] = feedback.unread_answers(engine, NURSE, "https://ehr.example.org/fhir")
     assert (answer.reply.id, answer.question, answer.kind) == (r.id, "Why did this patient alert?", "question")
-    assert feedback.unread_answers(engine, "Practitioner/provider") == []
+    assert feedback.unread_answers(engine, "Practitioner/provider", "https://ehr.example.org/fhir") == []
     [audit] = entries(engine, action="feedback_reply")
     assert audit["user_ref"] == TEAM and audit["target"] == f"feedback/{fid}"
     assert [i.reply_count for i in feedback.listing(engine)] == [0, 1]
@@ -96,11 +96,11 @@ def test_a_reply_answers_the_item_and_reaches_only_the_asker(engine):
 def test_only_the_asker_can_dismiss_a_reply_and_only_once(engine):
     fid = ask(engine)
     r = feedback.reply(engine, fid, text="Answer", user_ref=TEAM, role="deployment", now=NOW)
-    assert not feedback.mark_read(engine, r.id, user_ref="Practitioner/provider", role="provider", now=NOW)
-    assert feedback.unread_answers(engine, NURSE) != []
-    assert feedback.mark_read(engine, r.id, user_ref=NURSE, role="nurse", now=NOW)
-    assert not feedback.mark_read(engine, r.id, user_ref=NURSE, role="nurse", now=NOW)
-    assert feedback.unread_answers(engine, NURSE) == []
+    assert not feedback.mark_read(engine, r.id, iss="https://ehr.example.org/fhir", user_ref="Practitioner/provider", role="provider", now=NOW)
+    assert feedback.unread_answers(engine, NURSE, "https://ehr.example.org/fhir") != []
+    assert feedback.mark_read(engine, r.id, iss="https://ehr.example.org/fhir", user_ref=NURSE, role="nurse", now=NOW)
+    assert not feedback.mark_read(engine, r.id, iss="https://ehr.example.org/fhir", user_ref=NURSE, role="nurse", now=NOW)
+    assert feedback.unread_answers(engine, NURSE, "https://ehr.example.org/fhir") == []
     assert len(entries(engine, action="feedback_reply_read")) == 1
 
 
