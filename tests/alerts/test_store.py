@@ -252,3 +252,23 @@ def test_without_an_encounter_alerts_are_scoped_to_the_patient_and_held_back_72_
     assert load(NOW + timedelta(hours=71)).id == first.id
     later = load(NOW + timedelta(hours=73))
     assert later.id != first.id and later.state == ACTIVE
+
+
+def test_two_ehrs_with_the_same_patient_id_keep_separate_alerts_screenings_and_orders(engine):
+    """A production and a test EHR both have Patient/demo-1 in encounter demo-1-icu: nothing is shared."""
+    test_ehr = Scope(iss="https://test-ehr.example.org/fhir", patient_id="demo-1", encounter_id="demo-1-icu")
+    prod = sync(engine)
+    test = store.sync(engine, test_ehr, verdict(), NOW, threshold_version=0, measurements=SEPTIC,
+                      care_unit=lambda: "Location/micu")
+    assert prod.id != test.id and (prod.iss, test.iss) == (ISS, test_ehr.iss) and test.seq == 1
+    store.decide(engine, prod.id, Decision("confirm"), DR_A, "d-1", NOW)
+    assert store.newest(engine, test_ehr).state == ACTIVE  # the other EHR's alert is untouched
+    with pytest.raises(AlertNotFound):  # an alert id of one EHR never answers for the same patient on another
+        store.for_patient(engine, prod.id, test_ehr)
+    data = screening.ScreeningInput("lung", None, "no", None)
+    screening.save(engine, SCOPE, data, Actor("Practitioner/n", "N", "nurse"), "scr-1", NOW, prod.id)
+    assert screening.latest(engine, SCOPE).infection_source == "lung"
+    assert screening.latest(engine, test_ehr) is None
+    orders.begin(engine, prod.id, "lactate", orders.ORDERABLES["lactate"], None, DR_A, "o-1", NOW, iss=ISS)
+    assert set(orders.for_alert(engine, prod.id, ISS)) == {"lactate"}
+    assert orders.for_alert(engine, prod.id, test_ehr.iss) == {}

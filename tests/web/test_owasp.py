@@ -43,6 +43,57 @@ def test_a01_an_alert_of_another_patient_cannot_be_decided_through_my_patient(ap
     assert store.get(app.extensions["sentinel"].engine, their_alert).state == "active"
 
 
+def _a_placed_order_on_a(launch):
+    """Provider on patient A confirms A's alert and orders lactate; returns A's alert id."""
+    mine = launch("provider", A)
+    alert_id = alert_id_of(mine.page.get_data(as_text=True))
+    token = csrf_of(mine.page.get_data(as_text=True))
+    assert mine.client.post(f"/patients/{A}/alerts/{alert_id}/confirm",
+                            data={"csrf_token": token, "submission_id": sid()}).status_code == 303
+    placed = mine.client.post(f"/patients/{A}/alerts/{alert_id}/orders/lactate",
+                              data={"csrf_token": token, "submission_id": sid()}, headers={"HX-Request": "true"})
+    assert placed.status_code == 200 and "ServiceRequest/" in placed.get_data(as_text=True)
+    return alert_id
+
+
+@pytest.mark.parametrize("form", [
+    {},  # the expired-form path: no submission id, the cell is rendered from the URL's alert id
+    {"submission_id": "0" * 32, "choice": "not-a-medicine"},  # the invalid-order path (antibiotics below)
+])
+def test_a01_a_bundle_cell_never_shows_another_patients_orders(app, launch, form):
+    a_alert = _a_placed_order_on_a(launch)
+    on_b = launch("provider", B)
+    element = "antibiotics" if "choice" in form else "lactate"
+    resp = on_b.client.post(f"/patients/{B}/alerts/{a_alert}/orders/{element}",
+                            data={"csrf_token": csrf_of(on_b.page.get_data(as_text=True)), **form},
+                            headers={"HX-Request": "true"})
+    assert resp.status_code == 404
+    assert "ServiceRequest/" not in resp.get_data(as_text=True) and "Lactate" not in resp.get_data(as_text=True)
+
+
+def test_a01_feedback_about_another_patients_alert_does_not_name_that_alert(app, launch):
+    theirs = alert_id_of(launch("provider", B).page.get_data(as_text=True))
+    mine = launch("nurse", A)
+    token = csrf_of(mine.page.get_data(as_text=True))
+    assert mine.client.post("/feedback", data={"csrf_token": token, "kind": "question", "text": "why?",
+                                               "page": f"/patients/{A}", "alert": str(theirs)}).status_code == 303
+    from app import feedback
+
+    [item] = feedback.listing(app.extensions["sentinel"].engine)
+    assert item.context.patient_id == A and item.context.alert_id != str(theirs)
+
+
+def test_a01_feedback_sent_by_the_same_user_id_on_another_ehr_is_not_theirs(app, launch):
+    from app import feedback
+
+    nurse = launch("nurse", A)
+    engine, clock = app.extensions["sentinel"].engine, app.extensions["sentinel"].clock
+    other_ehr = feedback.submit(engine, kind="question", text="x", user_ref="Practitioner/nurse",
+                                iss="https://test-ehr.example.org/fhir", role="nurse", context=feedback.Context(),
+                                now=clock(), mail_enabled=False)
+    assert nurse.client.get(f"/feedback/{other_ehr}/sent").status_code == 404
+
+
 def test_a02_production_refuses_to_start_without_https_and_a_real_secret(tmp_path):
     base = {"database_url": f"sqlite:///{tmp_path}/p.db", "env": "production", "iss_allowlist": ("https://e/fhir",)}
     with pytest.raises(ConfigError, match="SECRET_KEY"):
