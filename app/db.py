@@ -58,6 +58,8 @@ pending_launches = sa.Table(
     "pending_launches", metadata,
     sa.Column("state_hash", sa.String(64), primary_key=True),
     sa.Column("browser_hash", sa.String(64), nullable=False),
+    # A hash of the client address that began it, to bound pending launches per address (migration 0007).
+    sa.Column("client_hash", sa.String(64), index=True),
     sa.Column("iss", sa.Text, nullable=False),
     sa.Column("launch", sa.Text),
     sa.Column("code_verifier_enc", sa.Text, nullable=False),

@@ -46,7 +46,7 @@ def _client(reg: Registration, redirect_uri: str | None, http: requests.Session 
     if http is not None:  # share the hardened session's adapters, proxies and instrumentation hooks
         client.mount("https://", http.get_adapter("https://"))
         client.mount("http://", http.get_adapter("http://"))
-        client.hooks["response"] = list(http.hooks["response"])
+        client.hooks["response"] = list(http.hooks["response"])  # incl. app.fhir.bounded: size, time, no redirect
         client.trust_env, client.verify = http.trust_env, http.verify  # see app.fhir.transport.http_session
     return client
 

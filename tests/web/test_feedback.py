@@ -14,10 +14,9 @@ import sqlalchemy as sa
 from app import feedback
 from app.alerts import store as alerts_store
 from app.audit import entries
+from tests.alerts.web_helpers import scope_of
 from tests.feedback.sample_card import VERSION, use_model_dir, write_sample_card
 from tests.feedback.smtp import free_port, refuse_writes_to, running_smtp_server
-
-from tests.alerts.web_helpers import scope_of
 
 from .conftest import SEPTIC, Launched, ehr_launch_url, follow_authorize
 

@@ -9,9 +9,8 @@ import pytest
 
 from app.alerts import thresholds
 from app.audit import entries
-from tests.feedback.sample_card import THRESHOLD, VERSION, operating_points, use_model_dir, write_sample_card
-
 from tests.alerts.web_helpers import iss_of
+from tests.feedback.sample_card import THRESHOLD, VERSION, operating_points, use_model_dir, write_sample_card
 
 from .test_feedback import launch_on, token
 

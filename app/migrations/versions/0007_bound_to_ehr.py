@@ -53,6 +53,9 @@ def _add_iss(table: str, backfill_sql: str | None, default: str) -> None:
 def upgrade() -> None:
     with op.batch_alter_table("sessions") as batch:
         batch.add_column(sa.Column("token_lifetime_s", sa.Integer))
+    with op.batch_alter_table("pending_launches") as batch:
+        batch.add_column(sa.Column("client_hash", sa.String(64)))
+    op.create_index("ix_pending_launches_client_hash", "pending_launches", ["client_hash"])
     default = _only_listed_server()
 
     _add_iss("alerts", _from_sessions("patient_id", "alerts", "patient_id"), default)
@@ -103,5 +106,8 @@ def downgrade() -> None:
         batch.drop_constraint("uq_alerts_iss", type_="unique")
         batch.create_unique_constraint("uq_alerts_scope_key", ["scope_key", "seq"])
         batch.drop_column("iss")
+    op.drop_index("ix_pending_launches_client_hash", table_name="pending_launches")
+    with op.batch_alter_table("pending_launches") as batch:
+        batch.drop_column("client_hash")
     with op.batch_alter_table("sessions") as batch:
         batch.drop_column("token_lifetime_s")
