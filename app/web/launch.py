@@ -13,10 +13,12 @@ from app.audit import record
 from .guards import (
     LAUNCH_COOKIE,
     SESSION_COOKIE,
+    CsrfRejected,
+    NotLaunched,
     add_session_cookie,
-    any_session,
     cookie_kwargs,
     cookie_session_ids,
+    csrf_token_from_request,
     delete_cookie,
     services,
 )
@@ -70,11 +72,19 @@ def callback():
 
 
 @bp.post("/signout")
-@any_session
 def sign_out():
-    """End every session this browser holds, on the server (a copied cookie is worthless afterwards), audited."""
+    """End every session this browser holds, on the server (a copied cookie is worthless afterwards), audited.
+    The form may come from any of the user's open charts, so the CSRF token of any of them is accepted."""
     svc = services()
-    svc.store.end_sessions(cookie_session_ids(), svc.clock(), also=_audit_ended("signed_out"))
+    ids = cookie_session_ids()
+    live = svc.store.live(ids, svc.clock())
+    if not live:
+        raise NotLaunched()
+    token = csrf_token_from_request()
+    if not any(s.csrf_ok(token) for s in live):
+        g.session = live[0]  # the refusal is audited and shown as this user's
+        raise CsrfRejected()
+    svc.store.end_sessions(ids, svc.clock(), also=_audit_ended("signed_out"))
     g.session = None  # the page below is shown to nobody in particular
     response = make_response(render_template("launch/signed_out.html"), 200)
     delete_cookie(response, SESSION_COOKIE)
