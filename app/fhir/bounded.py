@@ -64,15 +64,15 @@ def read_body(resp: requests.Response, *, max_bytes: int, deadline: float,
             if size > max_bytes:
                 raise BoundedReadError(f"answer is over the {max_bytes} byte limit")
             chunks.append(chunk)
+    except requests.RequestException:  # our own BoundedReadError (an OSError too, so it comes first)
+        resp.close()
+        raise
     except urllib3.exceptions.ReadTimeoutError:
         resp.close()
         raise requests.exceptions.ReadTimeout("read timed out while the answer arrived") from None
     except (urllib3.exceptions.ProtocolError, urllib3.exceptions.DecodeError, OSError) as exc:
         resp.close()
         raise requests.exceptions.ConnectionError(f"answer broken off: {type(exc).__name__}") from None
-    except requests.RequestException:
-        resp.close()
-        raise
     body = b"".join(chunks)
     resp._content, resp._content_consumed = body, True  # resp.json() and .content now read the bounded body
     return body
