@@ -2,15 +2,16 @@
 
 | item | what it means here | tests |
 |---|---|---|
-| A01 Broken access control | patient binding, roles, ids of other patients' records | test_launch.py (another patient's URL: 403), test_alerts_workflow.py (nurse forged POST: 403), below: IDOR |
-| A02 Cryptographic failures | tokens at rest, cookies, HTTPS | smart/test_sessions.py (encrypted), test_security.py (Secure cookies), below: production needs HTTPS |
+| A01 Broken access control | patient binding, roles, ids of other patients' records, one clinician per browser, records of another EHR | test_launch.py (another patient's URL: 403), test_alerts_workflow.py (nurse forged POST: 403), test_shared_workstation.py + e2e/test_shared_workstation.py (the next user's launch ends the previous user's sessions; Sign out), test_two_ehrs.py + alerts/test_store.py (the same patient id on two EHRs), smart/test_context.py (role only from the user's own active, current PractitionerRole), below: IDOR (alerts, bundle cells, feedback alert ids, feedback of the same user id on another EHR) |
+| A02 Cryptographic failures | tokens at rest, cookies, HTTPS, one key for every worker | smart/test_sessions.py (encrypted), test_security.py (Secure cookies), test_startup.py (one 0600 key file for all workers, refused in production), test_config.py (hand-made secrets, http iss refused in production), below: production needs HTTPS |
 | A03 Injection | SQL, HTML, FHIR search parameters | below: hostile ids and text, escaped output |
-| A05 Security misconfiguration | headers, debug, error pages | test_security.py (CSP, nosniff, no-store), below: no traceback, no debug |
+| A04 Insecure design (resource bounds) | answers the app must read | fhir/test_bounded.py (size cap while streaming, total deadline while bytes trickle in, nesting, entries per page), test_small_holes.py (deep JSON gives the "no score" page; a /launch flood is bounded), test_startup.py (workers migrating at once) |
+| A05 Security misconfiguration | headers, debug, error pages, mistyped modes | test_security.py (CSP, nosniff, no-store), test_config.py (SENTINEL_ENV only production/development/test; frame-ancestors * refused in production), below: no traceback, no debug |
 | A06 Vulnerable components | pinned front-end code | test_architecture.py (htmx sha256) |
-| A07 Identification and authentication | state, PKCE, id_token, expiry, fixation | test_launch*.py, test_security.py, below: a made-up session id is refused |
+| A07 Identification and authentication | state, PKCE, id_token, expiry, fixation, short tokens | test_launch*.py, test_security.py, smart/test_idtoken.py (iss must be the launch's without a discovery issuer; JWKS refetched at most once a minute on a bad signature), smart/test_tokens.py (a 60 s token gives a page), below: a made-up session id is refused |
 | A08 Software and data integrity | the model file is pickle | model/test_artifact*.py (sha256 checked before loading) |
-| A09 Logging and monitoring | audit, no PHI in logs | test_alerts_workflow.py (forbidden attempts audited), e2e/test_zz_logs.py |
-| A10 Server-side request forgery | iss, next links, fhirUser | test_launch.py (iss allow-list), fhir/test_paging.py (foreign next link), smart/test_context.py |
+| A09 Logging and monitoring | audit, no PHI in logs, no forged lines | test_alerts_workflow.py (forbidden attempts audited), test_shared_workstation.py (ended sessions audited), test_small_holes.py (a newline in ?error= forges no log line), e2e/test_zz_logs.py |
+| A10 Server-side request forgery | iss, next links, fhirUser, redirects | test_launch.py (iss allow-list), fhir/test_paging.py (foreign next link), smart/test_context.py, fhir/test_bounded.py (no redirect followed on FHIR, discovery, token, JWKS or the launch's reads), test_small_holes.py (a tab in a back link) |
 """
 
 import pytest
