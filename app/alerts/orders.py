@@ -7,8 +7,8 @@ Practitioner, authoredOn, and an identifier made here. The row is committed as "
 called, and the EHR call is a conditional create on that identifier, so a retry (or a resubmitted form) never
 makes a second order.
 
-Table `bundle_orders` (migration 0003; iss since 0007): id, iss (the alert's FHIR server, where the order went), alert_id, element (UNIQUE per alert: one order per element),
-resource_type, identifier (UNIQUE), code_system, code, display, volume_ml, status (sending | placed | failed),
+Table `bundle_orders` (migration 0003; iss since 0007): id, iss (the alert's FHIR server, where the order
+went), alert_id, element (UNIQUE per alert: one order per element), resource_type, identifier (UNIQUE), code_system, code, display, volume_ml, status (sending | placed | failed),
 fhir_id, requested_at, requested_by, requested_by_name, role, submission_id (UNIQUE), placed_at,
 error (an error code, never a message from the EHR).
 """

@@ -1,7 +1,7 @@
 """The nurse screening form: suspected infection source, new confusion, when the provider was notified.
 
-Table `nurse_screenings` (migration 0003; iss since 0007): id, iss (the FHIR server), scope_key, patient_id, encounter_id, alert_id (the alert shown
-at the time, if any), submitted_at, user_ref, user_name, role, infection_source (a key of INFECTION_SOURCES),
+Table `nurse_screenings` (migration 0003; iss since 0007): id, iss (the FHIR server), scope_key, patient_id,
+encounter_id, alert_id (the alert shown at the time, if any), submitted_at, user_ref, user_name, role, infection_source (a key of INFECTION_SOURCES),
 infection_other, new_confusion (yes | no), provider_notified_at, submission_id (UNIQUE: a resubmitted form is
 stored once). Nurses and providers may submit.
 """

@@ -83,14 +83,15 @@ def set_threshold(engine: sa.Engine, *, iss: str, value: float, default: float, 
                                        "first.", "conflict")
     try:
         with engine.begin() as conn:
-            latest = conn.execute(sa.select(t).where(t.c.iss == iss).order_by(t.c.id.desc()).limit(1)).mappings().first()
+            latest = conn.execute(sa.select(t).where(t.c.iss == iss).order_by(t.c.id.desc()).limit(1)
+                                  ).mappings().first()
             version = latest["id"] if latest else 0
             if version != expected_version:
                 raise changed_meanwhile
             previous = latest["value"] if latest else default
             new_id = conn.execute(t.insert().values(
-                iss=iss, value=value, previous_value=previous, model_version=model_version, set_by=user_ref, set_role=role,
-                set_at=now, reason=reason[:2000], based_on=version)).inserted_primary_key[0]
+                iss=iss, value=value, previous_value=previous, model_version=model_version, set_by=user_ref,
+                set_role=role, set_at=now, reason=reason[:2000], based_on=version)).inserted_primary_key[0]
             record(conn, at=now, user_ref=user_ref, role=role, patient_id=None, action="set_threshold",
                    target=f"site_threshold/{new_id}", detail={"old": previous, "new": value})
     except sa.exc.IntegrityError:  # another change from the same version landed between our read and our write

@@ -158,8 +158,8 @@ def submit(engine: sa.Engine, *, kind: str | None, text: str | None, user_ref: s
     A form sent again with the same `submission_id` (its first answer was lost) returns the stored one's id.
     Raises Invalid (nothing stored) or SaveFailed (the database refused; nothing stored)."""
     kind, text = check(kind, text)
-    values = dict(created_at=now, kind=kind, text=text, user_ref=user_ref, iss=iss, role=role, page=_clip(context.page, 512),
-                  patient_id=_clip(context.patient_id), alert_id=_clip(context.alert_id),
+    values = dict(created_at=now, kind=kind, text=text, user_ref=user_ref, iss=iss, role=role,
+                  page=_clip(context.page, 512), patient_id=_clip(context.patient_id), alert_id=_clip(context.alert_id),
                   model_version=_clip(context.model_version, 64), status="new", status_at=now,
                   mail_status="pending" if mail_enabled else "off", mail_attempts=0, submission_id=submission_id)
     try:

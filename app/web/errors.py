@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import sqlalchemy as sa
 from flask import Flask, g, render_template, request
@@ -20,6 +21,12 @@ ROLE_WORDS = {"provider": "providers", "nurse": "nurses", "deployment": "the dep
               "read-only": "read-only users"}
 
 
+def one_line(value: object) -> str:
+    """A value as it may appear in a log line: control characters escaped (\\n, \\x1b, ...), so text that came
+    from outside (an EHR's answer, a query parameter) can never start a forged line of its own."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(value))
+
+
 def _page(status: int, title: str, message: str, relaunch: bool = True):
     template = "errors/_message.html" if is_htmx() else "errors/page.html"
     return render_template(template, status=status, title=title, message=message, relaunch=relaunch), status
@@ -28,12 +35,12 @@ def _page(status: int, title: str, message: str, relaunch: bool = True):
 def init_app(app: Flask) -> None:
     @app.errorhandler(LaunchError)
     def launch_error(exc: LaunchError):
-        log.warning("launch error: code=%s detail=%s", exc.code, exc.detail)
+        log.warning("launch error: code=%s detail=%s", exc.code, one_line(exc.detail))
         return _page(exc.status, "Sepsis Sentinel could not open", exc.message)
 
     @app.errorhandler(FhirError)
     def fhir_error(exc: FhirError):
-        log.warning("FHIR error: code=%s detail=%s", exc.code, exc.detail)
+        log.warning("FHIR error: code=%s detail=%s", exc.code, one_line(exc.detail))
         if isinstance(exc, FhirUnauthorized):
             return _page(401, "Please open Sepsis Sentinel again",
                          "The EHR no longer accepts this session's access, and it could not be renewed. Open "

@@ -211,7 +211,8 @@ def test_a_submission_id_answers_only_for_its_own_order(engine):
     alert = sync(engine)
     orders.begin(engine, alert.id, "lactate", orders.ORDERABLES["lactate"], None, DR_A, "o-1", NOW, iss=ISS)
     with pytest.raises(SubmissionTaken):  # the same form id on another element: not "already placed"
-        orders.begin(engine, alert.id, "blood_cultures", orders.ORDERABLES["blood_cultures"], None, DR_A, "o-1", NOW, iss=ISS)
+        orders.begin(engine, alert.id, "blood_cultures", orders.ORDERABLES["blood_cultures"], None, DR_A, "o-1", NOW,
+                     iss=ISS)
     assert set(orders.for_alert(engine, alert.id, ISS)) == {"lactate"}
 
 

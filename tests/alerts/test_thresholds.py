@@ -10,7 +10,8 @@ ISS = "https://ehr.example.org/fhir"
 
 
 def change(engine, value, expected, reason="unit tuning"):
-    return thresholds.set_threshold(engine, iss=ISS, value=value, default=0.3, expected_version=expected, model_version="m1",
+    return thresholds.set_threshold(engine, iss=ISS, value=value, default=0.3, expected_version=expected,
+                                    model_version="m1",
                                     user_ref="Practitioner/deployment", role="deployment", reason=reason, now=NOW)
 
 

@@ -60,11 +60,12 @@ def _a_placed_order_on_a(launch):
 @pytest.mark.parametrize("form", [
     {},  # the expired-form path: no submission id, the cell is rendered from the URL's alert id
     {"submission_id": "0" * 32, "choice": "not-a-medicine"},  # the invalid-order path (antibiotics below)
+    {"submission_id": "1" * 32},  # a valid order form: place_order's own check
 ])
 def test_a01_a_bundle_cell_never_shows_another_patients_orders(app, launch, form):
     a_alert = _a_placed_order_on_a(launch)
     on_b = launch("provider", B)
-    element = "antibiotics" if "choice" in form else "lactate"
+    element = "antibiotics" if "choice" in form else "blood_cultures"
     resp = on_b.client.post(f"/patients/{B}/alerts/{a_alert}/orders/{element}",
                             data={"csrf_token": csrf_of(on_b.page.get_data(as_text=True)), **form},
                             headers={"HX-Request": "true"})

@@ -45,6 +45,13 @@ def test_a_newline_in_callback_error_cannot_forge_a_log_line(app, ehr, caplog):
     assert not any("\n" in line or "admin signed in" in line for line in lines)
 
 
+def test_error_details_are_logged_on_one_line_whatever_they_contain():
+    from app.web.errors import one_line
+
+    assert one_line("HTTP 400 on Patient\n2026-12-04 INFO forged\r\x1b[2J") == (
+        "HTTP 400 on Patient\\n2026-12-04 INFO forged\\r\\x1b[2J")
+
+
 def test_a_launch_flood_is_refused_before_it_fills_the_database(make_app, ehr):
     app = make_app(pending_launches_per_client=3, pending_launches_max=5)
     for _ in range(3):
