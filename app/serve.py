@@ -24,15 +24,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def shared_secret_key(workers: int, environ: dict) -> str | None:
-    """With several workers and no key configured, a key file they all read: SENTINEL_SECRET_KEY_FILE, made on
-    first start (0600) at instance/secret_key. Returns the file's path to say where, or None when a key is set.
-    Production refuses instead: there, every instance must be given the same key on purpose."""
-    if environ.get("SENTINEL_SECRET_KEY") or environ.get("SENTINEL_SECRET_KEY_FILE") or workers <= 1:
+    """With several workers and no key configured, a key file they all read: SENTINEL_SECRET_KEY_FILE if set,
+    else instance/secret_key, made on first start (0600). Returns the file's path (and says where), or None
+    when SENTINEL_SECRET_KEY is set or one worker runs. Production refuses instead of making a key: there,
+    every instance must be given the same key on purpose."""
+    named = environ.get("SENTINEL_SECRET_KEY_FILE")
+    if environ.get("SENTINEL_SECRET_KEY") or (workers <= 1 and not named):
         return None
+    path = named or str(DEFAULT_KEY_FILE)
+    if os.path.exists(path):
+        environ["SENTINEL_SECRET_KEY_FILE"] = path
+        return path
     if environ.get("SENTINEL_ENV") == "production":
-        raise ConfigError("SENTINEL_SECRET_KEY (or SENTINEL_SECRET_KEY_FILE) must be set in production: with "
-                          f"{workers} workers each would otherwise draw its own key")
-    path = str(DEFAULT_KEY_FILE)
+        raise ConfigError("SENTINEL_SECRET_KEY (or an existing SENTINEL_SECRET_KEY_FILE) must be set in production: "
+                          f"with {workers} workers each would otherwise draw its own key")
     made = create_secret_key_file(path)
     environ["SENTINEL_SECRET_KEY_FILE"] = path
     print(f"sentinel serve: {'created' if made else 'using'} the shared secret key file {path} (mode 0600) for "
