@@ -98,6 +98,7 @@ audit_log = sa.Table(
     "audit_log", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", TS, nullable=False, index=True),
+    sa.Column("iss", sa.Text),  # the EHR the ids belong to (migration 0007; NULL before it, or for none)
     sa.Column("user_ref", sa.Text),
     sa.Column("role", sa.String(32)),
     sa.Column("patient_id", sa.String(128), index=True),

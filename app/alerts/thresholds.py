@@ -92,7 +92,7 @@ def set_threshold(engine: sa.Engine, *, iss: str, value: float, default: float, 
             new_id = conn.execute(t.insert().values(
                 iss=iss, value=value, previous_value=previous, model_version=model_version, set_by=user_ref,
                 set_role=role, set_at=now, reason=reason[:2000], based_on=version)).inserted_primary_key[0]
-            record(conn, at=now, user_ref=user_ref, role=role, patient_id=None, action="set_threshold",
+            record(conn, at=now, iss=iss, user_ref=user_ref, role=role, patient_id=None, action="set_threshold",
                    target=f"site_threshold/{new_id}", detail={"old": previous, "new": value})
     except sa.exc.IntegrityError:  # another change from the same version landed between our read and our write
         raise changed_meanwhile from None

@@ -165,7 +165,7 @@ def submit(engine: sa.Engine, *, kind: str | None, text: str | None, user_ref: s
     try:
         with engine.begin() as conn:
             new_id = conn.execute(feedback.insert().values(**values)).inserted_primary_key[0]
-            record(conn, at=now, user_ref=user_ref, role=role, patient_id=values["patient_id"],
+            record(conn, at=now, iss=iss, user_ref=user_ref, role=role, patient_id=values["patient_id"],
                    action="feedback_submit", target=f"feedback/{new_id}", detail={"kind": kind})
     except sa.exc.IntegrityError as exc:
         stored = _already_sent(engine, submission_id, user_ref, iss)
@@ -270,7 +270,8 @@ def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: st
         raise Invalid({"reply": f"Please keep the reply under {MAX_TEXT} characters (this has {len(text)})."})
     try:
         with engine.begin() as conn:
-            row = conn.execute(sa.select(feedback.c.id, feedback.c.patient_id).where(feedback.c.id == feedback_id)
+            row = conn.execute(sa.select(feedback.c.id, feedback.c.patient_id, feedback.c.iss)
+                               .where(feedback.c.id == feedback_id)
                                .with_for_update()).first()
             if row is None:
                 raise NotFound(f"feedback/{feedback_id}")
@@ -278,7 +279,8 @@ def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: st
                 feedback_id=feedback_id, at=now, by_user_ref=user_ref, by_role=role, text=text)).inserted_primary_key[0]
             conn.execute(feedback.update().where(feedback.c.id == feedback_id).values(status="answered",
                                                                                       status_at=now))
-            record(conn, at=now, user_ref=user_ref, role=role, patient_id=row.patient_id, action="feedback_reply",
+            record(conn, at=now, iss=row.iss, user_ref=user_ref, role=role, patient_id=row.patient_id,
+                   action="feedback_reply",
                    target=f"feedback/{feedback_id}", detail={"reply": new_id})
     except sa.exc.SQLAlchemyError as exc:
         raise SaveFailed(type(exc).__name__) from exc
@@ -292,12 +294,13 @@ def set_status(engine: sa.Engine, feedback_id: int, status: str, *, user_ref: st
         raise Invalid({"status": "Choose new, answered or closed."})
     try:
         with engine.begin() as conn:
-            row = conn.execute(sa.select(feedback.c.status, feedback.c.patient_id)
+            row = conn.execute(sa.select(feedback.c.status, feedback.c.patient_id, feedback.c.iss)
                                .where(feedback.c.id == feedback_id).with_for_update()).first()
             if row is None:
                 raise NotFound(f"feedback/{feedback_id}")
             conn.execute(feedback.update().where(feedback.c.id == feedback_id).values(status=status, status_at=now))
-            record(conn, at=now, user_ref=user_ref, role=role, patient_id=row.patient_id, action="feedback_status",
+            record(conn, at=now, iss=row.iss, user_ref=user_ref, role=role, patient_id=row.patient_id,
+                   action="feedback_status",
                    target=f"feedback/{feedback_id}", detail={"old": row.status, "new": status})
     except sa.exc.SQLAlchemyError as exc:
         raise SaveFailed(type(exc).__name__) from exc
@@ -325,7 +328,8 @@ def mark_read(engine: sa.Engine, reply_id: int, *, user_ref: str, iss: str, role
             done = conn.execute(r.update().where(r.c.id == reply_id, r.c.read_at.is_(None), owned)
                                 .values(read_at=now)).rowcount
             if done:
-                record(conn, at=now, user_ref=user_ref, role=role, patient_id=None, action="feedback_reply_read",
+                record(conn, at=now, iss=iss, user_ref=user_ref, role=role, patient_id=None,
+                       action="feedback_reply_read",
                        target=f"feedback_reply/{reply_id}")
     except sa.exc.SQLAlchemyError as exc:
         raise SaveFailed(type(exc).__name__) from exc

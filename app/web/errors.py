@@ -67,7 +67,8 @@ def init_app(app: Flask) -> None:
 
         svc = app.extensions["sentinel"]
         session = g.get("session")
-        record(svc.engine, at=svc.clock(), user_ref=session.user_ref if session else None, role=exc.role,
+        record(svc.engine, at=svc.clock(), iss=session.iss if session else None,
+               user_ref=session.user_ref if session else None, role=exc.role,
                patient_id=session.patient_id if session else None, action=exc.action, outcome="forbidden")
         return _page(403, "Not allowed for your role",
                      f"Only the roles allowed to {exc.action.replace('_', ' ')} can do this; you are signed in as "
@@ -96,7 +97,8 @@ def init_app(app: Flask) -> None:
         from app.audit import record
 
         svc, session = app.extensions["sentinel"], g.get("session")
-        record(svc.engine, at=svc.clock(), user_ref=session.user_ref if session else None,
+        record(svc.engine, at=svc.clock(), iss=session.iss if session else None,
+               user_ref=session.user_ref if session else None,
                role=session.role if session else None, patient_id=session.patient_id if session else None,
                action=action, outcome=outcome,
                target=f"alert/{request.view_args['alert_id']}" if "alert_id" in (request.view_args or {}) else None)

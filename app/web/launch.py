@@ -44,7 +44,7 @@ def _audit_ended(reason: str):
     svc = services()
 
     def audit(conn, s) -> None:
-        record(conn, at=svc.clock(), user_ref=s.user_ref, role=s.role, patient_id=s.patient_id,
+        record(conn, at=svc.clock(), iss=s.iss, user_ref=s.user_ref, role=s.role, patient_id=s.patient_id,
                action="session_ended", detail={"reason": reason})
 
     return audit
@@ -55,7 +55,7 @@ def callback():
     svc = services()
 
     def audit_launch(conn, s) -> None:  # in the session's own transaction: one commit for both
-        record(conn, at=svc.clock(), user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action="launch",
+        record(conn, at=svc.clock(), iss=s.iss, user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action="launch",
                detail={"encounter": s.encounter_id})
 
     launched = svc.launcher.complete(

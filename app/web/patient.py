@@ -58,7 +58,7 @@ def submission_id() -> str | None:
 def audit(action: str, *, outcome: str = "ok", target: str | None = None, detail: dict | None = None) -> None:
     """One audit row for the current user and patient: ids, counts and codes only."""
     svc, s = services(), g.session
-    record(svc.engine, at=svc.clock(), user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action=action,
+    record(svc.engine, at=svc.clock(), iss=s.iss, user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action=action,
            outcome=outcome, target=target, detail=detail)
 
 

@@ -10,6 +10,7 @@ from werkzeug.serving import make_server
 
 from app.alerts import screening, store
 from app.alerts.workflow import Scope
+from app.audit import entries
 from app.smart import load_registration
 from sandbox import create_sandbox, register_client
 from tests.alerts.builders import stub_model
@@ -56,6 +57,8 @@ def test_the_same_patient_on_two_ehrs_has_two_alerts_and_two_screenings(two_ehr_
     assert screening.latest(engine, prod_scope).infection_source == "lung"
     assert screening.latest(engine, test_scope) is None  # the test EHR's nurse sees no screening of the other
     assert (store.get(engine, prod_alert).iss, store.get(engine, test_alert).iss) == (prod_scope.iss, test_scope.iss)
+    launches = entries(engine, action="launch")  # the audit says which EHR each Patient/demo-102421 was on
+    assert sorted(e["iss"] for e in launches) == sorted([prod_scope.iss, test_scope.iss])
 
 
 def test_an_alert_of_one_ehr_cannot_be_decided_from_the_other(two_ehr_app, ehr, second_ehr):

@@ -55,6 +55,8 @@ def upgrade() -> None:
         batch.add_column(sa.Column("token_lifetime_s", sa.Integer))
     with op.batch_alter_table("pending_launches") as batch:
         batch.add_column(sa.Column("client_hash", sa.String(64)))
+    with op.batch_alter_table("audit_log") as batch:  # new rows say which EHR; old ones stay as they were
+        batch.add_column(sa.Column("iss", sa.Text))
     op.create_index("ix_pending_launches_client_hash", "pending_launches", ["client_hash"])
     default = _only_listed_server()
 
@@ -105,6 +107,8 @@ def downgrade() -> None:
     with op.batch_alter_table("alerts") as batch:
         batch.drop_constraint("uq_alerts_iss", type_="unique")
         batch.create_unique_constraint("uq_alerts_scope_key", ["scope_key", "seq"])
+        batch.drop_column("iss")
+    with op.batch_alter_table("audit_log") as batch:
         batch.drop_column("iss")
     op.drop_index("ix_pending_launches_client_hash", table_name="pending_launches")
     with op.batch_alter_table("pending_launches") as batch:
