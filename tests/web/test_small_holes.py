@@ -19,14 +19,14 @@ def _begin(app, ehr, **environ):
     return client, client.get(f"{url.path}?{url.query}", environ_base=environ or {})
 
 
-@pytest.mark.parametrize("page", ["/\t/evil.example/x", "/\n/evil.example", "/\r\n/evil.example", "/\x0b/evil.example",
+@pytest.mark.parametrize("back_link", ["/\t/evil.example/x", "/\n/evil.example", "/\r\n/evil.example", "/\x0b/evil.example",
                                   "/ /evil.example", "/\x7f/evil.example"])
-def test_a_back_link_with_a_control_character_is_not_a_way_off_the_app(app, launch, page):
+def test_a_back_link_with_a_control_character_is_not_a_way_off_the_app(app, launch, back_link):
     nurse = launch("nurse")
-    form = nurse.client.get(f"/feedback/new?page={quote(page)}").get_data(as_text=True)
+    form = nurse.client.get(f"/feedback/new?page={quote(back_link)}").get_data(as_text=True)
     assert "evil.example" not in form and "Back to where you were" not in form  # browsers drop tabs: //evil
     token = nurse.csrf()
-    sent = nurse.client.post("/feedback", data={"csrf_token": token, "kind": "question", "text": "x", "page": page})
+    sent = nurse.client.post("/feedback", data={"csrf_token": token, "kind": "question", "text": "x", "page": back_link})
     assert sent.status_code == 303
     [item] = feedback.listing(app.extensions["sentinel"].engine)
     assert item.context.page is None
