@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import stat
 import subprocess
 import sys
@@ -20,14 +19,7 @@ from app.smart import load_registration
 from sandbox import register_client
 
 from .conftest import SEPTIC, ehr_launch_url
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .test_two_instances import ROOT, free_port
 
 
 @pytest.fixture
