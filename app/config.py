@@ -114,6 +114,9 @@ class Settings:
     # unauthenticated flood of /launch cannot fill the database.
     pending_launches_per_client: int = 20
     pending_launches_max: int = 5000
+    # Reverse proxies in front of the app that append to X-Forwarded-For (0: none). Behind a TLS proxy, set 1, or
+    # every workstation shares the proxy's address and the per-client launch bound counts the whole hospital.
+    proxy_hops: int = 0
 
     def validate(self) -> Settings:
         if self.env not in ENVIRONMENTS:
@@ -149,6 +152,8 @@ class Settings:
                      "pending_launches_max"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"SENTINEL_{name.upper()} must be at least 1")
+        if not 0 <= self.proxy_hops <= 5:
+            raise ConfigError("SENTINEL_PROXY_HOPS must be between 0 and 5 (the reverse proxies in front of the app)")
         self._validate_backend()
         bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
         if bad:

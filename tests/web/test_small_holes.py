@@ -69,6 +69,18 @@ def test_a_launch_flood_is_refused_before_it_fills_the_database(make_app, ehr):
         assert conn.execute(sa.select(sa.func.count()).select_from(pending_launches)).scalar() == 5
 
 
+def test_behind_a_proxy_each_workstation_is_bounded_on_its_own(make_app, ehr):
+    app = make_app(pending_launches_per_client=2, proxy_hops=1)
+    proxy = {"REMOTE_ADDR": "10.0.0.9"}  # every request arrives from the TLS proxy
+    for workstation in ("192.168.1.10", "192.168.1.11"):
+        for _ in range(2):
+            assert _begin(app, ehr, **proxy, HTTP_X_FORWARDED_FOR=workstation)[1].status_code == 302
+        assert _begin(app, ehr, **proxy, HTTP_X_FORWARDED_FOR=workstation)[1].status_code == 429
+    # A client cannot pick a fresh address: only the proxy's own entry (the last one) is trusted.
+    spoofed = _begin(app, ehr, **proxy, HTTP_X_FORWARDED_FOR="1.2.3.4, 192.168.1.10")[1]
+    assert spoofed.status_code == 429
+
+
 def test_a_finished_launch_no_longer_counts_against_the_bound(make_app, launch_with):
     app = make_app(pending_launches_per_client=1)
     for _ in range(3):  # each launch completes, so the next one from the same address is let in
