@@ -117,6 +117,17 @@ class Settings:
     # Reverse proxies in front of the app that append to X-Forwarded-For (0: none). Behind a TLS proxy, set 1, or
     # every workstation shares the proxy's address and the per-client launch bound counts the whole hospital.
     proxy_hops: int = 0
+    # Operations (app/ops/; README "Deploying at a hospital").
+    # Log lines: "json" (one object a line, for a log store) or "text" (the demo's plain lines).
+    log_format: str = "text"
+    # Bearer token Prometheus sends to scrape GET /metrics. Empty: /metrics answers 404.
+    metrics_token: str = ""
+    # Where `sentinel serve` keeps the workers' metric files (emptied at start). Empty: a folder under the
+    # system temp dir named after the bind address.
+    metrics_dir: str = ""
+    # How long gunicorn keeps an idle client connection open. Longer than the balancer's idle timeout (60 s
+    # is common), so the balancer, not the app, closes idle connections and never reuses one the app closed.
+    keepalive_seconds: int = 75
 
     def validate(self) -> Settings:
         if self.env not in ENVIRONMENTS:
@@ -154,6 +165,12 @@ class Settings:
                 raise ConfigError(f"SENTINEL_{name.upper()} must be at least 1")
         if not 0 <= self.proxy_hops <= 5:
             raise ConfigError("SENTINEL_PROXY_HOPS must be between 0 and 5 (the reverse proxies in front of the app)")
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"SENTINEL_LOG_FORMAT must be json or text, not {self.log_format!r}")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ConfigError("SENTINEL_METRICS_TOKEN must be at least 16 random characters (or empty: no /metrics)")
+        if not 1 <= self.keepalive_seconds <= 3600:
+            raise ConfigError("SENTINEL_KEEPALIVE_SECONDS must be between 1 and 3600")
         self._validate_backend()
         bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
         if bad:

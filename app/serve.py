@@ -1,15 +1,20 @@
 """`sentinel serve`: run the app under gunicorn (the production WSGI server), configured from SENTINEL_*.
 
 Before gunicorn forks its workers, this process settles what they must share: the secret key (every worker
-must encrypt and decrypt tokens with the same one) and the database schema (migrated once, here, not by
-several workers racing on a new database).
+must encrypt and decrypt tokens with the same one), the database schema (migrated once, here, not by several
+workers racing on a new database), an emptied folder for their metric files (PROMETHEUS_MULTIPROC_DIR, so
+/metrics adds up every worker) and the keep-alive from the settings.
 """
 
 import argparse
 import os
+import re
 import sys
+import tempfile
+from pathlib import Path
 
-from app.config import ROOT, ConfigError, create_secret_key_file, load_settings
+from app.config import ROOT, ConfigError, Settings, create_secret_key_file, load_settings
+from app.ops import metrics
 
 DEFAULT_KEY_FILE = ROOT / "instance" / "secret_key"
 
@@ -45,11 +50,10 @@ def shared_secret_key(workers: int, environ: dict) -> str | None:
     return path
 
 
-def migrate_before_forking(environ: dict) -> None:
+def migrate_before_forking(settings: Settings) -> None:
     """Apply migrations once, in this process, so that workers starting together find the schema current."""
     from app import db
 
-    settings = load_settings(environ=environ)
     if not settings.auto_migrate:
         return
     engine = db.make_engine(settings.database_url)
@@ -59,15 +63,30 @@ def migrate_before_forking(environ: dict) -> None:
         engine.dispose()
 
 
+def metrics_dir(setting: str, bind: str) -> Path:
+    """The setting, else one folder per bind address under the temp dir (two servers on one host never share)."""
+    if setting:
+        return Path(setting)
+    return Path(tempfile.gettempdir()) / f"sentinel-metrics-{re.sub(r'[^A-Za-z0-9]+', '-', bind).strip('-')}"
+
+
+def gunicorn_argv(args: argparse.Namespace, keepalive_seconds: int) -> list[str]:
+    # No gunicorn access log: the app writes its own access line, with the request id, route and duration.
+    return [sys.executable, "-m", "gunicorn", "--config", "python:app.ops.gunicorn_conf", "--bind", args.bind,
+            "--workers", str(args.workers), "--threads", str(args.threads), "--timeout", str(args.timeout),
+            "--keep-alive", str(keepalive_seconds), "app.wsgi:app"]
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         shared_secret_key(args.workers, os.environ)
-        migrate_before_forking(os.environ)
+        settings = load_settings()  # refuses bad settings here, before gunicorn starts
+        migrate_before_forking(settings)
     except ConfigError as exc:
         print(f"sentinel serve: {exc}", file=sys.stderr)
         return 2
-    argv = [sys.executable, "-m", "gunicorn", "--bind", args.bind, "--workers", str(args.workers),
-            "--threads", str(args.threads), "--timeout", str(args.timeout),
-            "--access-logformat", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms', "--access-logfile", "-", "app.wsgi:app"]
+    folder = metrics.prepare_multiprocess_dir(metrics_dir(settings.metrics_dir, args.bind))
+    os.environ[metrics.MULTIPROC_ENV] = str(folder)
+    argv = gunicorn_argv(args, settings.keepalive_seconds)
     os.execv(sys.executable, argv)  # noqa: S606 - replaces this process with gunicorn; argv is fixed above
     return 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 
 from app.audit import record
+from app.ops import metrics
 
 from .guards import (
     LAUNCH_COOKIE,
@@ -65,6 +66,7 @@ def callback():
     # A shared workstation: whatever another user left open in this browser ends now, on the server.
     previous = cookie_session_ids()
     svc.store.end_sessions(previous, svc.clock(), keep_user=s.user, also=_audit_ended("another_user_launched"))
+    metrics.launch("ok")
     response = redirect(url_for("patient.page", patient_id=s.patient_id), code=303)
     add_session_cookie(response, launched.session_id, svc.store.ids_of_user(previous, svc.clock(), s.user))
     delete_cookie(response, LAUNCH_COOKIE)
