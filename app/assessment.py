@@ -53,15 +53,15 @@ def resolve_model(model: Model | None, loader: Callable[[], Model] | None = None
 
 
 def assess_and_sync(engine: sa.Engine, scope: Scope, measurements: Iterable[Measurement], now: datetime, *,
-                    iss: str, source: str, model: Model | None = None, unavailable_reason: str | None = None,
+                    source: str, model: Model | None = None, unavailable_reason: str | None = None,
                     policy: Policy | None = None, care_unit: Callable[[], str], **recorded) -> Assessed:
     """Score (or abstain), hold the risk to the site's current threshold, apply the alert policy, raise, resume
-    or lapse the scope's alert, and record the scoring in the risk history (`source`: screening | chart; the FHIR
-    base `iss` and the other `recorded` fields go with it). `care_unit` is called only when an alert is raised.
+    or lapse the scope's alert, and record the scoring in the risk history (`source`: screening | chart; the other
+    `recorded` fields go with it). Threshold, alert and history are all the scope's FHIR server's (`scope.iss`). `care_unit` is called only when an alert is raised.
     Without a `model` the shipped one is loaded, unless `unavailable_reason` already says why there is none."""
     measurements = tuple(measurements)
     model, unavailable = (None, unavailable_reason) if model is None and unavailable_reason else resolve_model(model)
-    site = thresholds.current(engine, default=model.threshold) if model else None
+    site = thresholds.current(engine, default=model.threshold, iss=scope.iss) if model else None
     outcome = score(list(measurements), now, site.value, model=model) if model else None
     verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
                      unavailable_reason=unavailable)
@@ -69,6 +69,6 @@ def assess_and_sync(engine: sa.Engine, scope: Scope, measurements: Iterable[Meas
                        measurements=[m for m in measurements if CONCEPTS[m.concept].kind != "demographic"],
                        care_unit=care_unit)
     assessed = Assessed(verdict, alert, site)
-    history.record_score(engine, iss=iss, scope_key=scope.key, patient_id=scope.patient_id,
+    history.record_score(engine, iss=scope.iss, scope_key=scope.key, patient_id=scope.patient_id,
                          encounter_id=scope.encounter_id, at=now, source=source, assessed=assessed, **recorded)
     return assessed
