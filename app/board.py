@@ -91,7 +91,8 @@ def build(engine: sa.Engine, iss: str, unit: str, now: datetime, *, model: Model
         newest_alerts = {}
         evaluated: set[int] = set()
         if keys:
-            for row in conn.execute(sa.select(alerts.alerts).where(alerts.alerts.c.scope_key.in_(keys))
+            for row in conn.execute(sa.select(alerts.alerts).where(alerts.alerts.c.iss == iss,
+                                                                   alerts.alerts.c.scope_key.in_(keys))
                                     .order_by(alerts.alerts.c.seq)).mappings():
                 newest_alerts[row["scope_key"]] = alerts.AlertRecord(**{k: row[k] for k in alerts.AlertRecord.__dataclass_fields__})
             ids = [a.id for a in newest_alerts.values()]
@@ -119,7 +120,8 @@ def _row(engine, iss, key, runs, alert, evaluated, now, model, policy, lookback)
     if newest.level == ABSTAIN:
         stored = window.load(engine, iss, key)
         if stored is not None:
-            verdict, _ = evaluate(engine, stored.measurements(now, lookback), now, model=model, policy=policy)
+            verdict, _ = evaluate(engine, stored.measurements(now, lookback), now, iss=iss, model=model,
+                                  policy=policy)
             if verdict.abstain is not None and shock_signs(verdict):
                 return Row(**base, status=SHOCK, to_chart=tuple(m.label for m in verdict.abstain.missing))
     return Row(**base, status=WATCH if newest.level == "watch" else SCREENED)

@@ -54,8 +54,8 @@ def board_bench(stack, patients: int, loads: int = 50) -> list[float]:
                   Measurement("spo2", 90 if sick else 98, at), Measurement("sbp", 82 if sick else 125, at),
                   Measurement("temperature", 39.2 if sick else 36.8, at), Measurement("lactate", 4.1 if sick else 1.0, at),
                   Measurement("age", 70, at), Measurement("sex_male", 1, at)]
-            assess_and_sync(services.engine, Scope(f"bench-{i}", f"bench-{i}-icu"), ms, at, iss=stack.fhir_base,
-                            source=history.SCREENING, care_unit=lambda: "MICU", location=UNIT,
+            scope = Scope(iss=stack.fhir_base, patient_id=f"bench-{i}", encounter_id=f"bench-{i}-icu")
+            assess_and_sync(services.engine, scope, ms, at, source=history.SCREENING, care_unit=lambda: "MICU", location=UNIT,
                             location_display=f"MICU bed {i}")
     browser = requests.Session()
     page = browser.get(f"{stack.ehr_url}/ehr/board", params={"user": "nurse", "unit": UNIT}, timeout=30).text

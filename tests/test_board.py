@@ -26,7 +26,8 @@ def vitals(sbp, hours_ago=1.0):
 
 
 def screen(engine, pid, measurements, at=NOW, unit=UNIT, iss=ISS):
-    return assess_and_sync(engine, Scope(pid, f"{pid}-enc"), measurements, at, iss=iss, source=history.SCREENING,
+    return assess_and_sync(engine, Scope(iss=iss, patient_id=pid, encounter_id=f"{pid}-enc"), measurements, at,
+                           source=history.SCREENING,
                            model=MODEL, care_unit=lambda: "MICU", location=unit, location_display=f"MICU bed {pid}")
 
 
@@ -35,14 +36,14 @@ def test_every_status_in_the_order_that_needs_action_first(engine):
     screen(engine, "new", vitals(118), at=NOW - timedelta(hours=1))
     new = screen(engine, "new", vitals(84)).alert  # rising: low, then high with a sign
     evaluating = screen(engine, "evaluating", vitals(85)).alert
-    nurse.save(engine, Scope("evaluating", "evaluating-enc"), nurse.ScreeningInput("lung", None, "no", None),
+    nurse.save(engine, Scope(iss=ISS, patient_id="evaluating", encounter_id="evaluating-enc"), nurse.ScreeningInput("lung", None, "no", None),
                NURSE, str(uuid.uuid4()), NOW, evaluating.id)
     for pid, decision in (("confirmed", Decision("confirm")), ("dismissed", Decision("dismiss", reason="chronic")),
                           ("paused", Decision("pause", paused_until=NOW + timedelta(hours=2)))):
         alert = screen(engine, pid, vitals(86), at=NOW - timedelta(minutes=30)).alert
         alerts.decide(engine, alert.id, decision, DR, str(uuid.uuid4()), NOW - timedelta(minutes=20))
     entries = {"lac": (NOW.isoformat(), [("lactate", 4.4, (NOW - timedelta(minutes=30)).isoformat())])}
-    window.save(engine, ISS, Scope("shock", "shock-enc").key, "shock-enc",
+    window.save(engine, ISS, "Encounter/shock-enc", "shock-enc",
                 window.Window("shock", "1950-01-01", "male", entries, "w", NOW, NOW))
     screen(engine, "shock", [m("lactate", 4.4, 0.5)])
     screen(engine, "elsewhere", vitals(84), unit="Location/sicu")

@@ -111,14 +111,16 @@ class PatientView:
             if scored is not None:
                 alert, verdict, path = scored.alert, scored.verdict, "prefetch"
             else:
-                alert, path = alerts.newest_for_patient(self.engine, call.patient_id, call.encounter_id), "stored"
+                alert, path = alerts.newest_for_patient(self.engine, call.fhir_server, call.patient_id,
+                                                        call.encounter_id), "stored"
         else:
             path = "stored"
             alert = alerts.get(self.engine, newest.alert_id) if newest.alert_id else None
             if newest.level == ABSTAIN:
                 verdict = self._stored_verdict(call, newest.scope_key, now)
         out = []
-        if alert is not None and alert.state == ACTIVE and alert.patient_id == call.patient_id:
+        if (alert is not None and alert.state == ACTIVE and alert.patient_id == call.patient_id
+                and alert.iss == call.fhir_server):
             out.append(("alert", alert.id, cards.alert_card(alert, self.links)))
         elif verdict is not None and verdict.level == ABSTAIN:
             card = cards.chart_card(verdict, self.links)
@@ -148,17 +150,17 @@ class PatientView:
         if record is None:
             return None
         measurements = map_record(record, now, base=call.fhir_server).measurements
-        return assess_and_sync(self.engine, Scope(call.patient_id, call.encounter_id), measurements, now,
-                               iss=call.fhir_server, source=SOURCE, model=self.model, policy=self.policy,
-                               care_unit=lambda: "unknown")
+        scope = Scope(iss=call.fhir_server, patient_id=call.patient_id, encounter_id=call.encounter_id)
+        return assess_and_sync(self.engine, scope, measurements, now, source=SOURCE, model=self.model,
+                               policy=self.policy, care_unit=lambda: "unknown")
 
     def _stored_verdict(self, call: HookCall, scope_key: str, now: datetime) -> Assessment | None:
         """What the model lacks for a patient it abstained on, from the screening's stored window (no FHIR)."""
         stored = window.load(self.engine, call.fhir_server, scope_key)
         if stored is None:
             return None
-        verdict, _ = evaluate(self.engine, stored.measurements(now, self.lookback), now, model=self.model,
-                              policy=self.policy)
+        verdict, _ = evaluate(self.engine, stored.measurements(now, self.lookback), now, iss=call.fhir_server,
+                              model=self.model, policy=self.policy)
         return verdict
 
     # -- feedback -----------------------------------------------------------------------------------------------

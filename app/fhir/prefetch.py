@@ -36,9 +36,7 @@ def prefetched_record(prefetch: object, patient_id: str, *, now: datetime, lookb
         raise FhirBadResponse(detail="prefetch.patient is not the context's Patient")
     if bundle.get("resourceType") != "Bundle":
         raise FhirBadResponse(detail="prefetch.observations is not a Bundle")
-    resources, notes = _entries(bundle, "prefetch Observation")
-    if len(resources) > MAX_OBSERVATIONS:
-        raise FhirBadResponse(detail=f"prefetch.observations holds more than {MAX_OBSERVATIONS} entries")
+    resources, notes = _entries(bundle, "prefetch Observation", MAX_OBSERVATIONS)  # more is refused
     if any(isinstance(link, dict) and link.get("relation") == "next" for link in bundle.get("link") or []):
         # Only a first page: the older values the model's windows need are missing, and a score on part of the
         # record would be lower than the patient's. Not scored; the stored state answers instead.

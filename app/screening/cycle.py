@@ -79,6 +79,10 @@ class Screening:
         self.model, self.unavailable = resolve_model(model)
         self.policy, self.clock, self.wall = policy, clock, wall
 
+    def scope(self, entry: CensusEntry) -> Scope:
+        """An encounter's alerts on this FHIR server (the page's scope for the same patient and encounter)."""
+        return Scope(iss=self.settings.iss, patient_id=entry.patient_id, encounter_id=entry.encounter_id)
+
     @property
     def lookback(self) -> timedelta:
         return timedelta(hours=self.settings.lookback_hours)
@@ -104,7 +108,7 @@ class Screening:
             return cycle_id, None
         if census.complete:  # discharged or transferred off the units: their windows are not kept
             window.drop_others(self.engine, self.settings.iss,
-                               {Scope(e.patient_id, e.encounter_id).key for e in census.entries})
+                               {self.scope(e).key for e in census.entries})
         history.census_read(self.engine, cycle_id, size=len(census.entries), complete=census.complete,
                             fhir_requests=transport.round_trips)
         return cycle_id, census
@@ -141,16 +145,16 @@ class Screening:
     def _screen(self, cycle_id: int | None, entry: CensusEntry, final_attempt: bool) -> str:
         started, cpu = time.perf_counter(), time.thread_time()
         now, wall = self.clock(), self.wall()
-        scope = Scope(entry.patient_id, entry.encounter_id)
+        scope = self.scope(entry)
         transport = self.transports()
         try:
             read = self._read(transport, scope, entry.patient_id, now, wall)
             measurements = read.window.measurements(now, self.lookback)
             window.save(self.engine, self.settings.iss, scope.key, entry.encounter_id, read.window,
                         changed=read.changed)
-            before = store.newest(self.engine, scope.key)
+            before = store.newest(self.engine, scope)
             assessed = assess_and_sync(
-                self.engine, scope, measurements, now, iss=self.settings.iss, source=SCREENING, model=self.model,
+                self.engine, scope, measurements, now, source=SCREENING, model=self.model,
                 unavailable_reason=self.unavailable, policy=self.policy,
                 care_unit=lambda: entry.location_display or entry.location, cycle_id=cycle_id, read=read.kind,
                 fhir_requests=read.fhir_requests, duration_ms=_ms(started), cpu_ms=_cpu_ms(cpu),

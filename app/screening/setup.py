@@ -22,7 +22,7 @@ def screening_for(services, token_source: TokenSource | None, fhir_base: str, *,
     if token_source is None or not fhir_base:
         raise NotConfigured("screening needs the SMART Backend Services client: set SENTINEL_BACKEND_CLIENT_ID, "
                             "SENTINEL_BACKEND_FHIR_BASE and its key")
-    settings = ScreeningSettings(iss=fhir_base.rstrip("/"), locations=tuple(st.screen_locations),
+    settings = ScreeningSettings(iss=fhir_base.strip().rstrip("/"), locations=tuple(st.screen_locations),
                                  lookback_hours=st.observation_lookback_hours, page_size=st.page_size,
                                  max_pages=st.max_pages)
 

@@ -35,6 +35,8 @@ class TokenSet:
     # CDS Hooks Link.appContext (launched from a card) and SMART 2 fhirContext references: untrusted strings, bounded.
     app_context: str | None = None
     fhir_context: tuple[str, ...] = ()
+    # How long the token lived when issued (expires_in): the refresh margin scales with it (app.smart.tokens).
+    lifetime: timedelta | None = None
 
 
 def new_pkce_verifier() -> str:
@@ -50,7 +52,7 @@ def _client(reg: Registration, redirect_uri: str | None, http: requests.Session 
     if http is not None:  # share the hardened session's adapters, proxies and instrumentation hooks
         client.mount("https://", http.get_adapter("https://"))
         client.mount("http://", http.get_adapter("http://"))
-        client.hooks["response"] = list(http.hooks["response"])
+        client.hooks["response"] = list(http.hooks["response"])  # incl. app.fhir.bounded: size, time, no redirect
         client.trust_env, client.verify = http.trust_env, http.verify  # see app.fhir.transport.http_session
     return client
 
@@ -117,6 +119,7 @@ def _token_set(token: dict, now: datetime, previous: TokenSet | None = None) -> 
         id_token=token.get("id_token"),
         app_context=_app_context(token, previous),
         fhir_context=_fhir_context(token, previous),
+        lifetime=timedelta(seconds=max(0, expires_in)),
     )
 
 

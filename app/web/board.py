@@ -46,7 +46,8 @@ def _openable(view: board.Board) -> set[str]:
 def _render(template: str):
     view = _board()
     svc, s = services(), g.session
-    record(svc.engine, at=svc.clock(), user_ref=s.user_ref, role=s.role, patient_id=None, action="view_board",
+    record(svc.engine, at=svc.clock(), iss=s.iss, user_ref=s.user_ref, role=s.role, patient_id=None,
+           action="view_board",
            detail={"unit": view.unit, "rows": len(view.rows)})
     return render_template(template, board=view, openable=_openable(view), units=svc.settings.screen_locations,
                            refresh=REFRESH_SECONDS)

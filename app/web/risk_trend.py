@@ -22,8 +22,9 @@ class RiskTrend:
     hours: int = HOURS
 
 
-def build(engine, iss: str, scope_key: str, now: datetime) -> RiskTrend:
-    points = history.trend(engine, iss.rstrip("/"), scope_key, since=now - timedelta(hours=HOURS))
+def build(engine, scope, now: datetime) -> RiskTrend:
+    """The trend of the scope's scores (an app.alerts.workflow.Scope: its FHIR server and encounter)."""
+    points = history.trend(engine, scope.iss, scope.key, since=now - timedelta(hours=HOURS))
     scored = [p for p in points if p.probability is not None]
     abstained = len(points) - len(scored)
     screened = sum(p.source == history.SCREENING for p in points)

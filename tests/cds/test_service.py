@@ -44,7 +44,7 @@ def hook(prefetch=None, patient=PATIENT, encounter=ENCOUNTER, **extra) -> dict:
 
 
 def screen(engine, measurements, at=NOW):
-    return assess_and_sync(engine, Scope(PATIENT, ENCOUNTER), measurements, at, iss=BASE,
+    return assess_and_sync(engine, Scope(iss=BASE, patient_id=PATIENT, encounter_id=ENCOUNTER), measurements, at,
                            source=history.SCREENING, model=MODEL, care_unit=lambda: "MICU")
 
 
@@ -95,7 +95,7 @@ def test_a_patient_never_screened_is_scored_from_the_prefetch_through_the_one_sc
     answer = service(engine).answer(hook(prefetch), CALLER, NOW)
     assert answer.path == "prefetch"
     [card] = answer.cards
-    alert = alerts.newest(engine, Scope(PATIENT, ENCOUNTER).key)
+    alert = alerts.newest(engine, Scope(iss=BASE, patient_id=PATIENT, encounter_id=ENCOUNTER))
     assert alert.state == ACTIVE and json.loads(card["links"][0]["appContext"]) == {"alert": alert.id}
     with engine.connect() as conn:
         sources = conn.execute(sa.select(history.risk_scores.c.source)).scalars().all()
@@ -133,14 +133,14 @@ def test_shock_the_model_cannot_score_gives_an_info_card_saying_what_to_chart(en
     assert card["indicator"] == "info" and len(card["summary"]) < 140
     assert "Heart rate" in card["summary"] and "Respiratory rate" in card["summary"]
     assert "links" not in card
-    assert alerts.newest(engine, Scope(PATIENT, ENCOUNTER).key) is None
+    assert alerts.newest(engine, Scope(iss=BASE, patient_id=PATIENT, encounter_id=ENCOUNTER)) is None
 
 
 def test_the_info_card_also_comes_from_the_screenings_stored_window(engine):
     from app.screening import window
 
     entries = {"lac": ("2026-11-23T07:30:00-06:00", [("lactate", 4.6, "2026-11-23T07:30:00-06:00")])}
-    window.save(engine, BASE, Scope(PATIENT, ENCOUNTER).key, ENCOUNTER, window.Window(
+    window.save(engine, BASE, Scope(iss=BASE, patient_id=PATIENT, encounter_id=ENCOUNTER).key, ENCOUNTER, window.Window(
         PATIENT, "1950-06-15", "female", entries, "2026-11-23T14:00:00Z", NOW, NOW))
     screen(engine, [m("lactate", 4.6, 0.5)])
     [card] = service(engine).answer(hook(), CALLER, NOW + timedelta(minutes=5)).cards

@@ -105,7 +105,7 @@ def test_the_next_cycle_reads_only_what_is_new_with_one_search_and_raises_nothin
 
 
 def test_a_decided_alert_never_fires_again_from_the_screening(engine, make_screening, clock):
-    from app.alerts.workflow import Actor, Decision
+    from app.alerts.workflow import Actor, Decision, Scope
 
     screening = make_screening()
     screening.run(clock.now)
@@ -114,7 +114,8 @@ def test_a_decided_alert_never_fires_again_from_the_screening(engine, make_scree
                  Actor("Practitioner/provider", "Dr. Test", "provider"), "a" * 32, clock.now)
     clock.now += timedelta(minutes=15)
     screening.run(clock.now)
-    assert store.newest(engine, alert["scope_key"]).state == "dismissed"
+    scope = Scope(iss=alert["iss"], patient_id=alert["patient_id"], encounter_id=alert["encounter_id"])
+    assert store.newest(engine, scope).state == "dismissed"
     assert sum(a["scope_key"] == alert["scope_key"] for a in alerts_of(engine)) == 1
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from app import audit
 from app.alerts import store
+from app.alerts.workflow import Scope
 from app.demo import start_stack
 from app.screening import history
 
@@ -39,7 +40,7 @@ def test_within_minutes_a_septic_patient_nobody_opened_is_alerted_and_the_page_s
         raised = audit.entries(engine, action="raise_alert")
         assert raised, "no alert within a minute of the demo's start"
         patient = raised[-1]["patient_id"]
-        alert = store.newest(engine, f"Encounter/{patient}-icu")
+        alert = store.newest(engine, Scope(iss=stack.fhir_base, patient_id=patient, encounter_id=f"{patient}-icu"))
         with engine.connect() as conn:
             before = conn.execute(sa.select(history.risk_scores.c.level).where(
                 history.risk_scores.c.patient_id == patient, history.risk_scores.c.at < alert.raised_at)).scalars()

@@ -49,7 +49,9 @@ def queue(pg_engine, ehr, tokens, http, clock):
                           clock=clock)
 
     def make():
-        return tasks.build(pg_engine.url_text, lambda: screening, interval_minutes=15, attempts=3, retry_wait=0)
+        # The tests defer each cycle themselves: the periodic tick is set where it never fires during a test.
+        return tasks.build(pg_engine.url_text, lambda: screening, interval_minutes=15, attempts=3, retry_wait=0,
+                           cron="0 0 1 1 *")
 
     app = make()
     assert tasks.ensure_schema(app, pg_engine) is True
@@ -59,12 +61,31 @@ def queue(pg_engine, ehr, tokens, http, clock):
         yield app
 
 
+def in_thread(call, *args):
+    """Run `call` in a thread of its own, as a worker process's main thread would: it starts its own event loop,
+    which the test's thread may not (Playwright's sync API keeps one running there for the session)."""
+    failed = []
+
+    def run():
+        try:
+            call(*args)
+        except BaseException as exc:  # re-raised in the test's thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(300)
+    if failed:
+        raise failed[0]
+
+
 def work(app, concurrency: int = 2) -> None:
     """Workers until no job is left to do (a worker with wait=False stops once it finds its queue empty, which
     can be while a cycle is still queueing its patients). A worker opens and closes the app's connection itself,
     so the app is opened again afterwards for the test's own deferring."""
     for _ in range(5):
-        app.run_worker(queues=[tasks.QUEUE], wait=False, concurrency=concurrency, install_signal_handlers=False)
+        in_thread(lambda: app.run_worker(queues=[tasks.QUEUE], wait=False, concurrency=concurrency,
+                                         install_signal_handlers=False))
         app.open()
         if not [j for j in jobs(app.engine) if j["status"] in ("todo", "doing")]:
             return

@@ -28,9 +28,9 @@ def test_the_board_lists_the_units_patients_and_links_those_this_browser_may_ope
     svc = app.extensions["sentinel"]
     now = svc.clinical_now()
     for pid, sbp in ((SEPTIC, 84), ("demo-108289", 125)):
-        assess_and_sync(svc.engine, Scope(pid, f"{pid}-icu"), [x.__class__(x.concept, x.value, now) for x in
-                                                                 vitals(sbp)],
-                        now, iss=f"{ehr.base_url}/fhir", source=history.SCREENING, model=stub_model(),
+        scope = Scope(iss=f"{ehr.base_url}/fhir", patient_id=pid, encounter_id=f"{pid}-icu")
+        assess_and_sync(svc.engine, scope, [x.__class__(x.concept, x.value, now) for x in vitals(sbp)],
+                        now, source=history.SCREENING, model=stub_model(),
                         care_unit=lambda: "MICU", location=UNIT, location_display="MICU")
     page = html.unescape(nurse.client.get(f"/board?unit={UNIT}").get_data(as_text=True))
     assert 'id="board-table"' in page and f"Unit board: {UNIT}" in page

@@ -80,7 +80,8 @@ def test_a_replayed_call_is_401(app, ehr):
 
 def test_a_screened_alert_is_a_card_and_its_feedback_is_recorded(app, ehr):
     engine = app.extensions["sentinel"].engine
-    alert = assess_and_sync(engine, Scope(PATIENT, "enc-1"), SEPTIC, NOW, iss=BASE, source="screening",
+    alert = assess_and_sync(engine, Scope(iss=BASE, patient_id=PATIENT, encounter_id="enc-1"), SEPTIC, NOW,
+                            source="screening",
                             model=stub_model(), care_unit=lambda: "MICU").alert
     client = app.test_client()
     resp = client.post(HOOK_PATH, json=body(), headers={"Authorization": ehr.bearer()})

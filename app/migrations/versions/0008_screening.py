@@ -1,14 +1,14 @@
 """Background screening: each cycle, each patient's stored window, and the risk history (app.screening).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 
 TS = sa.DateTime(timezone=True)
 
