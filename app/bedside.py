@@ -34,6 +34,7 @@ from app.alerts.bundle import (
     medication_kind,
 )
 from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
+from app.alerts.findings import UnscoredFinding, scored_without, unscored_finding
 from app.alerts.policy import (
     ABSTAIN,
     ALERT,
@@ -61,6 +62,7 @@ from app.fhir import (
 )
 from app.fhir.codes import loinc_codings
 from app.fhir.dates import fhir_instant, parse_datetime
+from app.fhir.encounters import read_icu_admission
 from app.fhir.paging import search
 from app.fhir.searches import latest_weight
 from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Model, ModelError, Risk, load_model, score
@@ -189,6 +191,8 @@ class NursingAssessment:
     missing: tuple[MissingInput, ...]
     unavailable_reason: str | None
     abstain_rule: str
+    finding: UnscoredFinding | None = None  # signs of organ dysfunction or shock while there is no score
+    scored_without: tuple[str, ...] = ()  # expected measurements a score was made without (partial data)
 
 
 @dataclass(frozen=True)
@@ -305,7 +309,8 @@ def nursing_assessment(patient_id: str, verdict: Assessment, mapping: MappingRes
         signs=verdict.signs, sign_window_hours=verdict.policy.sign_window.total_seconds() / 3600,
         rows=_rows(used, risk), sparklines=lines,
         missing=_missing(verdict.abstain, mapping, now, lookback_hours) if verdict.abstain else (),
-        unavailable_reason=verdict.unavailable_reason, abstain_rule=ABSTAIN_RULE)
+        unavailable_reason=verdict.unavailable_reason, abstain_rule=ABSTAIN_RULE,
+        finding=unscored_finding(verdict), scored_without=scored_without(verdict))
 
 
 def data_lists(record: PatientRecord, mapping: MappingResult) -> DataLists:
@@ -641,7 +646,8 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
     measurements = mapping.measurements
     model, unavailable = resolve_model(model)
     site = thresholds.current(engine, default=model.threshold) if model else None
-    outcome = score(list(measurements), now, site.value, model=model) if model else None
+    admitted = read_icu_admission(transport, ctx.encounter_id, now) if model else None
+    outcome = score(list(measurements), now, site.value, model=model, icu_admitted_at=admitted) if model else None
     verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
                      unavailable_reason=unavailable)
     alert = store.sync(engine, ctx.scope, verdict, now, threshold_version=site.version if site else 0,
