@@ -58,13 +58,18 @@ def icu_admission(encounter: dict, now: datetime) -> datetime | None:
     return None
 
 
-def read_icu_admission(transport, encounter_id: str | None, now: datetime) -> datetime | None:
-    """Read the launch's Encounter and return its ICU admission time; None when unknown or unreadable."""
+def read_encounter(transport, encounter_id: str | None) -> dict | None:
+    """The launch's Encounter, or None when there is none or it cannot be read (logged, codes only)."""
     if not encounter_id:
         return None
     try:
-        encounter = transport.get_json(f"Encounter/{encounter_id}", expect="Encounter")
+        return transport.get_json(f"Encounter/{encounter_id}", expect="Encounter")
     except FhirError as exc:
-        log.info("ICU admission: Encounter read failed (%s)", exc.code)
+        log.info("Encounter read failed (%s)", exc.code)
         return None
-    return icu_admission(encounter, now)
+
+
+def read_icu_admission(transport, encounter_id: str | None, now: datetime) -> datetime | None:
+    """Read the launch's Encounter and return its ICU admission time; None when unknown or unreadable."""
+    encounter = read_encounter(transport, encounter_id)
+    return icu_admission(encounter, now) if encounter is not None else None
