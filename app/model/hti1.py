@@ -98,7 +98,8 @@ def source_attributes(card: dict) -> list[Attribute]:
          _cohorts(card, lambda s: s.startswith("A"))),
         ("Development details and input features", "Relevance of the training data to the deployed setting",
          "Hourly ICU charting of vital signs and labs, as the app reads them from the EHR over the last 72 hours "
-         f"({len(features.get('names') or [])} features from {len(features.get('inputs') or [])} inputs)."),
+         f"(the model reads {m.get('features_used', '-')} features of {len(features.get('inputs') or [])} "
+         "inputs, plus the hours since ICU admission from the Encounter)."),
         ("Fairness in development", "Approach to ensure the output is fair",
          "Performance is reported by sex and age band on held-out A and on hospital B (below); no input encodes "
          "race or social factors; the threshold is the same for every patient."),
