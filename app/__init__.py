@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,8 +14,13 @@ from flask import Flask
 from app import db
 from app.alerts.policy import Policy, PolicyError
 from app.config import ROOT, ConfigError, Settings, load_settings
-from app.fhir.transport import http_session
+from app.fhir.transport import http_session, observe_round_trips
+from app.ops import logs
+from app.ops import metrics as ops_metrics
 from app.smart import Launcher, LaunchOptions, Registration, Sealer, SessionStore, load_registration
+from app.smart.backend import BackendTokens, backend_tokens
+from app.smart.backend_key import BackendKey, load_key, public_jwk_from_file
+from app.smart.errors import BackendError
 
 
 def site_clock(zone_name: str) -> Callable[[], datetime]:
@@ -39,6 +43,11 @@ class Services:
     http: requests.Session
     clock: Callable[[], datetime]
     policy: Policy
+    # SMART Backend Services (background screening): the signing key whose public half /.well-known/jwks.json
+    # publishes, and the shared, cached system-token source. None when no backend client is configured.
+    backend_key: BackendKey | None = None
+    backend: BackendTokens | None = None
+    backend_jwks: dict | None = None  # what the JWKS URL serves: the signing key's public half, then any others
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -46,12 +55,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     clock = overrides.pop("clock", None)
     settings = load_settings(overrides)
     clock = clock or site_clock(settings.site_timezone)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_format, settings.log_level)
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
                       MAX_CONTENT_LENGTH=64 * 1024, SEND_FILE_MAX_AGE_DEFAULT=3600)
     app.extensions["sentinel"] = build_services(settings, clock)
+    register_operations(app)
     register_blueprints(app)
     register_security(app)
     register_errorhandlers(app)
@@ -59,6 +69,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime]) -> Services:
+    key = backend_key(settings)  # first: a broken key stops the start before anything is opened
+    jwks = backend_jwks(settings, key)
     engine = db.make_engine(settings.database_url)
     if settings.auto_migrate:
         db.upgrade(engine)
@@ -73,7 +85,28 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
                             roles=settings.roles, timeout=(settings.fhir_connect_timeout, settings.fhir_read_timeout))
     launcher = Launcher(registration, store, http, options, clock)
     return Services(settings=settings, engine=engine, registration=registration, store=store, launcher=launcher,
-                    http=http, clock=clock, policy=alert_policy(settings))
+                    http=http, clock=clock, policy=alert_policy(settings), backend_key=key,
+                    backend=backend_tokens(settings, http, key), backend_jwks=jwks)
+
+
+def backend_key(settings: Settings) -> BackendKey | None:
+    """The backend signing key, read once at start, so a missing or broken key stops the app with a clear message."""
+    if not (settings.backend_key or settings.backend_key_file):
+        return None
+    try:
+        return load_key(settings.backend_key_file, settings.backend_key)
+    except BackendError as exc:
+        raise ConfigError(exc.detail) from None
+
+
+def backend_jwks(settings: Settings, key: BackendKey | None) -> dict | None:
+    if key is None:
+        return None
+    try:
+        others = [public_jwk_from_file(path) for path in settings.backend_also_publish]
+    except BackendError as exc:
+        raise ConfigError(exc.detail) from None
+    return {"keys": [key.public_jwk(), *(k for k in others if k["kid"] != key.kid)]}
 
 
 def alert_policy(settings: Settings) -> Policy:
@@ -84,10 +117,18 @@ def alert_policy(settings: Settings) -> Policy:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import adoption, alerts, bundle, feedback, home, launch, patient, transparency, tuning
+    from app.web import adoption, alerts, bundle, feedback, home, jwks, launch, patient, transparency, tuning
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption):
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks):
         app.register_blueprint(module.bp)
+
+
+def register_operations(app: Flask) -> None:
+    """Request ids, access lines and metrics for every request; /livez, /readyz, /metrics."""
+    from app.web import ops
+
+    observe_round_trips(ops_metrics.fhir_request)
+    ops.init_app(app)
 
 
 def register_security(app: Flask) -> None:

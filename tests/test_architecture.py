@@ -41,6 +41,11 @@ def test_only_the_web_layer_and_the_factory_import_flask():
     assert flask_users == []
 
 
+def test_smart_is_an_edge_that_never_reaches_up_into_web_or_the_factory():
+    # The Backend Services client runs in workers with no Flask app: it must not need web or create_app.
+    assert offenders("smart", lambda n: n != "app" and not n.startswith("app.web")) == []
+
+
 def test_vendored_htmx_is_the_pinned_release():
     digest = hashlib.sha256((ROOT / "static" / "htmx.min.js").read_bytes()).hexdigest()
     assert digest == "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"  # htmx.org 2.0.11
@@ -55,3 +60,11 @@ def test_the_fhir_lookback_can_never_be_shorter_than_the_models_longest_window()
     assert MIN_LOOKBACK_HOURS == max(WINDOWS_H.values()) == WINDOWS_H[LAB_WINDOW]
     with pytest.raises(ConfigError, match="at least 72"):
         load_settings({"observation_lookback_hours": 48})
+
+
+def test_operations_need_no_flask_so_a_worker_can_log_and_count_too():
+    # app/ops is logs, metrics and probes; app/web/ops.py binds them to requests. fhir reaches metrics only
+    # through its round-trip observer (test_fhir_uses_the_model_only_for_measurements keeps ops out of fhir).
+    assert offenders("ops", lambda n: not n.startswith("app.web") and n != "app") == []
+    assert [path for path, names in imports_of("ops").items()
+            if any(n == "flask" or n.startswith("flask.") for n in names)] == []
