@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from app.fhir.dates import parse_datetime
-from app.fhir.errors import FhirError
+from .dates import parse_datetime
+from .errors import FhirError
 
 log = logging.getLogger(__name__)
 
