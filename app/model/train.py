@@ -258,9 +258,11 @@ def run(args: argparse.Namespace) -> int:
     model_card["threshold"] = {"value": threshold, "rule": rule, "target_precision": TARGET_PRECISION,
                                "utility_optimal_heldout_A": {"threshold": u_threshold, "utility": round(u_value, 4)}}
     model_card["population_means"] = train.population_means()
-    model_card["change_log"] = change_log(out, model_card["model"], args.change)
+    change = args.change
     if getattr(args, "ablations", None):
         model_card["ablations"] = json.loads(Path(args.ablations).read_text())
+        change = f"{change} {ablation_summary(model_card['ablations'])}"
+    model_card["change_log"] = change_log(out, model_card["model"], change)
     model_card["data"]["split"] = (
         f"Set A split by patient, stratified by septic status (seed {SEED}): {1 - HELDOUT_FRACTION:.0%} to fit "
         f"(of which {STOPPING_FRACTION:.0%} of the patients only decide when to stop adding trees), "
@@ -325,6 +327,13 @@ def run(args: argparse.Namespace) -> int:
     _say(f"wrote {artifact_path} ({model_card['model']['size_bytes']} bytes, sha256 {sha256[:12]}...) and the card", start)
     print(f"training took {model_card['model']['training_seconds']:.1f} s (plus {time.perf_counter() - start - model_card['model']['training_seconds']:.1f} s timing the scorer)", flush=True)
     return 0
+
+
+def ablation_summary(ablations: dict) -> str:
+    """The ablations behind a version, for its change-log entry: each kept or dropped, held-out A and B AUROC."""
+    parts = [f"{r['variant']} ({r['kept']}): held-out A AUROC {r['heldout_A']['auroc']}, B {r['B']['auroc']}"
+             for r in ablations.get("rows", [])]
+    return ("Ablations, chosen on held-out A (B reported only): " + "; ".join(parts) + ".") if parts else ""
 
 
 def change_log(out: Path, model: dict, change: str) -> list[dict]:

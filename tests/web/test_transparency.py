@@ -176,3 +176,14 @@ def test_the_hti1_source_attributes_table_is_rendered_from_the_card(app, card_di
     assert f"{card['external_validation']['metrics'][0]['auroc']:.3f}" in external.value
     funding = next(a for a in attributes if a.name.startswith("Funding"))
     assert funding.value.startswith("Not available")
+
+
+@pytest.mark.skipif(not (ARTIFACT_DIR / CARD_NAME).is_file(), reason="no trained model card in model_artifacts/")
+def test_the_shipped_cards_ablations_abstain_candidates_and_clock_baseline_are_shown(make_app, monkeypatch):
+    use_model_dir(monkeypatch, ARTIFACT_DIR)
+    card = read_card(ARTIFACT_DIR)
+    text = page_text(make_app().test_client())
+    assert 'id="ablations"' in text and 'id="abstain-candidates"' in text
+    for row in card["ablations"]["rows"]:
+        assert row["variant"] in text and row["kept"] in text
+    assert "ICU clock (hour >= 48)" in text
