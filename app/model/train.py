@@ -138,7 +138,7 @@ def fit(cohort: Cohort, columns: np.ndarray, params: dict, *, early_stopping: bo
         if weights_for is not None:
             weights = weights_for(cohort, keep, weights)
         model = HistGradientBoostingClassifier(**{**BASE_PARAMS, **params})
-        return model.fit(cohort.x[keep][:, columns], cohort.labels[keep], sample_weight=weights)
+        return model.fit(cohort.x[np.ix_(keep, columns)], cohort.labels[keep], sample_weight=weights)
     fit_ids, stop_ids = split_patients(cohort, STOPPING_FRACTION, SEED + 1)
     fitted, stopping = cohort.subset(fit_ids), cohort.subset(stop_ids)
     keep, weights = fitting_rows(fitted)
@@ -147,7 +147,8 @@ def fit(cohort: Cohort, columns: np.ndarray, params: dict, *, early_stopping: bo
     model = HistGradientBoostingClassifier(**{
         **BASE_PARAMS, **params, "max_iter": STOPPING_MAX, "early_stopping": True, "scoring": "loss",
         "n_iter_no_change": STOPPING_PATIENCE})
-    return model.fit(fitted.x[keep][:, columns], fitted.labels[keep], sample_weight=weights,
+    # np.ix_ selects rows and columns in one copy (the full matrix of A is about 2 GB).
+    return model.fit(fitted.x[np.ix_(keep, columns)], fitted.labels[keep], sample_weight=weights,
                      X_val=stopping.x[:, columns], y_val=stopping.labels)
 
 
