@@ -93,33 +93,21 @@ def operating_points(scored: Scored, thresholds=TABLE_THRESHOLDS) -> list[dict]:
     ]
 
 
-def _search(scored: Scored, meets) -> tuple[float, dict] | None:
-    """The highest grid threshold whose metrics still `meet` a target that holds at low thresholds and fails at
-    high ones (sensitivity falls as the threshold rises): a binary search over THRESHOLD_GRID."""
+def _search(scored: Scored, meets, *, highest: bool) -> tuple[float, dict] | None:
+    """A binary search over THRESHOLD_GRID for a target that changes once along it: with `highest`, the highest
+    threshold whose metrics still `meet` a target that holds at low thresholds (sensitivity falls as the
+    threshold rises); otherwise the lowest one meeting a target that holds at high thresholds (precision,
+    roughly, rises with it). Returns (threshold, metrics) or None."""
     c = scored.cohort
     lo, hi, best = 0, len(THRESHOLD_GRID) - 1, None
     while lo <= hi:
         mid = (lo + hi) // 2
         m = alert_metrics(c.patients, c.hours, scored.alerts(THRESHOLD_GRID[mid]), c.labels)
         if meets(m):
-            best, lo = (THRESHOLD_GRID[mid], m), mid + 1
+            best = (THRESHOLD_GRID[mid], m)
+            lo, hi = (mid + 1, hi) if highest else (lo, mid - 1)
         else:
-            hi = mid - 1
-    return best
-
-
-def _lowest(scored: Scored, meets) -> tuple[float, dict] | None:
-    """The lowest grid threshold whose metrics `meet` a target that fails at low thresholds and holds at high
-    ones (precision, roughly, rises with the threshold): a binary search over THRESHOLD_GRID."""
-    c = scored.cohort
-    lo, hi, best = 0, len(THRESHOLD_GRID) - 1, None
-    while lo <= hi:
-        mid = (lo + hi) // 2
-        m = alert_metrics(c.patients, c.hours, scored.alerts(THRESHOLD_GRID[mid]), c.labels)
-        if meets(m):
-            best, hi = (THRESHOLD_GRID[mid], m), mid - 1
-        else:
-            lo = mid + 1
+            lo, hi = (lo, mid - 1) if highest else (mid + 1, hi)
     return best
 
 
@@ -130,7 +118,7 @@ def matched_comparisons(scored: Scored, table: list[dict]) -> list[dict]:
     out = []
     for row in table[1:]:
         target, precision = row["sensitivity"], row["precision"]
-        best = None if target is None else _search(scored, lambda m, t=target: m["sensitivity"] >= t)
+        best = None if target is None else _search(scored, lambda m, t=target: m["sensitivity"] >= t, highest=True)
         entry = {"baseline": row["name"], "baseline_sensitivity": target, "baseline_precision": precision,
                  "baseline_alerts_per_patient_day": row["alerts_per_patient_day"]}
         if best is None:
@@ -140,8 +128,8 @@ def matched_comparisons(scored: Scored, table: list[dict]) -> list[dict]:
             entry.update(_clean({"model_threshold": t, "model_sensitivity": m["sensitivity"],
                                  "model_precision": m["precision"],
                                  "model_alerts_per_patient_day": m["alerts_per_patient_day"]}))
-        same_precision = None if precision is None else _lowest(
-            scored, lambda m, p=precision: m["precision"] == m["precision"] and m["precision"] >= p)
+        same_precision = None if precision is None else _search(
+            scored, lambda m, p=precision: m["precision"] == m["precision"] and m["precision"] >= p, highest=False)
         if same_precision is None:
             entry["model_threshold_at_precision"] = None  # never as precise on the grid
         else:
