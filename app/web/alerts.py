@@ -37,7 +37,7 @@ def decide(patient_id: str, alert_id: int, kind: str):
     if kind not in KINDS:
         abort(404)
     svc, ctx, now = services(), context(), services().clock()
-    alert = store.for_patient(svc.engine, alert_id, patient_id)
+    alert = store.for_patient(svc.engine, alert_id, ctx.scope)
     form = {k: request.form.get(k, "") for k in ("reason", "note", "duration", "until")}
     sid = submission_id()
     try:
