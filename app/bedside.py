@@ -34,6 +34,7 @@ from app.alerts.bundle import (
     medication_kind,
 )
 from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
+from app.alerts.findings import UnscoredFinding, scored_without, unscored_finding
 from app.alerts.policy import (
     ABSTAIN,
     ALERT,
@@ -61,6 +62,7 @@ from app.fhir import (
 )
 from app.fhir.codes import loinc_codings
 from app.fhir.dates import fhir_instant, parse_datetime
+from app.fhir.encounters import icu_admission, read_encounter
 from app.fhir.paging import search
 from app.fhir.searches import latest_weight
 from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Model, ModelError, Risk, load_model, score
@@ -191,6 +193,8 @@ class NursingAssessment:
     missing: tuple[MissingInput, ...]
     unavailable_reason: str | None
     abstain_rule: str
+    finding: UnscoredFinding | None = None  # signs of organ dysfunction or shock while there is no score
+    scored_without: tuple[str, ...] = ()  # expected measurements a score was made without (partial data)
 
 
 @dataclass(frozen=True)
@@ -307,7 +311,8 @@ def nursing_assessment(patient_id: str, verdict: Assessment, mapping: MappingRes
         signs=verdict.signs, sign_window_hours=verdict.policy.sign_window.total_seconds() / 3600,
         rows=_rows(used, risk), sparklines=lines,
         missing=_missing(verdict.abstain, mapping, now, lookback_hours) if verdict.abstain else (),
-        unavailable_reason=verdict.unavailable_reason, abstain_rule=ABSTAIN_RULE)
+        unavailable_reason=verdict.unavailable_reason, abstain_rule=ABSTAIN_RULE,
+        finding=unscored_finding(verdict), scored_without=scored_without(verdict))
 
 
 def data_lists(record: PatientRecord, mapping: MappingResult) -> DataLists:
@@ -610,6 +615,13 @@ def care_unit(transport: Transport, encounter_id: str | None) -> str:
     except FhirError as exc:
         log.info("care unit: Encounter read failed (%s)", exc.code)
         return "unknown"
+    return unit_of(enc)
+
+
+def unit_of(enc: dict | None) -> str:
+    """The care unit an Encounter resource names (see care_unit); "unknown" when it names none."""
+    if not isinstance(enc, dict):
+        return "unknown"
     locations = [x for x in enc.get("location") or [] if isinstance(x, dict) and isinstance(x.get("location"), dict)]
     locations.sort(key=lambda x: x.get("status") != "active")
     for loc in locations:
@@ -643,12 +655,15 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
     measurements = mapping.measurements
     model, unavailable = resolve_model(model)
     site = thresholds.current(engine, default=model.threshold, iss=ctx.iss) if model else None
-    outcome = score(list(measurements), now, site.value, model=model) if model else None
+    # One Encounter read, shared: the ICU admission time (the model's hours-in-ICU input) and the care unit.
+    encounter = read_encounter(transport, ctx.encounter_id)
+    admitted = icu_admission(encounter, now) if encounter is not None else None
+    outcome = score(list(measurements), now, site.value, model=model, icu_admitted_at=admitted) if model else None
     verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
                      unavailable_reason=unavailable)
     alert = store.sync(engine, ctx.scope, verdict, now, threshold_version=site.version if site else 0,
                        measurements=[m for m in measurements if CONCEPTS[m.concept].kind != "demographic"],
-                       care_unit=lambda: care_unit(transport, ctx.encounter_id))
+                       care_unit=lambda: unit_of(encounter))
     status, notes = None, ()
     if with_bundle and alert is not None and alert.time_zero is not None:
         facts, notes = bundle_facts(transport, record, mapping, alert.time_zero, max_pages=settings.max_pages)
