@@ -54,15 +54,18 @@ def resolve_model(model: Model | None, loader: Callable[[], Model] | None = None
 
 def assess_and_sync(engine: sa.Engine, scope: Scope, measurements: Iterable[Measurement], now: datetime, *,
                     source: str, model: Model | None = None, unavailable_reason: str | None = None,
-                    policy: Policy | None = None, care_unit: Callable[[], str], **recorded) -> Assessed:
+                    policy: Policy | None = None, care_unit: Callable[[], str],
+                    icu_admitted_at: datetime | None = None, **recorded) -> Assessed:
     """Score (or abstain), hold the risk to the site's current threshold, apply the alert policy, raise, resume
     or lapse the scope's alert, and record the scoring in the risk history (`source`: screening | chart; the other
     `recorded` fields go with it). Threshold, alert and history are all the scope's FHIR server's (`scope.iss`). `care_unit` is called only when an alert is raised.
-    Without a `model` the shipped one is loaded, unless `unavailable_reason` already says why there is none."""
+    Without a `model` the shipped one is loaded, unless `unavailable_reason` already says why there is none.
+    `icu_admitted_at`: when the patient came to the ICU (app.fhir.encounters.icu_admission), for hours in ICU."""
     measurements = tuple(measurements)
     model, unavailable = (None, unavailable_reason) if model is None and unavailable_reason else resolve_model(model)
     site = thresholds.current(engine, default=model.threshold, iss=scope.iss) if model else None
-    outcome = score(list(measurements), now, site.value, model=model) if model else None
+    outcome = score(list(measurements), now, site.value, model=model, icu_admitted_at=icu_admitted_at) if model \
+        else None
     verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
                      unavailable_reason=unavailable)
     alert = store.sync(engine, scope, verdict, now, threshold_version=site.version if site else 0,
