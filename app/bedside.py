@@ -35,7 +35,17 @@ from app.alerts.bundle import (
     medication_kind,
 )
 from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
-from app.alerts.policy import ABSTAIN, ALERT, LOW, UNAVAILABLE, WATCH, Assessment, Policy, display_unit
+from app.alerts.findings import UnscoredFinding, scored_without, unscored_finding
+from app.alerts.policy import (
+    ABSTAIN,
+    ALERT,
+    LOW,
+    UNAVAILABLE,
+    WATCH,
+    Assessment,
+    Policy,
+    display_unit,
+)
 from app.alerts.workflow import DISMISS_REASONS, PAUSE_CHOICES, Actor, Scope, may_decide
 from app.fhir import (
     Demographics,
@@ -52,6 +62,7 @@ from app.fhir import (
 )
 from app.fhir.codes import loinc_codings
 from app.fhir.dates import fhir_instant, parse_datetime
+from app.fhir.encounters import icu_admission, read_encounter
 from app.fhir.paging import search
 from app.fhir.searches import latest_weight
 from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Model, Risk, load_model
@@ -183,6 +194,8 @@ class NursingAssessment:
     missing: tuple[MissingInput, ...]
     unavailable_reason: str | None
     abstain_rule: str
+    finding: UnscoredFinding | None = None  # signs of organ dysfunction or shock while there is no score
+    scored_without: tuple[str, ...] = ()  # expected measurements a score was made without (partial data)
 
 
 @dataclass(frozen=True)
@@ -299,7 +312,8 @@ def nursing_assessment(patient_id: str, verdict: Assessment, mapping: MappingRes
         signs=verdict.signs, sign_window_hours=verdict.policy.sign_window.total_seconds() / 3600,
         rows=_rows(used, risk), sparklines=lines,
         missing=_missing(verdict.abstain, mapping, now, lookback_hours) if verdict.abstain else (),
-        unavailable_reason=verdict.unavailable_reason, abstain_rule=ABSTAIN_RULE)
+        unavailable_reason=verdict.unavailable_reason, abstain_rule=ABSTAIN_RULE,
+        finding=unscored_finding(verdict), scored_without=scored_without(verdict))
 
 
 def data_lists(record: PatientRecord, mapping: MappingResult) -> DataLists:
@@ -596,6 +610,13 @@ def care_unit(transport: Transport, encounter_id: str | None) -> str:
     except FhirError as exc:
         log.info("care unit: Encounter read failed (%s)", exc.code)
         return "unknown"
+    return unit_of(enc)
+
+
+def unit_of(enc: dict | None) -> str:
+    """The care unit an Encounter resource names (see care_unit); "unknown" when it names none."""
+    if not isinstance(enc, dict):
+        return "unknown"
     locations = [x for x in enc.get("location") or [] if isinstance(x, dict) and isinstance(x.get("location"), dict)]
     locations.sort(key=lambda x: x.get("status") != "active")
     for loc in locations:
@@ -627,9 +648,12 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
     """Fetch the patient's data once, score it, apply the alert policy and workflow, and build every panel."""
     record, mapping = fetch_and_map(transport, ctx, now, settings)
     model, unavailable = resolve_model(model)
+    # One Encounter read, shared: the ICU admission time (the model's hours-in-ICU input) and the care unit.
+    encounter = read_encounter(transport, ctx.encounter_id)
+    admitted = icu_admission(encounter, now) if encounter is not None else None
     assessed = assessment.assess_and_sync(
         engine, ctx.scope, mapping.measurements, now, source=CHART, model=model, unavailable_reason=unavailable,
-        policy=policy, care_unit=lambda: care_unit(transport, ctx.encounter_id), read="full",
+        policy=policy, care_unit=lambda: unit_of(encounter), icu_admitted_at=admitted, read="full",
         fhir_requests=transport.round_trips)
     verdict, alert, site = assessed.verdict, assessed.alert, assessed.site
     status, notes = None, ()

@@ -40,7 +40,7 @@ class DemoClock:
     the last values age as they would on a ward. Sessions, tokens and forms keep real time."""
 
     def __init__(self, speed: float, zone: tzinfo | None = None, real: Callable[[], float] = time.time, *,
-                 fast_hours: float = 8.0):
+                 fast_hours: float = 30.0):
         if not 0 < speed <= 600:
             raise ValueError("the demo speed must be between 0 and 600 hours per minute")
         self.factor, self.zone, self.real = speed * 60.0, zone, real
@@ -79,7 +79,7 @@ class Stack:
 
 
 def start_stack(host: str = "127.0.0.1", ehr_port: int = 0, app_port: int = 0, app_overrides: dict | None = None,
-                sandbox_settings: dict | None = None, *, demo_speed: float | None = None, replay_hours: int = 8,
+                sandbox_settings: dict | None = None, *, demo_speed: float | None = None, replay_hours: int = 30,
                 screen: bool = False, token_source=None) -> Stack:
     """Bind both servers (port 0 = any free port), register the app with the EHR, serve in daemon threads.
 
@@ -177,8 +177,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--demo-speed", type=float, default=2.0,
                         help="hours of the demo patients' records replayed per real minute (default 2; 0 = no "
                              "replay: every record ends now)")
-    parser.add_argument("--replay-hours", type=int, default=8,
-                        help="how many of each record's last hours arrive after the start (default 8)")
+    parser.add_argument("--replay-hours", type=int, default=30,
+                        help="how many of each record's last hours arrive after the start (default 30)")
 
 
 def run(args: argparse.Namespace) -> int:

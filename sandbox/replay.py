@@ -2,7 +2,7 @@
 laboratory would send it, so the screening sees a patient deteriorate within minutes of the demo's start.
 
 With the REPLAY_CLOCK setting (a callable giving the demo clock's epoch seconds) each record is placed so that
-REPLAY_HOURS of its last rows lie ahead of the demo's start; those Observations are held back and stored (created,
+REPLAY_HOURS (30) of its last rows lie ahead of the demo's start; those Observations are held back and stored (created,
 meta.lastUpdated = the server's time then) once the demo clock passes their effective time. The check runs before
 every request, so nothing needs a thread. The demo patients themselves are sandbox/demo_patients' (unchanged).
 """

@@ -56,7 +56,7 @@ DEFAULTS: dict = {
     # The demo's replay (sandbox/replay.py): a clock that runs faster, and how many of each demo record's last hours
     # arrive on it after the start. None: every record is there at once, ending now.
     "REPLAY_CLOCK": None,  # () -> float seconds since the epoch, on the demo clock
-    "REPLAY_HOURS": 8,
+    "REPLAY_HOURS": 30,
     # The screening benchmark's census (sandbox/census.py): this many PhysioNet set-B patients, their last hours.
     "CENSUS_PATIENTS": 0,
     "CENSUS_HOURS": 36,

@@ -1,4 +1,16 @@
-"""The census: encounters in progress at the site's chosen locations, from one paged FHIR Encounter search.
+"""The Encounter, read two ways: when the patient came to the ICU (the model's `hours_in_icu` input), and the
+census of encounters in progress at the units a site screens.
+
+In training, hours since ICU admission is the PhysioNet ICULOS column. Live, the same instant is the start
+of the period the patient has spent at their current location (Encounter.location[].period.start of the
+active location, FHIR R4 Encounter): the app is launched for ICU patients, so the current location is the
+ICU. When the location carries no period, an Encounter whose own type or class says it is an intensive
+care stay gives its period.start. Otherwise the admission time is unknown and the feature is missing: the
+model then scores without it (the learner handles missing values), rather than guessing a time.
+
+Reading it must never block a score or an alert: any failure gives None, and says why in the log (codes only).
+
+The census: encounters in progress at the site's chosen locations, from one paged FHIR Encounter search.
 
 `Encounter?status=in-progress&location=Location/a,Location/b&_count=N` (FHIR R4 Encounter search parameters
 `status` (token) and `location` (reference), comma = OR). A server may ignore a parameter it does not support (R4
@@ -11,13 +23,71 @@ screened (for a server that ignores Prefer too).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 
+from .dates import parse_datetime
+from .errors import FhirError
 from .paging import search
 from .searches import FHIR_ID
 from .transport import Transport
 
 log = logging.getLogger(__name__)
+
+# v3 ActCode "ACUTE"/"IMP" say inpatient, not ICU; these words in Encounter.type text or coding say ICU.
+_ICU_WORDS = ("intensive care", "icu", "critical care")
+
+
+def _start(period: object, now: datetime) -> datetime | None:
+    if not isinstance(period, dict):
+        return None
+    parsed = parse_datetime(period.get("start"))
+    if parsed.time is None or parsed.time > now:  # a start in the future is a data error, not an admission
+        return None
+    return parsed.time
+
+
+def _says_icu(encounter: dict) -> bool:
+    texts = []
+    for concept in encounter.get("type") or []:
+        if isinstance(concept, dict):
+            texts.append(str(concept.get("text") or ""))
+            texts += [str(c.get("display") or "") for c in concept.get("coding") or [] if isinstance(c, dict)]
+    return any(word in text.lower() for text in texts for word in _ICU_WORDS)
+
+
+def icu_admission(encounter: dict, now: datetime) -> datetime | None:
+    """The ICU admission time an Encounter resource shows, or None when it does not show one."""
+    if not isinstance(encounter, dict) or encounter.get("resourceType") != "Encounter":
+        return None
+    locations = [x for x in encounter.get("location") or [] if isinstance(x, dict)]
+    active = [x for x in locations if x.get("status") == "active"] or [
+        x for x in locations if isinstance(x.get("period"), dict) and not x["period"].get("end")]
+    for location in active:
+        start = _start(location.get("period"), now)
+        if start is not None:
+            return start
+    if _says_icu(encounter):
+        return _start(encounter.get("period"), now)
+    return None
+
+
+def read_encounter(transport, encounter_id: str | None) -> dict | None:
+    """The launch's Encounter, or None when there is none or it cannot be read (logged, codes only)."""
+    if not encounter_id:
+        return None
+    try:
+        return transport.get_json(f"Encounter/{encounter_id}", expect="Encounter")
+    except FhirError as exc:
+        log.info("Encounter read failed (%s)", exc.code)
+        return None
+
+
+def read_icu_admission(transport, encounter_id: str | None, now: datetime) -> datetime | None:
+    """Read the launch's Encounter and return its ICU admission time; None when unknown or unreadable."""
+    encounter = read_encounter(transport, encounter_id)
+    return icu_admission(encounter, now) if encounter is not None else None
+
 
 IN_PROGRESS = "in-progress"
 STRICT = {"Prefer": "handling=strict"}  # R4 http.html#prefer and search.html: refuse what cannot be honoured
@@ -31,6 +101,7 @@ class CensusEntry:
     encounter_id: str
     location: str  # the active location's reference, "Location/<id>"
     location_display: str | None
+    icu_admitted_at: datetime | None = None  # icu_admission of this Encounter: the model's hours in ICU
 
 
 @dataclass(frozen=True)
@@ -86,10 +157,11 @@ def entry_of(encounter: dict, locations: frozenset[str]) -> CensusEntry | None |
     return False
 
 
-def read_census(transport: Transport, locations: tuple[str, ...], *, page_size: int = 200,
+def read_census(transport: Transport, locations: tuple[str, ...], *, now: datetime, page_size: int = 200,
                 max_pages: int = 50) -> Census:
-    """Every encounter in progress at `locations` ("Location/<id>" each). One patient with two encounters in
-    progress there is screened once per encounter (alerts are kept per encounter)."""
+    """Every encounter in progress at `locations` ("Location/<id>" each), with its ICU admission time as of `now`.
+    One patient with two encounters in progress there is screened once per encounter (alerts are kept per
+    encounter)."""
     wanted = frozenset(f"Location/{loc.split('/')[-1]}" for loc in locations)
     params = {"status": IN_PROGRESS, "location": ",".join(sorted(wanted)), "_count": str(page_size)}
     result = search(transport, "Encounter", params, max_pages=max_pages, headers=STRICT)
@@ -104,7 +176,7 @@ def read_census(transport: Transport, locations: tuple[str, ...], *, page_size: 
         elif entry is False:
             not_matching += 1
         else:
-            entries.setdefault(entry.encounter_id, entry)
+            entries.setdefault(entry.encounter_id, replace(entry, icu_admitted_at=icu_admission(resource, now)))
     if not_matching:
         log.warning("census: %d Encounter(s) returned that are not in progress at the screened locations "
                     "(does the server honour status and location?)", not_matching)

@@ -98,7 +98,8 @@ class Screening:
     def _census(self, cycle_id: int) -> tuple[int, Census | None]:
         transport = self.transports()
         try:
-            census = read_census(transport, self.settings.locations, page_size=self.settings.page_size,
+            census = read_census(transport, self.settings.locations, now=self.clock(),
+                                 page_size=self.settings.page_size,
                                  max_pages=self.settings.census_max_pages)
         except Exception as exc:  # FHIR down, token refused, ...: recorded and shown, the schedule goes on
             log.error("screening cycle %s: census not read: %s (%s)", cycle_id, error_code(exc),
@@ -156,7 +157,8 @@ class Screening:
             assessed = assess_and_sync(
                 self.engine, scope, measurements, now, source=SCREENING, model=self.model,
                 unavailable_reason=self.unavailable, policy=self.policy,
-                care_unit=lambda: entry.location_display or entry.location, cycle_id=cycle_id, read=read.kind,
+                care_unit=lambda: entry.location_display or entry.location,
+                icu_admitted_at=entry.icu_admitted_at, cycle_id=cycle_id, read=read.kind,
                 fhir_requests=read.fhir_requests, duration_ms=_ms(started), cpu_ms=_cpu_ms(cpu),
                 location=entry.location, location_display=entry.location_display)
         except FhirError as exc:

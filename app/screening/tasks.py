@@ -61,8 +61,9 @@ def build(database_url: str, screening: Callable[[], Screening], *, interval_min
     @app.task(name="sentinel.screening.patient", queue=QUEUE, pass_context=True,
               retry=procrastinate.RetryStrategy(max_attempts=attempts - 1, exponential_wait=retry_wait))
     def patient(context, cycle_id: int, patient_id: str, encounter_id: str, location: str,
-                location_display: str | None = None) -> str:
-        entry = CensusEntry(patient_id, encounter_id, location, location_display)
+                location_display: str | None = None, icu_admitted_at: str | None = None) -> str:
+        entry = CensusEntry(patient_id, encounter_id, location, location_display,
+                            datetime.fromisoformat(icu_admitted_at) if icu_admitted_at else None)
         final = context.job.attempts >= attempts - 1
         return screening().screen(cycle_id, entry, final_attempt=final)
 
@@ -79,7 +80,8 @@ def build(database_url: str, screening: Callable[[], Screening], *, interval_min
             try:
                 patient.configure(queueing_lock=key, lock=key).defer(
                     cycle_id=cycle_id, patient_id=entry.patient_id, encounter_id=entry.encounter_id,
-                    location=entry.location, location_display=entry.location_display)
+                    location=entry.location, location_display=entry.location_display,
+                    icu_admitted_at=entry.icu_admitted_at.isoformat() if entry.icu_admitted_at else None)
                 queued += 1
             except AlreadyEnqueued:
                 already += 1

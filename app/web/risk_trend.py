@@ -39,5 +39,5 @@ def build(engine, scope, now: datetime) -> RiskTrend:
     ticks.append((xs[-1], "now"))
     chart = line_chart("Risk of sepsis over time", xs, {"risk (%)": ys}, x_label="hours before now", y_label="risk of sepsis, %",
                        y_format=lambda v: f"{v:.0f}", x_ticks=ticks,
-                       references=[(threshold * 100, f"site threshold {threshold * 100:.0f}%")] if threshold else ())
+                       references=[(threshold * 100, f"site threshold {threshold * 100:.3g}%")] if threshold else ())
     return RiskTrend(chart, len(scored), abstained, screened)

@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Blueprint, abort, g, render_template, send_file
 
 from app.alerts import thresholds
+from app.model.hti1 import source_attributes
 
 from .card import current_card, model_dir
 from .guards import cookie_session_ids, services
@@ -127,7 +128,8 @@ def page():
     return render_template("transparency/page.html", card=card,
                            plots=reliability_plots(card, model_dir()) if card else [],
                            handling=data_handling(svc.settings, svc.engine.dialect.name),
-                           site_threshold=current, threshold_history=history)
+                           site_threshold=current, threshold_history=history,
+                           source_attributes=source_attributes(card) if card else [])
 
 
 @bp.get("/reliability/<key>.png")

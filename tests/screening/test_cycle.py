@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from app import audit
 from app.alerts import store
 from app.fhir import Transport, fetch_patient_record, map_record
-from app.fhir.encounters import entry_of, read_census
+from app.fhir.encounters import entry_of, read_census, read_icu_admission
 from app.model import score
 from app.screening import history
 from app.screening.cycle import SYSTEM_ACTOR
@@ -37,11 +37,11 @@ def alerts_of(engine):
 
 def test_the_census_is_every_encounter_in_progress_at_the_screened_locations(ehr, tokens, http):
     transport = Transport(f"{ehr.base_url}/fhir", tokens, session=http)
-    everyone = read_census(transport, LOCATIONS, page_size=3)  # several pages
+    everyone = read_census(transport, LOCATIONS, now=datetime.now(UTC), page_size=3)  # several pages
     assert everyone.complete and everyone.pages >= 4
     assert len(everyone.entries) == DEMO and {e.encounter_id for e in everyone.entries} == {
         f"{e.patient_id}-icu" for e in everyone.entries}
-    sicu = read_census(transport, (f"Location/{SICU_ID}",))
+    sicu = read_census(transport, (f"Location/{SICU_ID}",), now=datetime.now(UTC))
     assert 0 < len(sicu.entries) < DEMO and {e.location for e in sicu.entries} == {f"Location/{SICU_ID}"}
 
 
@@ -84,7 +84,9 @@ def test_the_screening_scores_a_patient_exactly_as_a_full_read_of_the_chart_does
     transport = Transport(f"{ehr.base_url}/fhir", tokens, session=http)
     for pid in SEPTIC[:2]:
         record = fetch_patient_record(transport, pid, now=clock.now, lookback=timedelta(hours=72))
-        chart = score(list(map_record(record, clock.now, base=transport.base).measurements), clock.now)
+        admitted = read_icu_admission(transport, f"{pid}-icu", clock.now)  # as the page reads it
+        chart = score(list(map_record(record, clock.now, base=transport.base).measurements), clock.now,
+                      icu_admitted_at=admitted)
         assert by_patient[pid]["probability"] == chart.probability
 
 
@@ -138,7 +140,7 @@ def test_the_census_asks_the_server_to_refuse_what_it_cannot_honour(ehr, tokens,
     from app.fhir.paging import search
 
     # The sandbox, as a real server, honours status and location; with the same header an unknown one is a 400.
-    assert read_census(transport, LOCATIONS).complete
+    assert read_census(transport, LOCATIONS, now=datetime.now(UTC)).complete
     try:
         search(transport, "Encounter", {"status": "in-progress", "ward": "4"}, headers={"Prefer": "handling=strict"})
     except FhirRequestRejected as exc:
@@ -155,5 +157,6 @@ def test_the_census_search_is_sent_with_prefer_handling_strict():
     with responses.RequestsMock() as mock:
         mock.get("https://ehr.example/fhir/Encounter", json={"resourceType": "Bundle", "type": "searchset"},
                  match=[responses.matchers.header_matcher({"Prefer": "handling=strict"})])
-        census = read_census(Transport("https://ehr.example/fhir", StaticToken("t")), ("Location/a",))
+        census = read_census(Transport("https://ehr.example/fhir", StaticToken("t")), ("Location/a",),
+                             now=datetime.now(UTC))
     assert census.entries == () and census.complete

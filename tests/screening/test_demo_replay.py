@@ -29,23 +29,30 @@ def test_within_minutes_a_septic_patient_nobody_opened_is_alerted_and_the_page_s
     # As `sentinel demo` starts it: the app's backend client (a key of its own, registered by JWKS URL) screens
     # in-process; the records replay at one demo hour per real second.
     stack = start_stack(app_overrides={"database_url": f"sqlite:///{tmp_path / 'demo.db'}"},
-                        sandbox_settings={"LOAD_SAMPLE_PATIENTS": False}, demo_speed=60, replay_hours=8, screen=True)
+                        sandbox_settings={"LOAD_SAMPLE_PATIENTS": False}, demo_speed=60, screen=True)
     try:
         services = stack.app.extensions["sentinel"]
         replay = stack.ehr.extensions["sandbox"].replay
         engine = services.engine
+        def deteriorated() -> str | None:
+            """A patient the screening alerted on after scoring them below the threshold earlier on."""
+            for entry in audit.entries(engine, action="raise_alert"):
+                patient = entry["patient_id"]
+                alert = store.newest(engine, Scope(iss=stack.fhir_base, patient_id=patient,
+                                                   encounter_id=f"{patient}-icu"))
+                with engine.connect() as conn:
+                    before = list(conn.execute(sa.select(history.risk_scores.c.level).where(
+                        history.risk_scores.c.patient_id == patient,
+                        history.risk_scores.c.at < alert.raised_at)).scalars())
+                if before and "alert" not in before:
+                    return patient
+            return None
+
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not audit.entries(engine, action="raise_alert"):
+        while time.monotonic() < deadline and not deteriorated():
             time.sleep(0.25)  # a live stack on a demo clock: one demo hour passes each real second
-        raised = audit.entries(engine, action="raise_alert")
-        assert raised, "no alert within a minute of the demo's start"
-        patient = raised[-1]["patient_id"]
-        alert = store.newest(engine, Scope(iss=stack.fhir_base, patient_id=patient, encounter_id=f"{patient}-icu"))
-        with engine.connect() as conn:
-            before = conn.execute(sa.select(history.risk_scores.c.level).where(
-                history.risk_scores.c.patient_id == patient, history.risk_scores.c.at < alert.raised_at)).scalars()
-            before = list(before)
-        assert before and "alert" not in before  # screened before, not alerting: it deteriorated on the replay
+        patient = deteriorated()
+        assert patient, "no patient deteriorated into an alert within a minute of the demo's start"
         assert replay.released > 0 and services.backend.requests_made >= 1
         page = launched_page(stack, "provider", patient)
         assert 'id="active-alert"' in page

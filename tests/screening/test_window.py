@@ -9,6 +9,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from app.fhir import Transport
+from app.fhir.encounters import read_icu_admission
 from app.model import score
 from app.screening import history, window
 
@@ -65,7 +66,7 @@ def test_incremental_reads_give_the_full_window_s_measurements_and_score(fresh_e
         full = window.full_read(transport, pid, clock.now, lookback=lookback, page_size=200, max_pages=20,
                                 wall=clock.now).window.measurements(clock.now, lookback)
         assert Counter(kept) == Counter(full)
-        fresh = score(list(full), clock.now)
+        fresh = score(list(full), clock.now, icu_admitted_at=read_icu_admission(transport, f"{pid}-icu", clock.now))
         assert scored[pid].probability == getattr(fresh, "probability", None)
     kept = window.load(engine, iss, f"Encounter/{SEPTIC}-icu")
     assert kept.observations["new-hr-1"][1][0][1] == 141.0

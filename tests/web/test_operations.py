@@ -46,7 +46,8 @@ def test_the_bedside_page_draws_the_recorded_scores_with_the_site_threshold(laun
     assert [r.source for r in rows] == ["chart"] and rows[0].probability is not None
     second = first.client.get(f"/patients/{SEPTIC}").get_data(as_text=True)
     trend = second[second.index('id="risk-trend"'):]
-    assert "<polyline" in trend and "site threshold 10%" in trend and "2 recorded scores" in trend
+    threshold = rows[0].threshold
+    assert "<polyline" in trend and f"site threshold {threshold * 100:.3g}%" in trend and "2 recorded scores" in trend
 
 
 def test_the_newest_finished_cycle_is_scraped_from_the_database(make_app, ehr):
