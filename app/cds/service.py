@@ -25,7 +25,7 @@ from app.alerts.policy import ABSTAIN, Assessment, Policy
 from app.alerts.workflow import ACTIVE, Scope
 from app.assessment import assess_and_sync, evaluate
 from app.fhir import FhirBadResponse, map_record
-from app.fhir.prefetch import PREFETCH, prefetched_record
+from app.fhir.prefetch import PREFETCH, prefetched_icu_admission, prefetched_record
 from app.model import Model
 from app.screening import history, window
 
@@ -151,8 +151,9 @@ class PatientView:
             return None
         measurements = map_record(record, now, base=call.fhir_server).measurements
         scope = Scope(iss=call.fhir_server, patient_id=call.patient_id, encounter_id=call.encounter_id)
+        admitted = prefetched_icu_admission(call.prefetch, call.patient_id, call.encounter_id, now)
         return assess_and_sync(self.engine, scope, measurements, now, source=SOURCE, model=self.model,
-                               policy=self.policy, care_unit=lambda: "unknown")
+                               policy=self.policy, care_unit=lambda: "unknown", icu_admitted_at=admitted)
 
     def _stored_verdict(self, call: HookCall, scope_key: str, now: datetime) -> Assessment | None:
         """What the model lacks for a patient it abstained on, from the screening's stored window (no FHIR)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from .encounters import icu_admission
 from .errors import FhirBadResponse
 from .paging import _entries
 from .searches import CATEGORIES, PatientRecord, check_patient_id, demographics
@@ -19,8 +20,19 @@ MAX_OBSERVATIONS = 2000  # the page size times the pages a chart open reads at m
 
 PREFETCH = {
     "patient": "Patient/{{context.patientId}}",
+    "encounter": "Encounter/{{context.encounterId}}",  # when the patient came to the ICU: a model input
     "observations": "Observation?patient={{context.patientId}}&category=" + ",".join(CATEGORIES) + "&_sort=-date",
 }
+
+
+def prefetched_icu_admission(prefetch: object, patient_id: str, encounter_id: str | None, now: datetime):
+    """When the prefetched Encounter (the context's, of this patient) shows the ICU admission; None otherwise."""
+    encounter = prefetch.get("encounter") if isinstance(prefetch, dict) else None
+    if not isinstance(encounter, dict) or encounter.get("id") != encounter_id:
+        return None
+    if (encounter.get("subject") or {}).get("reference") != f"Patient/{patient_id}":
+        return None
+    return icu_admission(encounter, now)
 
 
 def prefetched_record(prefetch: object, patient_id: str, *, now: datetime, lookback: timedelta) -> PatientRecord | None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import requests
 
 from .. import state
+from .patients import in_progress_encounter
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ def prefetch(patient: dict) -> dict:
                     if _category(o) & set(CATEGORIES)]
     observations.sort(key=lambda o: o.get("effectiveDateTime") or "", reverse=True)
     base = state.fhir_base()
-    return {"patient": patient, "observations": {
+    encounter_id = in_progress_encounter(patient["id"])
+    encounter = sandbox.store.get("Encounter", encounter_id) if encounter_id else None
+    return {"patient": patient, **({"encounter": encounter} if encounter else {}), "observations": {
         "resourceType": "Bundle", "type": "searchset", "total": len(observations),
         "entry": [{"fullUrl": f"{base}/Observation/{o['id']}", "resource": o, "search": {"mode": "match"}}
                   for o in observations[:PREFETCH_MAX]]}}

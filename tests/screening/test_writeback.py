@@ -59,7 +59,7 @@ def test_each_scoring_is_a_risk_assessment_and_an_alert_a_flag_once(engine, fres
     assert flags[0]["status"] == "active" and flags[0]["encounter"]["reference"] == f"Encounter/{SEPTIC}-icu"
     page = requests.get(f"{fresh_ehr.base_url}/", timeout=10).text
     row = re.search(rf'<tr id="patient-{SEPTIC}">(.*?)</tr>', page, re.S).group(1)
-    assert 'data-flag="alert"' in row and f"{round(scored[-1] * 100):.0f}%" in row
+    assert 'data-flag="alert"' in row and f"{round(scored[-1], 4) * 100:.0f}%" in row
 
 
 def test_without_the_create_scopes_nothing_is_written_and_the_screening_goes_on(engine, fresh_ehr, http, clock):
