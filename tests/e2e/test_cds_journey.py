@@ -39,7 +39,7 @@ def first_alert(stack) -> tuple[str, int, str]:
     raised = audit.entries(engine, action="raise_alert")
     assert raised, "the screening raised no alert within two minutes of the demo's start"
     patient = raised[0]["patient_id"]
-    alert = store.newest(engine, f"Encounter/{patient}-icu")
+    alert = store.newest_for_patient(engine, stack.fhir_base, patient)
     t = history.risk_scores
     import sqlalchemy as sa
 
