@@ -84,9 +84,20 @@ def alert_policy(settings: Settings) -> Policy:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import adoption, alerts, bundle, feedback, home, launch, patient, transparency, tuning
+    from app.web import (
+        adoption,
+        alerts,
+        bundle,
+        chrome,
+        feedback,
+        home,
+        launch,
+        patient,
+        transparency,
+        tuning,
+    )
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption):
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, chrome):
         app.register_blueprint(module.bp)
 
 

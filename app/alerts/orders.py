@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from app.db import TS, metadata
+from app.roles import allowed
 
 from .bundle import BLOOD_CULTURE_ORDER_CODE, LACTATE_ORDER_CODE, LOINC, RXNORM
 from .errors import AlreadyOrdered, SubmissionTaken
@@ -31,7 +32,7 @@ IDENTIFIER_SYSTEM = "https://sepsis-sentinel.invalid/fhir/bundle-order"
 SNOMED = "http://snomed.info/sct"
 SENDING, PLACED, FAILED = "sending", "placed", "failed"
 STALE_SENDING = timedelta(minutes=2)  # a "sending" row older than this was interrupted: it may be retried
-ORDERERS = frozenset({"provider"})
+ORDERERS = allowed("place_orders")
 
 bundle_orders = sa.Table(
     "bundle_orders", metadata,

@@ -20,6 +20,7 @@ site_thresholds = sa.Table(
     sa.Column("previous_value", sa.Float, nullable=False),
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("set_by", sa.Text, nullable=False),
+    sa.Column("set_by_name", sa.Text),  # resolved once at launch, shown in the history instead of the id
     sa.Column("set_role", sa.String(32), nullable=False),
     sa.Column("set_at", TS, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),

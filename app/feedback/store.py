@@ -29,6 +29,7 @@ feedback = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("user_ref", sa.Text, nullable=False, index=True),
+    sa.Column("user_name", sa.Text),  # resolved once at launch (fhirUser's Practitioner), shown instead of the id
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("page", sa.Text),  # the path the user was on, without its query string
     sa.Column("patient_id", sa.String(128)),
@@ -50,6 +51,7 @@ feedback_replies = sa.Table(
               index=True),
     sa.Column("at", TS, nullable=False),
     sa.Column("by_user_ref", sa.Text, nullable=False),
+    sa.Column("by_user_name", sa.Text),
     sa.Column("by_role", sa.String(32), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("read_at", TS),  # when the asker dismissed it; None = shown at their next page

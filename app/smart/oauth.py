@@ -29,6 +29,9 @@ class TokenSet:
     patient: str | None
     encounter: str | None
     id_token: str | None
+    # SMART App Launch 2.0 launch context for the app's display (token response; absent on refresh)
+    need_patient_banner: bool | None = None
+    smart_style_url: str | None = None
 
 
 def new_pkce_verifier() -> str:
@@ -83,6 +86,9 @@ def _token_set(token: dict, now: datetime, previous: TokenSet | None = None) -> 
         patient=patient,
         encounter=encounter,
         id_token=token.get("id_token"),
+        need_patient_banner=token["need_patient_banner"] if isinstance(token.get("need_patient_banner"), bool)
+        else None,
+        smart_style_url=token.get("smart_style_url") if isinstance(token.get("smart_style_url"), str) else None,
     )
 
 

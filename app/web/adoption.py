@@ -76,14 +76,14 @@ def charts_for(weeks: list[tuple[date, metrics.Summary, int]]) -> list[Chart]:
 
 @bp.get("")
 @any_session
-@require_role("deployment", action="read_adoption_metrics")
+@require_role("read_adoption_metrics")
 def page():
     return render_template("adoption/page.html", adoption=build(), periods=PERIODS)
 
 
 @bp.get("/export.csv")
 @any_session
-@require_role("deployment", action="read_adoption_metrics")
+@require_role("read_adoption_metrics")
 def export():
     """The same figures as the page: one row for all alerts, one per care unit, one per week."""
     a = build()

@@ -41,7 +41,7 @@ def _cell(alert_id: int, element: str, *, notice: str | None = None, error: str 
 
 @bp.post("/patients/<patient_id>/alerts/<int:alert_id>/orders/<element>")
 @launched
-@require_role(*orders.ORDERERS, action="place_orders")
+@require_role("place_orders")
 def order(patient_id: str, alert_id: int, element: str):
     svc, ctx, now = services(), context(), services().clock()
     if element not in ELEMENTS:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from app import roles
 from app.alerts.errors import AlertNotFound, AlreadyDecided, AlreadyOrdered, NotConfirmed, OrderNotPlaced
 from app.fhir import FhirError, FhirUnauthorized
 from app.smart import LaunchError
@@ -16,8 +17,6 @@ from .guards import CsrfRejected, NotLaunched, RoleForbidden, WrongPatient, is_h
 
 log = logging.getLogger(__name__)
 
-ROLE_WORDS = {"provider": "providers", "nurse": "nurses", "deployment": "the deployment team",
-              "read-only": "read-only users"}
 
 
 def _page(status: int, title: str, message: str, relaunch: bool = True):
@@ -29,7 +28,8 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(LaunchError)
     def launch_error(exc: LaunchError):
         log.warning("launch error: code=%s detail=%s", exc.code, exc.detail)
-        return _page(exc.status, "Sepsis Sentinel could not open", exc.message)
+        return _page(exc.status, getattr(exc, "title", "Sepsis Sentinel could not open"), exc.message,
+                     relaunch=getattr(exc, "relaunch", True))
 
     @app.errorhandler(FhirError)
     def fhir_error(exc: FhirError):
@@ -62,9 +62,8 @@ def init_app(app: Flask) -> None:
         session = g.get("session")
         record(svc.engine, at=svc.clock(), user_ref=session.user_ref if session else None, role=exc.role,
                patient_id=session.patient_id if session else None, action=exc.action, outcome="forbidden")
-        return _page(403, "Not allowed for your role",
-                     f"Only the roles allowed to {exc.action.replace('_', ' ')} can do this; you are signed in as "
-                     f"{ROLE_WORDS.get(exc.role, exc.role)}. Nothing was changed.", relaunch=False)
+        return _page(403, "Not allowed for your role", f"{roles.why_not(exc.role, exc.action)} Nothing was changed.",
+                     relaunch=False)
 
     @app.errorhandler(CsrfRejected)
     def csrf_rejected(_exc):

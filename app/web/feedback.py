@@ -234,7 +234,7 @@ class InboxFilter:
 
 @bp.get("/inbox")
 @any_session
-@require_role("deployment", action="read_feedback")
+@require_role("read_feedback")
 def inbox():
     svc = services()
     chosen = InboxFilter.from_args(request.args)
@@ -252,7 +252,7 @@ def _item_or_404(feedback_id: int) -> feedback.Item:
 
 @bp.get("/inbox/<int:feedback_id>")
 @any_session
-@require_role("deployment", action="read_feedback")
+@require_role("read_feedback")
 def item(feedback_id: int):
     return render_template("feedback/item.html", thread=Thread(_item_or_404(feedback_id)))
 
@@ -277,7 +277,7 @@ def _thread_response(thread: Thread, status: int = 200):
 
 @bp.post("/inbox/<int:feedback_id>/replies")
 @any_session
-@require_role("deployment", action="reply_to_feedback")
+@require_role("reply_to_feedback")
 def add_reply(feedback_id: int):
     svc, s = services(), g.session
     text = request.form.get("reply", "")
@@ -298,7 +298,7 @@ def add_reply(feedback_id: int):
 
 @bp.post("/inbox/<int:feedback_id>/status")
 @any_session
-@require_role("deployment", action="change_feedback_status")
+@require_role("change_feedback_status")
 def change_status(feedback_id: int):
     svc, s = services(), g.session
     try:

@@ -97,7 +97,7 @@ def build(chosen: str | None = None, **form) -> Tuning:
 
 @bp.get("")
 @any_session
-@require_role("deployment", action="tune_the_site_threshold")
+@require_role("tune_the_site_threshold")
 def page():
     return render_template("tuning/page.html", tuning=build(request.args.get("set")))
 
@@ -109,7 +109,7 @@ def _respond(tuning: Tuning, status: int):
 
 @bp.post("/threshold")
 @any_session
-@require_role("deployment", action="tune_the_site_threshold")
+@require_role("tune_the_site_threshold")
 def set_threshold():
     """422: a value or reason the form must fix. 409: someone changed the threshold since this page was loaded
     (the page shows their value; nothing was overwritten). 200/303: saved, for new alerts only."""

@@ -52,7 +52,8 @@ def chart():
     if client is None or not client.launch_url:
         abort(400, "No app is registered with a launch URL.")
     encounter_id = in_progress_encounter(patient["id"])
-    launch = sandbox.auth.new_launch(client.client_id, EndUser(user.practitioner_id, patient["id"], encounter_id))
+    launch = sandbox.auth.new_launch(client.client_id, EndUser(user.practitioner_id, patient["id"], encounter_id),
+                                     need_patient_banner=request.args.get("app_banner") == "1")
     separator = "&" if "?" in client.launch_url else "?"
     app_url = client.launch_url + separator + urlencode({"iss": state.fhir_base(), "launch": launch.launch_id})
     encounter = sandbox.store.get("Encounter", encounter_id) if encounter_id else None

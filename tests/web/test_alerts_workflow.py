@@ -231,7 +231,7 @@ def test_nurse_sees_orders_but_cannot_place_them(launch, engine, ehr):
     _, _, alert_id = confirmed(launch)
     nurse, token, _ = opened(launch, "nurse")
     html = nurse.page.get_data(as_text=True)
-    assert "Only providers can place orders; you are signed in as a nurse" in text_of(html)
+    assert "Only a provider can propose bundle orders to the EHR; you are signed in as a nurse" in text_of(html)
     assert re.search(r'id="order-button-repeat_lactate"\s+disabled', html)
     resp = order(nurse, token, alert_id, "repeat_lactate")
     assert resp.status_code == 403
@@ -261,7 +261,7 @@ def test_without_htmx_a_form_with_errors_comes_back_in_the_whole_page(launch, en
     provider, token, alert_id = opened(launch, "provider")
     resp = decide(provider, token, alert_id, "dismiss", htmx=False, note="seen by ICU")
     html = resp.get_data(as_text=True)
-    assert resp.status_code == 422 and 'id="patient-banner"' in html and 'id="bundle"' in html
+    assert resp.status_code == 422 and 'id="headline"' in html and 'id="bundle"' in html
     assert "Choose a reason for dismissing the alert" in html and ">seen by ICU</textarea>" in html
 
 

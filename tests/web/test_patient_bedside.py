@@ -33,11 +33,12 @@ def test_nurse_sees_all_three_sections_with_risk_in_words_signs_stars_and_trends
     text = text_of(html)
     assert page.status_code == 200
     assert 'id="nursing"' in html and 'id="alert-panel"' in html and 'id="bundle"' in html
-    assert 'data-level="alert"' in html and "High risk of sepsis, with a sign of organ dysfunction" in text
-    assert "Estimated risk 85%; the site alerts at 50% or more" in text
+    assert 'data-level="alert"' in html
+    assert "Sepsis alert: risk above this site's alert threshold, with a sign of organ dysfunction" in text
+    assert "Estimated risk 85%; this site alerts at 50% or more" in text
     assert re.search(r"Systolic BP 8\d mmHg at \d\d:\d\d \(Systolic BP < 90 mmHg\)", text)
-    starred = re.findall(r'<tr class="starred" data-concept="(\w+)"', html)
-    assert starred == ["sbp"]
+    starred = re.findall(r'<tr class="starred[^"]*" data-concept="(\w+)"', html)
+    assert set(starred) == {"sbp"}  # in the collapsed table and in the full one
     assert html.count('class="sparkline"') == 6 and "<polyline" in html
     assert "Sepsis Sentinel assists; the clinician decides." in text
     assert 'id="transparency-link"' in html
@@ -53,7 +54,8 @@ def test_nurse_sees_the_alert_but_cannot_decide_or_order(launch):
     html = launch("nurse", SEPTIC).page.get_data(as_text=True)
     assert 'id="active-alert"' in html
     assert re.search(r'<button type="submit" id="confirm-alert" disabled aria-describedby="decide-why"', html)
-    assert "Only providers can confirm, dismiss or pause an alert; you are signed in as a nurse" in text_of(html)
+    assert ("Only a provider can confirm, dismiss or pause a sepsis alert; you are signed in as a nurse. Tell the "
+            "provider if you are concerned.") in text_of(html)
     assert re.search(r'<button type="submit" id="save-screening">', html)  # nurses do screen
 
 
@@ -168,7 +170,8 @@ def test_screening_without_htmx_answers_303_to_the_page(launch):
 def test_deployment_team_cannot_submit_a_screening_and_the_attempt_is_audited(launch, app):
     launched = launch("deployment", SEPTIC)
     html = launched.page.get_data(as_text=True)
-    assert "Nurses and providers submit the screening" in text_of(html)
+    assert ("Only a provider or a nurse can submit the nurse sepsis screening; you are signed in as a member of "
+            "the deployment team.") in text_of(html)
     resp = launched.client.post(f"/patients/{SEPTIC}/screening", headers=hx(csrf_of(html)), data={
         "submission_id": sid(), "infection_source": "none", "new_confusion": "no"})
     assert resp.status_code == 403
