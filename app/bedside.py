@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -52,13 +52,11 @@ from app.fhir import (
     Rejected,
     Transport,
     fetch_patient_record,
-    map_observations,
     map_record,
 )
 from app.fhir.codes import loinc_codings
 from app.fhir.dates import fhir_instant, parse_datetime
 from app.fhir.paging import search
-from app.fhir.searches import latest_weight
 from app.headline import RISK_WORDS, Headline, headline
 from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Measurement, Model, ModelError, Risk, load_model, score
 from app.model.scoring import MAX_AGE_H, REQUIRED
@@ -446,6 +444,22 @@ def screening_panel(engine: sa.Engine, ctx: Context, now: datetime, *, latest=_U
 # -- the treatment bundle ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
+class FluidDefaults:
+    """The fluid order's review step: the weight (and when it was recorded) and the volume it gives, both
+    editable before anything goes to the EHR. Strings, as the form shows them (a 422 keeps what was typed)."""
+
+    weight_kg: str
+    volume_ml: str
+    weight_time: datetime | None = None
+    per_kg: int = FLUID_ML_PER_KG
+
+    @classmethod
+    def of(cls, weight_kg: float | None, weight_time: datetime | None) -> FluidDefaults:
+        if weight_kg is None:
+            return cls("", "", None)
+        return cls(f"{weight_kg:g}", str(round(FLUID_ML_PER_KG * weight_kg)), weight_time)
+
+@dataclass(frozen=True)
 class OrderCell:
     """One bundle element's order: what was sent to the EHR, or the form to send it."""
 
@@ -462,15 +476,16 @@ class OrderCell:
     notice: str | None = None
     error: str | None = None
     choice: str | None = None
+    review: FluidDefaults | None = None  # fluids: what the review step starts from
 
     @classmethod
     def build(cls, ctx: Context, alert_id: int, element: str, record: bundle_orders.OrderRecord | None, *,
               orderable: bool, now: datetime, notice: str | None = None, error: str | None = None,
-              choice: str | None = None) -> OrderCell:
+              choice: str | None = None, review: FluidDefaults | None = None) -> OrderCell:
         can = bundle_orders.may_order(ctx.role)
         return cls(ctx.patient_id, alert_id, element, record, orderable, can, roles.why_not(ctx.role, "place_orders"),
                    new_submission_id(), {k: v.display for k, v in bundle_orders.ANTIBIOTIC_CHOICES.items()}, now,
-                   notice, error, choice)
+                   notice, error, choice, review if element == "fluids" else None)
 
     @property
     def retry(self) -> bool:
@@ -498,7 +513,9 @@ class BundlePanel:
     def cell(self, element) -> OrderCell:
         record = self.orders.get(element.key)
         orderable = (record.retryable(self.now) if record else element.orderable)
-        return OrderCell.build(self.ctx, self.alert.id, element.key, record, orderable=orderable, now=self.now)
+        review = FluidDefaults.of(self.status.weight_kg, self.status.weight_time) if self.status else None
+        return OrderCell.build(self.ctx, self.alert.id, element.key, record, orderable=orderable, now=self.now,
+                               review=review)
 
 
 def _codings(concept: object) -> list[tuple[str | None, str | None]]:
@@ -753,22 +770,46 @@ def _relative(reference: str, base: str) -> str:
     return reference[len(prefix):] if reference.startswith(prefix) else reference
 
 
-def order_volume(transport: Transport, ctx: Context, now: datetime) -> int | None:
-    """30 mL/kg of the latest body weight (one FHIR search), or None when no usable weight is recorded."""
-    weight = latest_weight(transport, ctx.patient_id)
-    mapped = map_observations([weight] if weight else [], patient_id=ctx.patient_id, now=now, base=transport.base)
-    kg = [m.measurement.value for m in mapped.used if m.measurement.concept == "body_weight"]
-    return round(FLUID_ML_PER_KG * kg[0]) if kg else None
-
-
 class OrderInvalid(ValueError):
-    """The order form names no known element or medication."""
+    """The order form names no known element or medication, or its reviewed fluid volume cannot be used."""
+
+
+FLUID_ML = (100, 6000)  # a reviewed bolus volume outside this is a typing error, not a dose
+WEIGHT_KG = (1.0, 350.0)
+
+
+@dataclass(frozen=True)
+class FluidReview:
+    """The fluid order as the provider reviewed it: the volume that goes to the EHR and the weight behind it."""
+
+    volume_ml: int
+    weight_kg: float
+
+
+def fluid_review(form: Mapping[str, str]) -> FluidReview:
+    """The reviewed volume and weight from the order form; OrderInvalid with what to fix."""
+    try:
+        weight = float((form.get("weight_kg") or "").replace(",", "."))
+    except ValueError:
+        raise OrderInvalid("Enter the weight in kg used for the volume, e.g. 76.8.") from None
+    if not WEIGHT_KG[0] <= weight <= WEIGHT_KG[1]:
+        raise OrderInvalid(f"The weight must be between {WEIGHT_KG[0]:g} and {WEIGHT_KG[1]:g} kg.")
+    try:
+        volume = int(round(float((form.get("volume_ml") or "").replace(",", "."))))
+    except ValueError:
+        raise OrderInvalid("Enter the volume to give in mL, e.g. 2304.") from None
+    if not FLUID_ML[0] <= volume <= FLUID_ML[1]:
+        raise OrderInvalid(f"The volume must be between {FLUID_ML[0]} and {FLUID_ML[1]} mL.")
+    return FluidReview(volume, weight)
 
 
 def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id: int, element: str,
-                choice: str | None, submission_id: str, now: datetime) -> tuple[bundle_orders.OrderRecord, bool]:
+                choice: str | None, submission_id: str, now: datetime,
+                review: Mapping[str, str] | None = None) -> tuple[bundle_orders.OrderRecord, bool]:
     """Record, then send, one bundle order; (order, replayed). The row is committed as "sending" before the EHR
     is called and the EHR call is a conditional create, so neither a retry nor a resubmitted form doubles it.
+    A fluid order carries the volume and weight the provider reviewed (`review`: the form's volume_ml and
+    weight_kg); nothing is computed behind their back.
     Raises NotConfirmed, AlreadyOrdered, OrderInvalid, OrderNotPlaced (the EHR refused or did not answer)."""
     alert = store.for_patient(engine, alert_id, ctx.patient_id)
     if alert.time_zero is None:
@@ -776,7 +817,8 @@ def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id:
     what = bundle_orders.orderable_for(element, choice)
     if what is None:
         raise OrderInvalid("Choose what to order.")
-    volume = order_volume(transport, ctx, now) if element == "fluids" else None
+    fluids = fluid_review(review or {}) if element == "fluids" else None
+    volume = fluids.volume_ml if fluids else None
     try:
         begun = bundle_orders.begin(engine, alert.id, element, what, volume, ctx.actor, submission_id, now)
     except SubmissionTaken as exc:
@@ -785,7 +827,8 @@ def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id:
         return begun.order, True
     resource = bundle_orders.fhir_resource(
         begun.order, what, patient_id=ctx.patient_id, encounter_id=alert.encounter_id,
-        requester=_relative(ctx.user_ref, transport.base), requester_name=ctx.user_name, now=now)
+        requester=_relative(ctx.user_ref, transport.base), requester_name=ctx.user_name, now=now,
+        weight_kg=fluids.weight_kg if fluids else None)
     try:
         created = transport.create(what.resource_type, resource,
                                    if_none_exist=bundle_orders.if_none_exist(begun.order, ctx.patient_id))
