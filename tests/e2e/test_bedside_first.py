@@ -12,11 +12,24 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from app.demo import start_stack
+
 from .conftest import ARTIFACTS
-from .test_bedside_journeys import SEPTIC, bedside, clock, open_at, trained_model  # noqa: F401 (fixtures)
+from .test_bedside_journeys import SEPTIC, SharedClock, open_at
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # axe-core from npm, pinned (test_architecture)
 VIEWPORTS = {"1280x800": (1280, 800), "820x1180": (820, 1180)}
+
+
+@pytest.fixture
+def bedside(tmp_path):
+    """A stack of its own per journey (alerts do not carry over), with the trained model and demo patients only."""
+    clock = SharedClock()
+    stack = start_stack(
+        app_overrides={"database_url": f"sqlite:///{tmp_path / 'first.db'}", "clock": clock.now},
+        sandbox_settings={"CLOCK": clock.epoch, "LOAD_SAMPLE_PATIENTS": False, "ORDERS_REFRESH_SECONDS": 1})
+    yield stack
+    stack.shutdown()
 
 
 def in_first_viewport(page: Page, app, selector: str) -> dict:
