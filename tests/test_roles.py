@@ -39,5 +39,5 @@ def test_the_templates_hold_no_role_names():
     root = Path(__file__).resolve().parents[1] / "templates"
     for path in root.rglob("*.html"):
         text = path.read_text()
-        for phrase in ("Only providers", "Only nurses", "signed in as a", "Nurses and providers"):
+        for phrase in ("Only providers", "Only nurses", "signed in as a", "Nurses and providers", 'role == "'):
             assert phrase not in text, f"{path.name}: {phrase!r}: ask app.roles"

@@ -26,7 +26,13 @@ def frame():
         session = g.get("session")
         return bool(session is not None and (session.display or {}).get("style"))
 
-    return {"role_badge": lambda role: roles.BADGE.get(role or "", roles.BADGE[roles.READ_ONLY]),
+    def may(action: str) -> bool:
+        """What the templates ask instead of naming roles: may this session's user take `action`?"""
+        session = g.get("session")
+        return session is not None and roles.may(session.role, action)
+
+    return {"role_badge": lambda role: roles.BADGE.get(role or "", roles.BADGE[roles.READ_ONLY]), "may": may,
+            "role_keys": lambda: roles.ROLES,
             "site_zone": lambda: zone_text(services().clock()), "show_patient_banner": show_patient_banner,
             "has_ehr_style": has_ehr_style}
 
