@@ -680,9 +680,24 @@ def resolve_model(model: Model | None) -> tuple[Model | None, str | None]:
         return None, "The risk model has not been installed or did not pass its checks. Tell the deployment team."
 
 
+def _location_name(transport: Transport, reference: str) -> str | None:
+    """The Location's name, read once when an alert is raised, so the adoption pages never show a raw id."""
+    ref = _relative(reference, transport.base)
+    parts = ref.split("/")
+    if len(parts) != 2 or parts[0] != "Location":
+        return None
+    try:
+        name = transport.get_json(ref, expect="Location").get("name")
+    except FhirError as exc:
+        log.info("care unit: Location read failed (%s)", exc.code)
+        return None
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
 def care_unit(transport: Transport, encounter_id: str | None) -> str:
-    """Where the patient is, from the Encounter: its active location (display, else reference), else the
-    serviceType or type text; "unknown" when there is none or the read fails (it must never block an alert)."""
+    """Where the patient is, from the Encounter: its active location (display, else the Location's name, else
+    the reference), else the serviceType or type text; "unknown" when there is none or the read fails (it must
+    never block an alert)."""
     if not encounter_id:
         return "unknown"
     try:
@@ -697,7 +712,7 @@ def care_unit(transport: Transport, encounter_id: str | None) -> str:
         if isinstance(ref.get("display"), str) and ref["display"].strip():
             return ref["display"].strip()
         if isinstance(ref.get("reference"), str) and ref["reference"].strip():
-            return ref["reference"].strip()
+            return _location_name(transport, ref["reference"].strip()) or ref["reference"].strip()
     for element in ("serviceType",):
         concept = enc.get(element)
         if isinstance(concept, dict):

@@ -97,6 +97,7 @@ class Reply:
     by_role: str
     text: str
     read_at: datetime | None
+    by_user_name: str | None = None  # resolved once at launch; shown instead of the id
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Item:
     mail_error: str | None
     reply_count: int = 0
     replies: tuple[Reply, ...] = ()  # filled by `get`; the listing carries only `reply_count`
+    user_name: str | None = None  # resolved once at launch; shown instead of the id
 
 
 @dataclass(frozen=True)
@@ -149,13 +151,14 @@ def check(kind: str | None, text: str | None) -> tuple[str, str]:
 
 
 def submit(engine: sa.Engine, *, kind: str | None, text: str | None, user_ref: str, role: str, context: Context,
-           now: datetime, mail_enabled: bool, submission_id: str | None = None) -> int:
+           now: datetime, mail_enabled: bool, submission_id: str | None = None, user_name: str | None = None) -> int:
     """Store one piece of feedback and its audit row in one transaction; returns its id.
 
     A form sent again with the same `submission_id` (its first answer was lost) returns the stored one's id.
     Raises Invalid (nothing stored) or SaveFailed (the database refused; nothing stored)."""
     kind, text = check(kind, text)
-    values = dict(created_at=now, kind=kind, text=text, user_ref=user_ref, role=role, page=_clip(context.page, 512),
+    values = dict(created_at=now, kind=kind, text=text, user_ref=user_ref, user_name=_clip(user_name, 200), role=role,
+                  page=_clip(context.page, 512),
                   patient_id=_clip(context.patient_id), alert_id=_clip(context.alert_id),
                   model_version=_clip(context.model_version, 64), status="new", status_at=now,
                   mail_status="pending" if mail_enabled else "off", mail_attempts=0, submission_id=submission_id)
@@ -188,12 +191,12 @@ def _already_sent(engine: sa.Engine, submission_id: str | None, user_ref: str) -
 
 def _reply(row) -> Reply:
     return Reply(id=row["id"], feedback_id=row["feedback_id"], at=row["at"], by_user_ref=row["by_user_ref"],
-                 by_role=row["by_role"], text=row["text"], read_at=row["read_at"])
+                 by_role=row["by_role"], text=row["text"], read_at=row["read_at"], by_user_name=row["by_user_name"])
 
 
 def _item(row, replies: tuple[Reply, ...] = (), reply_count: int | None = None) -> Item:
     return Item(id=row["id"], created_at=row["created_at"], kind=row["kind"], text=row["text"],
-                user_ref=row["user_ref"], role=row["role"],
+                user_ref=row["user_ref"], user_name=row["user_name"], role=row["role"],
                 context=Context(page=row["page"], patient_id=row["patient_id"], alert_id=row["alert_id"],
                                 model_version=row["model_version"]),
                 status=row["status"], status_at=row["status_at"], mail_status=row["mail_status"],
@@ -257,7 +260,8 @@ def counts(engine: sa.Engine, since: datetime | None = None, until: datetime | N
     return {"total": sum(by_status.values()), "status": by_status, "kind": by_kind}
 
 
-def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: str, role: str, now: datetime) -> Reply:
+def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: str, role: str, now: datetime,
+          user_name: str | None = None) -> Reply:
     """Add a reply (the asker sees it on their next page) and mark the item answered, audited, in one transaction."""
     text = (text or "").strip()
     if not text:
@@ -271,14 +275,16 @@ def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: st
             if row is None:
                 raise NotFound(f"feedback/{feedback_id}")
             new_id = conn.execute(feedback_replies.insert().values(
-                feedback_id=feedback_id, at=now, by_user_ref=user_ref, by_role=role, text=text)).inserted_primary_key[0]
+                feedback_id=feedback_id, at=now, by_user_ref=user_ref, by_user_name=_clip(user_name, 200), by_role=role,
+                text=text)).inserted_primary_key[0]
             conn.execute(feedback.update().where(feedback.c.id == feedback_id).values(status="answered",
                                                                                       status_at=now))
             record(conn, at=now, user_ref=user_ref, role=role, patient_id=row.patient_id, action="feedback_reply",
                    target=f"feedback/{feedback_id}", detail={"reply": new_id})
     except sa.exc.SQLAlchemyError as exc:
         raise SaveFailed(type(exc).__name__) from exc
-    return Reply(id=int(new_id), feedback_id=feedback_id, at=now, by_user_ref=user_ref, by_role=role, text=text,
+    return Reply(id=int(new_id), feedback_id=feedback_id, at=now, by_user_ref=user_ref, by_user_name=user_name,
+                 by_role=role, text=text,
                  read_at=None)
 
 

@@ -141,7 +141,8 @@ def submit():
     form = _form_from_request()
     htmx = is_htmx()
     try:
-        feedback_id = feedback.submit(svc.engine, kind=form.kind, text=form.text, user_ref=s.user_ref, role=s.role,
+        feedback_id = feedback.submit(svc.engine, kind=form.kind, text=form.text, user_ref=s.user_ref,
+                                      user_name=s.user_name, role=s.role,
                                       context=form.context, now=svc.clock(), submission_id=submission_id(),
                                       mail_enabled=mail.MailSettings.from_settings(svc.settings).enabled)
     except feedback.Invalid as exc:
@@ -282,7 +283,8 @@ def add_reply(feedback_id: int):
     svc, s = services(), g.session
     text = request.form.get("reply", "")
     try:
-        feedback.reply(svc.engine, feedback_id, text=text, user_ref=s.user_ref, role=s.role, now=svc.clock())
+        feedback.reply(svc.engine, feedback_id, text=text, user_ref=s.user_ref, user_name=s.user_name, role=s.role,
+                       now=svc.clock())
     except feedback.NotFound:
         abort(404)
     except feedback.Invalid as exc:

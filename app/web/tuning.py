@@ -131,7 +131,8 @@ def set_threshold():
     try:
         thresholds.set_threshold(svc.engine, value=value, default=default, expected_version=expected,
                                  model_version=card.get("model", {}).get("version", "unknown"),
-                                 user_ref=s.user_ref, role=s.role, reason=reason, now=svc.clock())
+                                 user_ref=s.user_ref, user_name=s.user_name, role=s.role, reason=reason,
+                                 now=svc.clock())
     except thresholds.ThresholdError as exc:
         if exc.field == "conflict":
             return _respond(build(chosen, reason=reason, conflict=True, errors={"value": str(exc)}), 409)

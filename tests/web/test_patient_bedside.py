@@ -38,7 +38,7 @@ def test_nurse_sees_all_three_sections_with_risk_in_words_signs_stars_and_trends
     assert "Estimated risk 85%; this site alerts at 50% or more" in text
     assert re.search(r"Systolic BP 8\d mmHg at \d\d:\d\d \(Systolic BP < 90 mmHg\)", text)
     starred = re.findall(r'<tr class="starred[^"]*" data-concept="(\w+)"', html)
-    assert set(starred) == {"sbp"}  # in the collapsed table and in the full one
+    assert set(starred) == {"sbp", "map", "dbp"}  # one blood pressure is one measurement; in both tables
     assert html.count('class="sparkline"') == 6 and "<polyline" in html
     assert "Sepsis Sentinel assists; the clinician decides." in text
     assert 'id="transparency-link"' in html
@@ -109,13 +109,13 @@ def test_data_used_and_not_used_lists_with_reasons_and_round_trips(launch, app):
     trips = int(re.search(r'data-round-trips="(\d+)"', html).group(1))
     view = entries(app.extensions["sentinel"].engine, action="view_patient")[0]
     assert view["detail"]["round_trips"] == trips and view["role"] == "nurse" and view["patient_id"] == SEPTIC
-    assert trips <= 4  # Patient + Observations (2 pages) + the Encounter read when the alert is raised
+    assert trips <= 5  # Patient + Observations (2 pages) + the Encounter and its Location when the alert is raised
 
 
 def test_the_alert_records_the_care_unit_from_the_encounter(launch, app):
     launch("nurse", SEPTIC)
     alert = store.newest(app.extensions["sentinel"].engine, f"Encounter/{SEPTIC}-icu")
-    assert alert.care_unit == "Location/sandbox-sicu" and alert.model_version == "stub-1"
+    assert alert.care_unit == "Surgical ICU" and alert.model_version == "stub-1"  # the Location's name, read once
     assert alert.threshold == 0.5 and alert.threshold_version == 0
     assert {s["concept"] for s in alert.signs} >= {"sbp", "lactate"}
     assert any(m["concept"] == "lactate" for m in alert.measurements)
