@@ -63,7 +63,7 @@ def charts_for(points: list[dict], site: float | None, default: float | None) ->
     ticks = [(round(k * step, 3), f"{k * step:g}") for k in range(1, 100) if xs and min(xs) - 1e-9 <= k * step <= max(xs) + 1e-9]
 
     def chart(title, key, **kw):
-        return line_chart(title, xs, {title: [p.get(key) for p in points]}, x_label="threshold", markers=markers,
+        return line_chart(title, xs, {title: [p.get(key) for p in points]}, x_label="alert threshold (estimated risk of sepsis)", markers=markers,
                           x_ticks=ticks, **kw)
 
     return [
