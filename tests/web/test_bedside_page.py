@@ -160,3 +160,43 @@ def test_the_headline_fragment_is_database_only(launch, engine):
     resp = provider.client.get(f"/patients/{SEPTIC}/headline", headers=hx("x"))
     assert resp.status_code == 200 and resp.get_data(as_text=True).lstrip().startswith("<div id=\"headline\"")
     assert store.newest(engine, SCOPE) is not None and sid()
+
+
+def test_an_abstaining_model_lists_no_measurements_as_used_and_stars_nothing(launch, clock):
+    from .test_patient_bedside import SPARSE
+
+    launched = launch("nurse", SPARSE)
+    clock.advance(hours=7)  # its one set of vital signs is now older than the model's 6 hours
+    html = launched.client.get(f"/patients/{SPARSE}").get_data(as_text=True)
+    assert 'data-level="abstain"' in html
+    assert "Measurements the model used" not in html and "Raised the risk most" not in html
+    assert "Latest measurements" in html and 'data-concept="age"' not in html and 'data-concept="sex_male"' not in html
+    assert 'id="demographics"' not in html
+
+
+def test_a_starred_value_says_why_in_words_and_the_table_starts_collapsed(launch):
+    html = launch("nurse").page.get_data(as_text=True)
+    reasons = text_of(re.search(r'<p class="star-reasons".*?</p>', html, re.S).group(0))
+    assert re.search(r"Raised this risk the most: .*SBP \d+", reasons), reasons
+    assert '<details class="all-measurements" id="all-measurements">' in html  # the full table, one click away
+    first = re.search(r'<table class="measurements" id="measurements">.*?</table>', html, re.S).group(0)
+    assert all("starred" in row or "abnormal" in row for row in re.findall(r"<tr class=\"[^\"]*\"", first))
+    assert "Also given to the model, from the patient record: age" in text_of(html)
+
+
+def test_demographics_and_an_older_weight_are_not_data_of_the_time_window(launch):
+    html = launch("nurse").page.get_data(as_text=True)
+    used = text_of(re.search(r'<table id="data-used">.*?</table>', html, re.S).group(0))
+    assert "Age" not in used and "sex" not in used.lower() and "Body weight" not in used
+    also = " ".join(text_of(m) for m in re.findall(r'<p class="hint data-also">.*?</p>', html, re.S))
+    assert "From the patient record: age" in also and "sex female" in also
+    assert re.search(r"Body weight 76\.8 kg, recorded [\w ]+: used for fluid volumes only", also), also
+
+
+def test_the_favicon_skip_link_and_zone_are_on_every_page(launch):
+    launched = launch("nurse")
+    html = launched.page.get_data(as_text=True)
+    assert '<a class="skip-link" href="#main">' in html and 'id="main" tabindex="-1"' in html
+    assert "Times are in the site's time zone," in text_of(html)
+    with launched.client.get("/favicon.ico") as icon:
+        assert icon.status_code == 200 and icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
