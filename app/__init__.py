@@ -17,6 +17,9 @@ from app.alerts.policy import Policy, PolicyError
 from app.config import ROOT, ConfigError, Settings, load_settings
 from app.fhir.transport import http_session
 from app.smart import Launcher, LaunchOptions, Registration, Sealer, SessionStore, load_registration
+from app.smart.backend import BackendTokens, backend_tokens
+from app.smart.backend_key import BackendKey, load_key, public_jwk_from_file
+from app.smart.errors import BackendError
 
 
 def site_clock(zone_name: str) -> Callable[[], datetime]:
@@ -39,6 +42,11 @@ class Services:
     http: requests.Session
     clock: Callable[[], datetime]
     policy: Policy
+    # SMART Backend Services (background screening): the signing key whose public half /.well-known/jwks.json
+    # publishes, and the shared, cached system-token source. None when no backend client is configured.
+    backend_key: BackendKey | None = None
+    backend: BackendTokens | None = None
+    backend_jwks: dict | None = None  # what the JWKS URL serves: the signing key's public half, then any others
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -59,6 +67,8 @@ def create_app(overrides: dict | None = None) -> Flask:
 
 
 def build_services(settings: Settings, clock: Callable[[], datetime]) -> Services:
+    key = backend_key(settings)  # first: a broken key stops the start before anything is opened
+    jwks = backend_jwks(settings, key)
     engine = db.make_engine(settings.database_url)
     if settings.auto_migrate:
         db.upgrade(engine)
@@ -73,7 +83,28 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
                             roles=settings.roles, timeout=(settings.fhir_connect_timeout, settings.fhir_read_timeout))
     launcher = Launcher(registration, store, http, options, clock)
     return Services(settings=settings, engine=engine, registration=registration, store=store, launcher=launcher,
-                    http=http, clock=clock, policy=alert_policy(settings))
+                    http=http, clock=clock, policy=alert_policy(settings), backend_key=key,
+                    backend=backend_tokens(settings, http, key), backend_jwks=jwks)
+
+
+def backend_key(settings: Settings) -> BackendKey | None:
+    """The backend signing key, read once at start, so a missing or broken key stops the app with a clear message."""
+    if not (settings.backend_key or settings.backend_key_file):
+        return None
+    try:
+        return load_key(settings.backend_key_file, settings.backend_key)
+    except BackendError as exc:
+        raise ConfigError(exc.detail) from None
+
+
+def backend_jwks(settings: Settings, key: BackendKey | None) -> dict | None:
+    if key is None:
+        return None
+    try:
+        others = [public_jwk_from_file(path) for path in settings.backend_also_publish]
+    except BackendError as exc:
+        raise ConfigError(exc.detail) from None
+    return {"keys": [key.public_jwk(), *(k for k in others if k["kid"] != key.kid)]}
 
 
 def alert_policy(settings: Settings) -> Policy:
@@ -91,13 +122,14 @@ def register_blueprints(app: Flask) -> None:
         chrome,
         feedback,
         home,
+        jwks,
         launch,
         patient,
         transparency,
         tuning,
     )
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, chrome):
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks, chrome):
         app.register_blueprint(module.bp)
 
 

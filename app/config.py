@@ -88,6 +88,16 @@ class Settings:
     # Environment name; "production" forbids dev defaults.
     # Apply migrations at start (dev, demo, tests). Production runs `sentinel db upgrade` as a deploy step.
     auto_migrate: bool = True
+    # SMART Backend Services: the background screening's own (system) access to the EHR, no user involved.
+    # Empty client id: no backend access. The FHIR base must be on SENTINEL_ISS_ALLOWLIST. The private key (EC
+    # P-384 for ES384, or RSA for RS384; PEM or JWK) comes from a file or this variable, never from the repository.
+    backend_client_id: str = ""
+    backend_fhir_base: str = ""
+    backend_key_file: str = ""
+    backend_key: str = field(default="", repr=False)
+    backend_scopes: str = "system/Patient.rs system/Encounter.rs system/Observation.rs system/Location.rs"
+    # Key rotation: more key files (public or private) whose public halves the JWKS also publishes, unused for signing.
+    backend_also_publish: tuple[str, ...] = ()
     env: str = "development"
     testing: bool = False
     log_level: str = "INFO"
@@ -112,10 +122,27 @@ class Settings:
         if self.observation_lookback_hours < MIN_LOOKBACK_HOURS:
             raise ConfigError(f"SENTINEL_OBSERVATION_LOOKBACK_HOURS must be at least {MIN_LOOKBACK_HOURS}: the model's "
                               "lab features look back that far, and a shorter read would silently change them")
+        self._validate_backend()
         bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
         if bad:
             raise ConfigError(f"SENTINEL_ROLES maps to unknown roles: {', '.join(bad)}")
         return self
+
+
+    def _validate_backend(self) -> None:
+        if not self.backend_client_id:
+            return
+        base = self.backend_fhir_base.strip().rstrip("/")
+        if not base:
+            raise ConfigError("SENTINEL_BACKEND_FHIR_BASE must name the FHIR base the screening reads")
+        if base not in {a.strip().rstrip("/") for a in self.iss_allowlist}:
+            raise ConfigError("SENTINEL_BACKEND_FHIR_BASE must be on SENTINEL_ISS_ALLOWLIST")
+        if not (self.backend_key_file or self.backend_key):
+            raise ConfigError("SENTINEL_BACKEND_CLIENT_ID needs a key: set SENTINEL_BACKEND_KEY_FILE (a PEM or JWK "
+                              "file) or SENTINEL_BACKEND_KEY")
+        bad = [s for s in self.backend_scopes.split() if not s.startswith("system/")]
+        if bad or not self.backend_scopes.split():
+            raise ConfigError("SENTINEL_BACKEND_SCOPES must be system/ scopes, e.g. system/Observation.rs")
 
 
 def _coerce(current, raw: str, name: str):

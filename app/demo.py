@@ -7,6 +7,7 @@ person clicks through is the same system the tests drive.
 from __future__ import annotations
 
 import argparse
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +15,9 @@ from pathlib import Path
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from app.config import ROOT
+
+BACKEND_CLIENT_ID = "sepsis-sentinel-backend"
+DEMO_BACKEND_KEY = ROOT / "instance" / "backend_key.pem"  # gitignored; generated on first start
 
 
 class PathOnlyRequestHandler(WSGIRequestHandler):
@@ -34,6 +38,7 @@ class Stack:
     app_url: str
     ehr: object  # the sandbox Flask app (fault switches, registrations)
     app: object  # the Sepsis Sentinel Flask app
+    backend_key_file: str = ""  # the screening's private key (the demo's generated one unless configured)
     servers: list[BaseWSGIServer] = field(default_factory=list)
     threads: list[threading.Thread] = field(default_factory=list)
 
@@ -49,7 +54,7 @@ def start_stack(host: str = "127.0.0.1", ehr_port: int = 0, app_port: int = 0, a
     """Bind both servers (port 0 = any free port), register the app with the EHR, serve in daemon threads."""
     from app import create_app
     from app.smart import load_registration
-    from sandbox import create_sandbox, register_client
+    from sandbox import create_sandbox, register_backend_client, register_client
 
     ehr = create_sandbox(sandbox_settings or {})
     ehr_server = serve(host, ehr_port, ehr)
@@ -61,20 +66,42 @@ def start_stack(host: str = "127.0.0.1", ehr_port: int = 0, app_port: int = 0, a
     app_server = serve(host, app_port, _placeholder)
     app_url = f"http://{host}:{app_server.server_port}"
     overrides = {"iss_allowlist": (fhir_base,), "public_url": app_url, "frame_ancestors": ("'self'", ehr_url),
-                 **(app_overrides or {})}
+                 **_backend_overrides(fhir_base, app_overrides or {}), **(app_overrides or {})}
     app = create_app(overrides)
     app_server.app = app
+    settings = app.extensions["sentinel"].settings
+    # The EHR team's side of Backend Services: the screening client, known by the app's JWKS URL.
+    if settings.backend_client_id:
+        register_backend_client(ehr, settings.backend_client_id, jwks_url=f"{app_url}/.well-known/jwks.json",
+                                scope=settings.backend_scopes)
     reg = load_registration(app.extensions["sentinel"].settings.smart_launch_file)
     register_client(ehr, client_id=reg.client_id, redirect_uris=[reg.redirect_uri(app_url)],
                     launch_url=reg.launch_uri(app_url), client_secret=reg.client_secret,
                     scope=" ".join(sorted(set(reg.ehr_launch_scope.split()) | set(reg.standalone_launch_scope.split()))))
-    stack = Stack(ehr_url=ehr_url, fhir_base=fhir_base, app_url=app_url, ehr=ehr, app=app)
+    stack = Stack(ehr_url=ehr_url, fhir_base=fhir_base, app_url=app_url, ehr=ehr, app=app,
+                  backend_key_file=settings.backend_key_file)
     for server in (ehr_server, app_server):
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         stack.servers.append(server)
         stack.threads.append(thread)
     return stack
+
+
+def _backend_overrides(fhir_base: str, given: dict) -> dict:
+    """The demo's backend client against the sandbox; a key generated into instance/ unless one is configured."""
+    from app.smart.backend_key import load_key
+
+    out = {"backend_client_id": BACKEND_CLIENT_ID, "backend_fhir_base": fhir_base}
+    configured = given.get("backend_key") or given.get("backend_key_file") or os.environ.get(
+        "SENTINEL_BACKEND_KEY") or os.environ.get("SENTINEL_BACKEND_KEY_FILE")
+    if not configured:
+        try:
+            load_key(generate_into=DEMO_BACKEND_KEY)
+        except FileExistsError:  # another demo process made it a moment ago
+            pass
+        out["backend_key_file"] = str(DEMO_BACKEND_KEY)
+    return out
 
 
 def _placeholder(environ, start_response):  # pragma: no cover - replaced before serving starts
@@ -101,6 +128,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"  Open the sandbox EHR:  {stack.ehr_url}/")
     print("  Pick a user (nurse, provider or deployment team) and a patient, then press 'Open Sepsis Sentinel'.\n")
     print(f"  (App: {stack.app_url}   FHIR base / iss: {stack.fhir_base}   Database: {args.db})")
+    print(f"  Background screening signs in as {BACKEND_CLIENT_ID} with the key in {stack.backend_key_file}")
+    print(f"  (public half: {stack.app_url}/.well-known/jwks.json).")
     print("  Press Ctrl-C to stop.\n", flush=True)
     try:
         threading.Event().wait()

@@ -20,6 +20,7 @@ from flask import Flask, request
 
 from . import faults, users
 from .auth import server as auth_server
+from .auth.backend import DEFAULT_BACKEND_SCOPE, BackendClient, check_public_jwks
 from .auth.keys import SigningKey
 from .auth.models import DEFAULT_CLIENT_SCOPE, AuthStore, Client
 from .demo_patients import load as load_demo_patients
@@ -32,7 +33,7 @@ from .fhir.store import ResourceStore
 from .settings import SandboxConfigError, resolve
 from .state import Sandbox
 
-__all__ = ["create_sandbox", "register_client", "SandboxConfigError", "faults"]
+__all__ = ["create_sandbox", "register_backend_client", "register_client", "SandboxConfigError", "faults"]
 log = logging.getLogger(__name__)
 
 
@@ -119,5 +120,20 @@ def register_client(app: Flask, client_id: str, redirect_uris: list[str] | tuple
         raise ValueError("a client needs a client_id and at least one redirect URI")
     client = Client(client_id=client_id, redirect_uris=tuple(redirect_uris), launch_url=launch_url,
                     client_secret=client_secret or None, scope=scope, name=name)
+    app.extensions["sandbox"].auth.add_client(client)
+    return client
+
+
+def register_backend_client(app: Flask, client_id: str, *, jwks: dict | None = None, jwks_url: str | None = None,
+                            scope: str = DEFAULT_BACKEND_SCOPE, name: str = "Sepsis Sentinel screening") -> BackendClient:
+    """Register (or replace) a SMART Backend Services client: its public keys by value (`jwks`) or by URL
+    (`jwks_url`, fetched when a token is requested), and the `system/` scopes it may be granted."""
+    if not client_id or (jwks is None) == (jwks_url is None):
+        raise ValueError("a backend client needs a client_id and exactly one of jwks or jwks_url")
+    if jwks is not None:
+        check_public_jwks(jwks)
+    if scope.split() and any(not s.startswith("system/") for s in scope.split()):
+        raise ValueError("a backend client is registered with system/ scopes only")
+    client = BackendClient(client_id=client_id, scope=scope, jwks=jwks, jwks_url=jwks_url, name=name)
     app.extensions["sandbox"].auth.add_client(client)
     return client

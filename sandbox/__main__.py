@@ -1,7 +1,8 @@
 """Run the sandbox EHR alone (benchmarks, manual testing, another app):
 
     .venv/bin/python -m sandbox --port 8700 \\
-        --register-client my-app --redirect-uri http://127.0.0.1:9000/callback --launch-url http://127.0.0.1:9000/launch
+        --register-client my-app --redirect-uri http://127.0.0.1:9000/callback --launch-url http://127.0.0.1:9000/launch \\
+        --register-backend-client my-app-backend --jwks-url http://127.0.0.1:9000/.well-known/jwks.json
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ import sys
 
 from werkzeug.serving import make_server
 
-from . import SandboxConfigError, create_sandbox, register_client
+from . import SandboxConfigError, create_sandbox, register_backend_client, register_client
+from .auth.backend import DEFAULT_BACKEND_SCOPE
 from .auth.models import DEFAULT_CLIENT_SCOPE
 
 
@@ -25,6 +27,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--launch-url", help="the app's launch URL (the EHR front page opens it)")
     p.add_argument("--client-secret", help="makes the app confidential (client_secret_basic); omit for public")
     p.add_argument("--scope", default=DEFAULT_CLIENT_SCOPE, help="the most the app may be granted")
+    p.add_argument("--register-backend-client", metavar="CLIENT_ID",
+                   help="register a SMART Backend Services client (private_key_jwt) with this client_id")
+    p.add_argument("--jwks-url", help="the backend client's JWKS URL (fetched when it asks for a token)")
+    p.add_argument("--backend-scope", default=DEFAULT_BACKEND_SCOPE, help="the backend client's system/ scopes")
     p.add_argument("--access-token-lifetime", type=int, default=3600, help="seconds")
     p.add_argument("--fhir-user", choices=("absolute", "relative"), default="absolute",
                    help="fhirUser claim form (the public SMART sandbox sends relative)")
@@ -34,6 +40,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.register_client and not (args.redirect_uri and args.launch_url):
         p.error("--register-client needs --redirect-uri and --launch-url")
+    if bool(args.register_backend_client) != bool(args.jwks_url):
+        p.error("--register-backend-client and --jwks-url go together")
     return args
 
 
@@ -58,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.register_client:
         register_client(app, args.register_client, args.redirect_uri, args.launch_url,
                         client_secret=args.client_secret, scope=args.scope)
+    if args.register_backend_client:
+        register_backend_client(app, args.register_backend_client, jwks_url=args.jwks_url, scope=args.backend_scope)
     print(f"Sandbox EHR:  {base}/\nFHIR base (iss):  {base}/fhir\n"
           f"Discovery:  {base}/fhir/.well-known/smart-configuration", flush=True)
     try:

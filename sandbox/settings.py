@@ -47,13 +47,17 @@ DEFAULTS: dict = {
     "FAULTS_HTTP": True,  # POST {BASE}/_sandbox/faults; the sandbox is for demo and tests only
     "FAULT_SEED": 2019,  # seeds the probability faults, so a run is repeatable
     "ORDERS_REFRESH_SECONDS": 3,  # the chart's orders panel reloads itself this often
+    "BACKEND_TOKEN_LIFETIME": 300,  # system access tokens; SMART Backend Services recommends at most 300 s
+    "BACKEND_JWKS_TIMEOUT": 5,  # seconds to fetch a backend client's registered JWKS URL
+    "BACKEND_JWKS_CACHE_SECONDS": 300,  # a fetched JWKS is reused this long (an unknown kid refetches at once)
     "CLOCK": time.time,  # () -> float seconds since the epoch
     "SLEEP": time.sleep,  # the slow-response fault calls this
 }
 
 _POSITIVE_INTS = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "AUTH_CODE_LIFETIME", "LAUNCH_LIFETIME",
                   "ID_TOKEN_LIFETIME", "SEARCH_PAGE_DEFAULT", "SEARCH_PAGE_MAX", "SEARCH_SNAPSHOT_LIFETIME",
-                  "ORDERS_REFRESH_SECONDS")
+                  "ORDERS_REFRESH_SECONDS", "BACKEND_TOKEN_LIFETIME", "BACKEND_JWKS_TIMEOUT",
+                  "BACKEND_JWKS_CACHE_SECONDS")
 
 
 def resolve(settings: dict | None) -> dict:

@@ -41,6 +41,11 @@ def test_only_the_web_layer_and_the_factory_import_flask():
     assert flask_users == []
 
 
+def test_smart_is_an_edge_that_never_reaches_up_into_web_or_the_factory():
+    # The Backend Services client runs in workers with no Flask app: it must not need web or create_app.
+    assert offenders("smart", lambda n: n != "app" and not n.startswith("app.web")) == []
+
+
 def test_vendored_htmx_is_the_pinned_release():
     digest = hashlib.sha256((ROOT / "static" / "htmx.min.js").read_bytes()).hexdigest()
     assert digest == "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"  # htmx.org 2.0.11

@@ -22,18 +22,27 @@ class SmartConfiguration:
     issuer: str | None
     jwks_uri: str | None
     capabilities: tuple[str, ...]
+    # For SMART Backend Services (client_credentials with private_key_jwt): what the token endpoint accepts.
+    token_endpoint_auth_methods: tuple[str, ...] = ()
+    token_endpoint_auth_signing_algs: tuple[str, ...] = ()
+    grant_types: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         return {
             "iss": self.iss, "authorization_endpoint": self.authorization_endpoint,
             "token_endpoint": self.token_endpoint, "issuer": self.issuer, "jwks_uri": self.jwks_uri,
             "capabilities": list(self.capabilities),
+            "token_endpoint_auth_methods": list(self.token_endpoint_auth_methods),
+            "token_endpoint_auth_signing_algs": list(self.token_endpoint_auth_signing_algs),
+            "grant_types": list(self.grant_types),
         }
 
     @classmethod
     def from_dict(cls, d: dict) -> SmartConfiguration:
         return cls(d["iss"], d["authorization_endpoint"], d["token_endpoint"], d.get("issuer"),
-                   d.get("jwks_uri"), tuple(d.get("capabilities", ())))
+                   d.get("jwks_uri"), tuple(d.get("capabilities", ())),
+                   tuple(d.get("token_endpoint_auth_methods", ())), tuple(d.get("token_endpoint_auth_signing_algs", ())),
+                   tuple(d.get("grant_types", ())))
 
 
 def normalize_iss(iss: str) -> str:
@@ -57,6 +66,10 @@ def _url(value, field: str, require_https: bool) -> str:
     if require_https and urlsplit(value).scheme != "https":
         raise DiscoveryFailed(detail=f"smart-configuration {field} is not https")
     return value
+
+
+def _strings(value) -> tuple[str, ...]:
+    return tuple(v for v in value if isinstance(v, str)) if isinstance(value, list) else ()
 
 
 def discover(iss: str, http: requests.Session, timeout: tuple[float, float], require_https: bool,
@@ -88,7 +101,10 @@ def discover(iss: str, http: requests.Session, timeout: tuple[float, float], req
         token_endpoint=_url(doc.get("token_endpoint"), "token_endpoint", require_https),
         issuer=doc.get("issuer") if isinstance(doc.get("issuer"), str) else None,
         jwks_uri=_url(doc["jwks_uri"], "jwks_uri", require_https) if doc.get("jwks_uri") else None,
-        capabilities=tuple(c for c in doc.get("capabilities", []) if isinstance(c, str)),
+        capabilities=_strings(doc.get("capabilities")),
+        token_endpoint_auth_methods=_strings(doc.get("token_endpoint_auth_methods_supported")),
+        token_endpoint_auth_signing_algs=_strings(doc.get("token_endpoint_auth_signing_alg_values_supported")),
+        grant_types=_strings(doc.get("grant_types_supported")),
     )
     _CACHE[iss] = (now(), config)
     return config

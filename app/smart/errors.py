@@ -77,3 +77,39 @@ class NotForPatients(LaunchError):
                "risk estimate and treatment steps that need a clinician to interpret them. It is not available to "
                "patients or their family. If you have a question about your care, or a relative's, please ask "
                "the care team.")
+
+
+class BackendError(LaunchError):
+    """SMART Backend Services (the screening's system access) failed. Nobody is at a screen when it happens, so the
+    message is for the deployment team. `temporary` says whether trying again later may work (network, 5xx) or
+    someone has to fix a registration, a key or a setting first."""
+
+    code = "backend_failed"
+    status = 502
+    temporary = False
+    message = ("Sepsis Sentinel could not get access to the EHR for background screening. "
+               "Ask the deployment team to check the backend client registration.")
+
+
+class BackendKeyInvalid(BackendError):
+    code = "backend_key_invalid"
+    message = ("The background screening's signing key is missing or unusable. Ask the deployment team to set "
+               "SENTINEL_BACKEND_KEY_FILE or SENTINEL_BACKEND_KEY.")
+
+
+class BackendUnsupported(BackendError):
+    code = "backend_unsupported"
+    message = ("The EHR does not offer SMART Backend Services with signed assertions (private_key_jwt, ES384 or "
+               "RS384), so background screening cannot run. Ask the EHR team to enable it.")
+
+
+class BackendTokenRefused(BackendError):
+    code = "backend_token_refused"
+    message = ("The EHR refused the background screening's access request. Ask the deployment team to check the "
+               "client id, the registered JWKS URL and the granted system scopes.")
+
+
+class BackendTokenUnavailable(BackendError):
+    code = "backend_token_unavailable"
+    temporary = True
+    message = "The EHR's token endpoint could not be reached; background screening will try again."

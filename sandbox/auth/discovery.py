@@ -5,17 +5,17 @@ from __future__ import annotations
 
 CAPABILITIES = [
     "launch-ehr", "launch-standalone", "authorize-post",
-    "client-public", "client-confidential-symmetric",
+    "client-public", "client-confidential-symmetric", "client-confidential-asymmetric",
     "sso-openid-connect",
     "context-passthrough-banner", "context-passthrough-style",
     "context-ehr-patient", "context-ehr-encounter",
     "context-standalone-patient", "context-standalone-encounter",
-    "permission-offline", "permission-online", "permission-patient", "permission-user",
+    "permission-offline", "permission-online", "permission-patient", "permission-user", "permission-system",
     "permission-v1", "permission-v2",
 ]
 SCOPES_SUPPORTED = ["openid", "fhirUser", "profile", "launch", "launch/patient", "launch/encounter",
                     "online_access", "offline_access", "patient/*.cruds", "user/*.cruds", "patient/*.rs",
-                    "user/*.rs", "patient/*.read", "user/*.read"]
+                    "user/*.rs", "patient/*.read", "user/*.read", "system/*.rs", "system/*.read"]
 
 
 def smart_configuration(base: str) -> dict:
@@ -26,8 +26,10 @@ def smart_configuration(base: str) -> dict:
         "authorization_endpoint": f"{base}/auth/authorize",
         "token_endpoint": f"{base}/auth/token",
         "introspection_endpoint": f"{base}/auth/introspect",
-        "grant_types_supported": ["authorization_code", "refresh_token"],
-        "token_endpoint_auth_methods_supported": ["client_secret_basic", "none"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        # private_key_jwt: SMART Backend Services (client-confidential-asymmetric), ES384 or RS384.
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "none", "private_key_jwt"],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES384", "RS384"],
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],

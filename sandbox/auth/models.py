@@ -174,6 +174,7 @@ class AuthStore:
         self._by_access: dict[str, Token] = {}
         self._by_refresh: dict[str, Token] = {}
         self.used_nonces: set[tuple[str, str]] = set()
+        self.used_jtis: dict[tuple[str, str], float] = {}  # (client, jti) -> the assertion's exp
         self.pending: dict[str, tuple[float, str, dict]] = {}  # standalone approvals waiting for the user
         self._serial = 0
         self.expired_below = 0  # tokens with serial <= this are expired (fault switch)
@@ -185,6 +186,19 @@ class AuthStore:
 
     def client(self, client_id: str | None) -> Client | None:
         return self.clients.get(client_id) if client_id else None
+
+    def use_jti(self, client_id: str, jti: str, exp: float) -> bool:
+        """Record a client assertion's jti; False if it was seen before. Entries go once their assertion expired
+        (a replay after that fails on exp anyway), so the cache stays as small as five minutes of traffic."""
+        with self.lock:
+            now = self.clock()
+            for seen, seen_exp in list(self.used_jtis.items()):
+                if seen_exp <= now:
+                    del self.used_jtis[seen]
+            if (client_id, jti) in self.used_jtis:
+                return False
+            self.used_jtis[(client_id, jti)] = exp
+            return True
 
     # launches
     def new_launch(self, client_id: str, user: EndUser, need_patient_banner: bool = False) -> Launch:

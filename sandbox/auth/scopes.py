@@ -113,3 +113,20 @@ def clinical_scopes(scope: str | None) -> list[ClinicalScope]:
 
 def has_patient_scopes(scope: str | None) -> bool:
     return any(c.context == "patient" for c in clinical_scopes(scope))
+
+
+def grant_system(requested: str | None, registered: str) -> tuple[str, list[str]]:
+    """Backend Services: (granted, refused). Every requested scope must be a `system/` scope that a registered
+    `system/` scope of the same type (or `*`) covers, with all its interactions and the same constraints; anything
+    else is refused whole, and the caller answers invalid_scope naming it (so a misconfigured client learns what
+    to ask its EHR team for, instead of a token that later fails with 403)."""
+    allowed = [c for c in clinical_scopes(registered) if c.context == "system"]
+    granted: list[str] = []
+    refused: list[str] = []
+    for scope in split(requested):
+        wanted = parse_clinical(scope)
+        ok = wanted is not None and wanted.context == "system" and any(
+            reg.resource in ("*", wanted.resource) and wanted.permissions <= reg.permissions
+            and (not reg.query or reg.query == wanted.query) for reg in allowed)
+        (granted if ok else refused).append(scope)
+    return " ".join(dict.fromkeys(granted)), refused

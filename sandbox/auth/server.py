@@ -20,6 +20,7 @@ from authlib.oidc.core import OpenIDCode
 from .. import state
 from ..users import USERS_BY_ID
 from . import scopes as smart_scopes
+from .backend import AUTH_METHOD, BackendServicesGrant, authenticate_private_key_jwt
 from .models import AuthorizationCode, EndUser, Token
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "none"]
@@ -239,8 +240,10 @@ def _generate_token(grant_type, client, user=None, scope=None, expires_in=None, 
     granted = client.get_allowed_scope(scope)
     if granted is None:
         raise InvalidScopeError()
-    token = {"token_type": "Bearer", "access_token": secrets.token_urlsafe(32),
-             "expires_in": sandbox.settings["ACCESS_TOKEN_LIFETIME"], "scope": granted}
+    lifetime = sandbox.settings["BACKEND_TOKEN_LIFETIME" if grant_type == "client_credentials" else
+                                "ACCESS_TOKEN_LIFETIME"]
+    token = {"token_type": "Bearer", "access_token": secrets.token_urlsafe(32), "expires_in": lifetime,
+             "scope": granted}
     # SMART: a refresh token only when online_access or offline_access was granted.
     if include_refresh_token and smart_scopes.REFRESH_SCOPES & set(smart_scopes.split(granted)):
         token["refresh_token"] = secrets.token_urlsafe(48)
@@ -250,7 +253,12 @@ def _generate_token(grant_type, client, user=None, scope=None, expires_in=None, 
 def _save_token(token: dict, request) -> None:
     sandbox = state.current()
     now = sandbox.now()
-    if request.authorization_code is not None:
+    user = request.user
+    if request.payload.grant_type == "client_credentials":
+        # Backend Services: no user and no patient; each token is its own lineage (there is nothing to refresh).
+        lineage = "system:" + secrets.token_hex(8)
+        user = EndUser(practitioner_id=f"system:{request.client.client_id}", need_patient_banner=False)
+    elif request.authorization_code is not None:
         lineage = request.authorization_code.code
     else:
         lineage = request.refresh_token.lineage
@@ -258,7 +266,7 @@ def _save_token(token: dict, request) -> None:
     refresh = token.get("refresh_token")
     auth.add_token(Token(
         token_id=secrets.token_hex(12), access_token=token["access_token"], refresh_token=refresh,
-        client_id=request.client.client_id, scope=token["scope"], user=request.user, aud=state.fhir_base(),
+        client_id=request.client.client_id, scope=token["scope"], user=user, aud=state.fhir_base(),
         issued_at=now, expires_in=token["expires_in"], serial=auth.next_serial(), lineage=lineage,
         clock=sandbox.clock, expired_below=lambda: auth.expired_below,
         refresh_expires_at=now + sandbox.settings["REFRESH_TOKEN_LIFETIME"] if refresh else None,
@@ -272,6 +280,8 @@ def build(app, sandbox) -> None:
     server.register_token_generator("default", _generate_token)
     server.register_grant(SmartAuthorizationCodeGrant, [S256CodeChallenge(required=True), SmartOpenIDCode()])
     server.register_grant(SmartRefreshTokenGrant)
+    server.register_client_auth_method(AUTH_METHOD, authenticate_private_key_jwt)
+    server.register_grant(BackendServicesGrant)
     server.register_endpoint(SmartIntrospection)
     protector = ResourceProtector()
     protector.register_token_validator(SandboxBearerValidator())

@@ -1,7 +1,8 @@
 """SMART scopes on FHIR requests: does this token allow this interaction on this resource?
 
 `patient/` scopes reach only the launched patient's compartment; `user/` scopes reach any resource of the type
-(the sandbox models no per-user permissions). A v2 scope with constraints (`?category=...`) reaches only the
+(the sandbox models no per-user permissions), and so do `system/` scopes (Backend Services tokens, which have no
+patient). A v2 scope with constraints (`?category=...`) reaches only the
 resources that match them. Interactions: c create, r read, s search (SMART App Launch 2.0, scopes section).
 """
 
@@ -25,10 +26,15 @@ class Access:
 
     def scopes_for(self, rtype: str, interaction: str) -> list[ClinicalScope]:
         return [s for s in self.scopes if s.covers_type(rtype) and interaction in s.permissions
-                and (s.context == "user" or (s.context == "patient" and self.patient_id))]
+                and (s.context in ("user", "system") or (s.context == "patient" and self.patient_id))]
 
     def user_level(self, rtype: str, interaction: str) -> bool:
-        return any(s.context == "user" and not s.query for s in self.scopes_for(rtype, interaction))
+        """Any resource of the type, not just one patient's compartment (user/ or system/ scopes)."""
+        return any(s.context in ("user", "system") and not s.query for s in self.scopes_for(rtype, interaction))
+
+    @property
+    def system(self) -> bool:
+        return any(s.context == "system" for s in self.scopes)
 
     def allows(self, resource: dict, interaction: str, base: str) -> bool:
         rtype = resource.get("resourceType", "")
@@ -49,7 +55,7 @@ def _matches_constraints(scope: ClinicalScope, resource: dict, base: str) -> boo
     return query.matches(resource, base)
 
 
-def required_scope(rtype: str, interaction: str, patient_id: str | None) -> str:
+def required_scope(rtype: str, interaction: str, patient_id: str | None, system: bool = False) -> str:
     """The scope that would allow it, for error messages and WWW-Authenticate."""
-    context = "patient" if patient_id else "user"
+    context = "system" if system else "patient" if patient_id else "user"
     return f"{context}/{rtype}.{interaction}"

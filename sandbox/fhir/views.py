@@ -81,7 +81,7 @@ def _access(token: Token) -> Access:
 
 
 def _forbidden(rtype: str, interaction: str, token: Token, why: str) -> FhirError:
-    needed = required_scope(rtype, interaction, token.user.patient_id)
+    needed = required_scope(rtype, interaction, token.user.patient_id, _access(token).system)
     return FhirError(403, why, "forbidden", _challenge("insufficient_scope", why, needed))
 
 

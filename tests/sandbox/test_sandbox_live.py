@@ -96,3 +96,10 @@ def test_command_line_options():
     assert args.port == 0 and args.redirect_uri == ["http://x/cb"] and args.fhir_user == "relative"
     with pytest.raises(SystemExit):
         parse_args(["--register-client", "x"])
+
+
+def test_backend_client_options_go_together():
+    args = parse_args(["--register-backend-client", "b", "--jwks-url", "http://x/.well-known/jwks.json"])
+    assert args.register_backend_client == "b" and args.backend_scope.startswith("system/")
+    with pytest.raises(SystemExit):
+        parse_args(["--register-backend-client", "b"])
