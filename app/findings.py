@@ -64,6 +64,6 @@ def reason(concept: str, label: str, points: Sequence[tuple[datetime, float]], n
     flag = abnormal(concept, latest)
     if direction in ("rising", "falling"):
         words.append(direction)
-    elif flag:
-        words.append(flag)
+    elif flag or direction:
+        words.append(flag or direction)
     return ", ".join(words)

@@ -13,7 +13,7 @@ from datetime import datetime
 
 from app.alerts.bundle import SIX_HOURS, THREE_HOURS
 from app.alerts.policy import ABSTAIN, ALERT, LOW, UNAVAILABLE, WATCH
-from app.alerts.workflow import CONFIRMED, DISMISS_REASONS, DISMISSED, LAPSED, PAUSED, WITHDRAW_REASONS
+from app.alerts.workflow import CONFIRMED, DISMISS_REASONS, DISMISSED, PAUSED, WITHDRAW_REASONS
 from app.timewords import clock_text, duration_text
 
 RISK_WORDS = {
@@ -81,6 +81,4 @@ def headline(level: str | None, probability: float | None, threshold: float | No
         return Headline(ALERT, f"{RISK_WORDS[ALERT]}; the confirmation was withdrawn "
                                f"{clock_text(alert.last_action_at, now)} by {alert.last_action_by_name or 'a provider'}"
                                f" ({reason})", risk)
-    if alert is not None and alert.state == LAPSED and level == ALERT:
-        return Headline(ALERT, words, risk)
     return Headline(level or ABSTAIN, words, risk)
