@@ -35,7 +35,7 @@ def test_nurse_sees_all_three_sections_with_risk_in_words_signs_stars_and_trends
     assert 'id="nursing"' in html and 'id="alert-panel"' in html and 'id="bundle"' in html
     assert 'data-level="alert"' in html
     assert "Sepsis alert: risk above this site's alert threshold, with a sign of organ dysfunction" in text
-    assert "Estimated risk 85%; this site alerts at 50% or more" in text
+    assert "Estimated risk 85%; the site alerts at 50% or more" in text
     assert re.search(r"Systolic BP 8\d mmHg at \d\d:\d\d \(Systolic BP < 90 mmHg\)", text)
     starred = re.findall(r'<tr class="starred[^"]*" data-concept="(\w+)"', html)
     assert set(starred) == {"sbp", "map", "dbp"}  # one blood pressure is one measurement; in both tables
