@@ -81,13 +81,14 @@ class Launcher:
         identity = verify_id_token(tokens.id_token, jwks_uri=config.jwks_uri, issuer=config.issuer,
                                    client_id=self.reg.client_id, nonce=pending.nonce, http=self.http,
                                    timeout=self.options.timeout, now=now.timestamp())
+        # The EHR's style is read beside the user's Practitioner and roles: the launch waits for the slower only.
+        style = self._pool.submit(fetch_style, tokens.smart_style_url, pending.iss, self.http, self.options.timeout)
         read = self._reader(pending.iss, tokens.access_token)
         user = resolve_user(identity.fhir_user, pending.iss, read, self.options.roles, fallback_name=identity.name,
                             read_both=self._at_once(read))
         if user.ref.split("/")[0] in PATIENT_FACING:
             raise NotForPatients(detail=f"fhirUser is a {user.ref.split('/')[0]}")
-        display = {"need_patient_banner": tokens.need_patient_banner is not False,
-                   "style": fetch_style(tokens.smart_style_url, pending.iss, self.http, self.options.timeout)}
+        display = {"need_patient_banner": tokens.need_patient_banner is not False, "style": style.result()}
         session_id, session = self.store.create(iss=pending.iss, token_endpoint=config.token_endpoint,
                                                 tokens=tokens, user_ref=user.ref, user_name=user.name,
                                                 role=user.role, now=now, display=display, also=on_session)
