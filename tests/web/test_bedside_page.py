@@ -10,27 +10,13 @@ import pytest
 
 from app.alerts import store
 from app.audit import entries
-from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import Clock, ehr_orders, hx, sid, text_of
+from tests.alerts.web_helpers import ehr_orders, hx, sid, text_of
 
+from . import test_alerts_workflow as workflow_tests
 from .test_alerts_workflow import SCOPE, SEPTIC, confirmed, decide, opened, order
 
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def app(make_app, clock):
-    app = make_app(clock=clock, session_idle_minutes=24 * 60)
-    app.extensions["bedside.model"] = stub_model()
-    return app
-
-
-@pytest.fixture
-def engine(app):
-    return app.extensions["sentinel"].engine
+# The bedside tests' clock, app (with the stub model) and engine, shared with the alerts workflow tests.
+clock, app, engine = workflow_tests.clock, workflow_tests.app, workflow_tests.engine
 
 
 def headline_of(html: str) -> str:
