@@ -75,7 +75,9 @@ def headline(level: str | None, probability: float | None, threshold: float | No
                                       f"{alert.last_action_by_name or 'a provider'}", risk)
         return Headline("paused", f"The alert's pause ended {clock_text(alert.paused_until, now)}: reload to "
                                   "re-check", risk)
-    words = RISK_WORDS.get(level or "", RISK_WORDS[ABSTAIN])
+    if level is None:  # a refresh with no alert and no score at hand: say so rather than guess
+        return Headline(ABSTAIN, "No alert for this patient: reload the page for the current risk", None)
+    words = RISK_WORDS.get(level, RISK_WORDS[ABSTAIN])
     if alert is not None and alert.state == "active" and alert.last_action == "withdrawn":
         reason = WITHDRAW_REASONS.get(alert.withdraw_reason or "", alert.withdraw_reason or "")
         return Headline(ALERT, f"{RISK_WORDS[ALERT]}; the confirmation was withdrawn "
