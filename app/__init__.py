@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,7 +14,9 @@ from flask import Flask
 from app import db
 from app.alerts.policy import Policy, PolicyError
 from app.config import ROOT, ConfigError, Settings, load_settings
-from app.fhir.transport import http_session
+from app.fhir.transport import http_session, observe_round_trips
+from app.ops import logs
+from app.ops import metrics as ops_metrics
 from app.smart import Launcher, LaunchOptions, Registration, Sealer, SessionStore, load_registration
 from app.smart.backend import BackendTokens, backend_tokens
 from app.smart.backend_key import BackendKey, load_key, public_jwk_from_file
@@ -54,12 +55,13 @@ def create_app(overrides: dict | None = None) -> Flask:
     clock = overrides.pop("clock", None)
     settings = load_settings(overrides)
     clock = clock or site_clock(settings.site_timezone)
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings.log_format, settings.log_level)
 
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
                       MAX_CONTENT_LENGTH=64 * 1024, SEND_FILE_MAX_AGE_DEFAULT=3600)
     app.extensions["sentinel"] = build_services(settings, clock)
+    register_operations(app)
     register_blueprints(app)
     register_security(app)
     register_errorhandlers(app)
@@ -131,6 +133,14 @@ def register_blueprints(app: Flask) -> None:
 
     for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks, chrome):
         app.register_blueprint(module.bp)
+
+
+def register_operations(app: Flask) -> None:
+    """Request ids, access lines and metrics for every request; /livez, /readyz, /metrics."""
+    from app.web import ops
+
+    observe_round_trips(ops_metrics.fhir_request)
+    ops.init_app(app)
 
 
 def register_security(app: Flask) -> None:

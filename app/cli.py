@@ -15,6 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("app.model.evaluate", "score a PhysioNet-format folder or .tar.gz and print metrics"),
     "inspect": ("app.inspect", "show what the app would see for one patient on a FHIR server"),
     "feedback": ("app.feedback_cli", "export feedback and answer it from the command line"),
+    "licences": ("app.ops.licences", "print the name, version and licence of every installed Python package"),
     "backend": ("app.backend_cli", "the screening's Backend Services key: keygen, jwks, check against the EHR"),
 }
 

@@ -101,6 +101,17 @@ class Settings:
     env: str = "development"
     testing: bool = False
     log_level: str = "INFO"
+    # Operations (app/ops/; README "Deploying at a hospital").
+    # Log lines: "json" (one object a line, for a log store) or "text" (the demo's plain lines).
+    log_format: str = "text"
+    # Bearer token Prometheus sends to scrape GET /metrics. Empty: /metrics answers 404.
+    metrics_token: str = ""
+    # Where `sentinel serve` keeps the workers' metric files (emptied at start). Empty: a folder under the
+    # system temp dir named after the bind address.
+    metrics_dir: str = ""
+    # How long gunicorn keeps an idle client connection open. Longer than the balancer's idle timeout (60 s
+    # is common), so the balancer, not the app, closes idle connections and never reuses one the app closed.
+    keepalive_seconds: int = 75
 
     def validate(self) -> Settings:
         if self.env == "production":
@@ -122,6 +133,12 @@ class Settings:
         if self.observation_lookback_hours < MIN_LOOKBACK_HOURS:
             raise ConfigError(f"SENTINEL_OBSERVATION_LOOKBACK_HOURS must be at least {MIN_LOOKBACK_HOURS}: the model's "
                               "lab features look back that far, and a shorter read would silently change them")
+        if self.log_format not in ("json", "text"):
+            raise ConfigError(f"SENTINEL_LOG_FORMAT must be json or text, not {self.log_format!r}")
+        if self.metrics_token and len(self.metrics_token) < 16:
+            raise ConfigError("SENTINEL_METRICS_TOKEN must be at least 16 random characters (or empty: no /metrics)")
+        if not 1 <= self.keepalive_seconds <= 3600:
+            raise ConfigError("SENTINEL_KEEPALIVE_SECONDS must be between 1 and 3600")
         self._validate_backend()
         bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
         if bad:

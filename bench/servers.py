@@ -119,8 +119,10 @@ def start(*, workers: int = 2, threads: int = 8, database_url: str | None = None
         subprocess.run([PYTHON, "-m", "app.cli", "db", "upgrade"], cwd=ROOT, env=upgrade_env,  # noqa: S603
                        check=True, capture_output=True)
         app_log = workdir / "app.log"
-        argv = [PYTHON, "-m", "gunicorn", "--bind", f"127.0.0.1:{app_port}", "--workers", str(workers),
-                "--threads", str(threads), "--timeout", "60", "--no-control-socket", "app.wsgi:app"]
+        # `sentinel serve`, as in production: its keep-alive, hooks and metrics folder (it execs gunicorn, so the
+        # pid is gunicorn's master)
+        argv = [PYTHON, "-m", "app.cli", "serve", "--bind", f"127.0.0.1:{app_port}", "--workers", str(workers),
+                "--threads", str(threads), "--timeout", "60"]
         with app_log.open("w") as log:
             servers.procs["app"] = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log,  # noqa: S603
                                                     stderr=subprocess.STDOUT)

@@ -67,3 +67,11 @@ def test_the_fhir_lookback_can_never_be_shorter_than_the_models_longest_window()
     assert MIN_LOOKBACK_HOURS == max(WINDOWS_H.values()) == WINDOWS_H[LAB_WINDOW]
     with pytest.raises(ConfigError, match="at least 72"):
         load_settings({"observation_lookback_hours": 48})
+
+
+def test_operations_need_no_flask_so_a_worker_can_log_and_count_too():
+    # app/ops is logs, metrics and probes; app/web/ops.py binds them to requests. fhir reaches metrics only
+    # through its round-trip observer (test_fhir_uses_the_model_only_for_measurements keeps ops out of fhir).
+    assert offenders("ops", lambda n: not n.startswith("app.web") and n != "app") == []
+    assert [path for path, names in imports_of("ops").items()
+            if any(n == "flask" or n.startswith("flask.") for n in names)] == []

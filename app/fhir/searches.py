@@ -8,6 +8,7 @@ rejects the comma-OR gets one search per category; one that rejects `_sort` gets
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -185,7 +186,8 @@ def fetch_patient_record(transport: Transport, patient_id: str, *, now: datetime
     start = transport.round_trips
     since = now - lookback
     check_patient_id(patient_id)  # before either read puts it in a URL
-    patient_read = _BESIDE.submit(read_patient, transport, patient_id)
+    # in a copy of this context, so the pool thread's log lines carry this request's id (app/ops/logs.py)
+    patient_read = _BESIDE.submit(contextvars.copy_context().run, read_patient, transport, patient_id)
     notes: list[str] = []
     try:
         obs = recent_observations(transport, patient_id, since, page_size=page_size, max_pages=max_pages,

@@ -39,6 +39,18 @@ RETRY_STATUSES = frozenset({429, 502, 503, 504})
 _RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
 
 
+# Told of every round trip: (resource type, method, outcome, seconds). The app's factory sets it to its metrics
+# recorder, so this package needs neither Flask nor a metrics library. It must not raise.
+RoundTripObserver = Callable[[str, str, str, float], None]
+_observer: RoundTripObserver | None = None
+
+
+def observe_round_trips(observer: RoundTripObserver | None) -> None:
+    """Report every FHIR round trip of this process to `observer` (None: to nobody)."""
+    global _observer
+    _observer = observer
+
+
 class TokenSource(Protocol):
     """Where the bearer token comes from. `refresh()` returns a new token, or None when refresh is impossible."""
 
@@ -319,8 +331,8 @@ class Transport:
         with self._lock:
             self.round_trips += 1
         try:
-            resp = self.session.request(method, url, params=params, data=body, headers=headers, timeout=timeout,
-                                        allow_redirects=False)
+            resp = self._round_trip(method, url, kind, params=params, data=body, headers=headers, timeout=timeout,
+                                    allow_redirects=False)
         except requests.exceptions.ConnectTimeout:
             if not retry_connection:
                 raise FhirUnavailable(detail=f"connect timeout on {method} {kind}, not retried") from None
@@ -341,6 +353,25 @@ class Transport:
         log.info("FHIR %s %s -> %d in %d ms (attempt %d)", method, kind, resp.status_code,
                  int((self.clock() - started) * 1000), attempt)
         return resp
+
+    def _round_trip(self, method: str, url: str, kind: str, **kwargs) -> requests.Response:
+        """The one network call. Every round trip, answered or not, is reported to the observer (if any) with
+        its resource type, method, outcome (the HTTP status, "timeout" or "connection_error") and seconds."""
+        started, outcome = self.clock(), "error"
+        try:
+            resp = self.session.request(method, url, **kwargs)
+            outcome = str(resp.status_code)
+            return resp
+        except requests.exceptions.Timeout:
+            outcome = "timeout"
+            raise
+        except requests.exceptions.ConnectionError:
+            outcome = "connection_error"
+            raise
+        finally:
+            observer = _observer
+            if observer is not None:
+                observer(kind, method, outcome, self.clock() - started)
 
     def _connection_retry(self, kind: str, attempt: int, what: str) -> None:
         log.warning("FHIR GET %s: %s (attempt %d)", kind, what, attempt)

@@ -91,8 +91,16 @@ def expected_calibration_error(labels, probabilities, bins: int = 10) -> float:
 
 
 def reliability_plot(labels, probabilities, path: str | Path, title: str, bins: int = 10) -> None:
-    """Save a reliability diagram (observed rate against mean predicted probability per bin) as PNG."""
-    import matplotlib
+    """Save a reliability diagram (observed rate against mean predicted probability per bin) as PNG.
+
+    matplotlib is imported here, not at the top: only training and evaluation draw, so serving does not need it
+    (it is in the `train` extra)."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise ModuleNotFoundError("Drawing the reliability plot needs matplotlib, which only training needs: "
+                                  "install the train extra (scripts/bootstrap.sh train, or pip install "
+                                  "-c constraints.txt -e '.[train]')", name="matplotlib") from None
 
     matplotlib.use("Agg")  # no display: files only
     import matplotlib.pyplot as plt

@@ -3,6 +3,7 @@ server-side session. Views call `begin` and `complete`; everything they need to 
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import secrets
 from collections.abc import Callable
@@ -100,7 +101,8 @@ class Launcher:
         the slower, not for both)."""
 
         def read_both(first: tuple[str, dict | None], second: tuple[str, dict | None]):
-            later = self._pool.submit(read, *second)
+            # in a copy of this context, so the pool thread's log lines carry the request's id
+            later = self._pool.submit(contextvars.copy_context().run, read, *second)
             return read(*first), later.result()
 
         return read_both

@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 from app import roles
 from app.alerts.errors import AlertNotFound, AlreadyDecided, AlreadyOrdered, NotConfirmed, OrderNotPlaced
 from app.fhir import FhirError, FhirUnauthorized
+from app.ops import metrics
 from app.smart import LaunchError
 
 from .guards import CsrfRejected, NotLaunched, RoleForbidden, WrongPatient, is_htmx
@@ -28,6 +29,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(LaunchError)
     def launch_error(exc: LaunchError):
         log.warning("launch error: code=%s detail=%s", exc.code, exc.detail)
+        metrics.launch(exc.code)
         return _page(exc.status, getattr(exc, "title", "Sepsis Sentinel could not open"), exc.message,
                      relaunch=getattr(exc, "relaunch", True))
 

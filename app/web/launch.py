@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, request, url_for
 
 from app.audit import record
+from app.ops import metrics
 
 from .guards import LAUNCH_COOKIE, add_session_cookie, cookie_kwargs, services
 
@@ -36,6 +37,7 @@ def callback():
         state=request.args.get("state"), code=request.args.get("code"), error=request.args.get("error"),
         browser_secret=request.cookies.get(LAUNCH_COOKIE), public_url=_public_url(), on_session=audit_launch)
     s = launched.session
+    metrics.launch("ok")
     response = redirect(url_for("patient.page", patient_id=s.patient_id), code=303)
     add_session_cookie(response, launched.session_id)
     kwargs = cookie_kwargs(None)  # deleted with the attributes it was set with (Partitioned included)

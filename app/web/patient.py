@@ -15,6 +15,7 @@ from app.alerts import screening as screenings
 from app.alerts import store
 from app.audit import record
 from app.bedside import Context, FetchSettings, clock_text, headline_panel, screening_panel, take_snapshot
+from app.ops import metrics
 from app.timewords import duration_text
 
 from .fhir_access import transport_for
@@ -109,8 +110,10 @@ def page_with(status: int, **panels):
 def _snapshot(patient_id: str, with_bundle: bool = True):
     svc, s = services(), g.session
     transport = transport_for(s)
-    return take_snapshot(transport, svc.engine, context(), svc.clock(), fetch_settings(), model=bedside_model(),
-                         policy=bedside_policy(), with_bundle=with_bundle)
+    snapshot = take_snapshot(transport, svc.engine, context(), svc.clock(), fetch_settings(), model=bedside_model(),
+                             policy=bedside_policy(), with_bundle=with_bundle)
+    metrics.assessment(snapshot.assessment.level)
+    return snapshot
 
 
 @bp.get("/patients/<patient_id>")

@@ -13,6 +13,7 @@ import pytest
 from playwright.sync_api import FrameLocator, Page, expect
 
 from app.demo import start_stack
+from app.ops.logs import JsonFormatter
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 
@@ -23,19 +24,19 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
-RUN_LOG = ARTIFACTS / "run.log"  # every log line of the e2e session; test_zz_logs.py searches it for PHI
+RUN_LOG = ARTIFACTS / "run.log"  # every log line of the e2e session, in JSON; test_zz_logs.py searches it for PHI
 
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     handler = logging.FileHandler(RUN_LOG, mode="w", encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    handler.setFormatter(JsonFormatter())  # what SENTINEL_LOG_FORMAT=json writes
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     db = tmp_path_factory.mktemp("e2e") / "e2e.db"
-    stack = start_stack(app_overrides={"database_url": f"sqlite:///{db}"})
+    stack = start_stack(app_overrides={"database_url": f"sqlite:///{db}", "log_format": "json"})
     yield stack
     stack.shutdown()
     root.removeHandler(handler)
