@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = ("0003", "0006")  # alerts (0003) and feedback + thresholds (0006): joins both branches
+down_revision = ("0003", "0006")  # alerts (0003) and feedback + thresholds (0006): it joins both branches
 
 COLUMNS = (
     ("alerts", sa.Column("withdraw_reason", sa.String(32))),
