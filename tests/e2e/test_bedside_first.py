@@ -144,3 +144,21 @@ def test_axe_core_finds_no_violation_on_the_bedside_page(page: Page, bedside, ro
     result = frame.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
     violations = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3]) for v in result["violations"]]
     assert violations == []
+
+
+def tabs_to(page: Page, app, start: str, target: str, limit: int = 20) -> int:
+    """How many Tab presses from `start` until `target` has the keyboard focus (a keyboard user's path)."""
+    app.locator(start).focus()
+    for n in range(1, limit + 1):
+        page.keyboard.press("Tab")
+        if app.locator(f"{target}:focus").count():
+            return n
+    raise AssertionError(f"{target} not reached in {limit} Tab presses")
+
+
+def test_a_keyboard_reaches_each_roles_task_in_a_few_tabs(page: Page, bedside):
+    app = open_at(page, bedside, "nurse")
+    assert tabs_to(page, app, ".skip-link", "#infection_source") <= 2
+    app = open_at(page, bedside, "provider")
+    assert tabs_to(page, app, ".skip-link", "#confirm-alert") <= 2  # was 13, through the nurse form
+    expect(app.locator("#confirm-alert")).to_be_focused()
