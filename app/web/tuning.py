@@ -60,11 +60,12 @@ def charts_for(points: list[dict], site: float | None, default: float | None) ->
 
     # Ticks at round thresholds (the card's grid is uneven: 0.02 ... 0.1, then 0.12, 0.15, 0.2, 0.3).
     step = 0.05 if xs and max(xs) - min(xs) > 0.15 else 0.02
-    ticks = [(round(k * step, 3), f"{k * step:g}") for k in range(1, 100) if xs and min(xs) - 1e-9 <= k * step <= max(xs) + 1e-9]
+    ticks = [(round(k * step, 3), f"{k * step * 100:g}%") for k in range(1, 100)
+             if xs and min(xs) - 1e-9 <= k * step <= max(xs) + 1e-9]
 
     def chart(title, key, **kw):
-        return line_chart(title, xs, {title: [p.get(key) for p in points]}, x_label="alert threshold (estimated risk of sepsis)", markers=markers,
-                          x_ticks=ticks, **kw)
+        return line_chart(title, xs, {title: [p.get(key) for p in points]},
+                          x_label="alert threshold (estimated risk of sepsis)", markers=markers, x_ticks=ticks, **kw)
 
     return [
         chart("Sensitivity", "sensitivity", y_label="septic patients alerted before onset", y_max=1.0,
