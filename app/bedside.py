@@ -68,7 +68,6 @@ KEY_VITALS = ("heart_rate", "resp_rate", "sbp", "map", "temperature", "spo2")
 TREND_HOURS = 24
 LIMIT_LINES = {"sbp": 90.0, "map": 65.0}  # drawn on the sparkline: the organ-dysfunction limits
 MAX_REJECTED_SHOWN = 200
-LEVEL_WORDS = RISK_WORDS  # worded from the site threshold, never a fixed adjective (app.headline)
 
 
 # -- who and where -----------------------------------------------------------------------------------------
@@ -313,7 +312,7 @@ def nursing_assessment(patient_id: str, verdict: Assessment, mapping: MappingRes
     lines = tuple(s for c in KEY_VITALS if (s := sparkline(c, series.get(c, []), now)) is not None)
     risk = verdict.risk
     return NursingAssessment(
-        patient_id=patient_id, level=verdict.level, words=LEVEL_WORDS[verdict.level],
+        patient_id=patient_id, level=verdict.level, words=RISK_WORDS[verdict.level],
         probability=risk.probability if risk else None, threshold=verdict.threshold,
         threshold_version=threshold_version, model_version=(risk.model_version if risk else
                                                             verdict.abstain.model_version if verdict.abstain
