@@ -345,7 +345,8 @@ def export(engine: sa.Engine, status: str | None = None) -> list[dict]:
     by_item: dict[int, list[dict]] = {}
     for r in replies:
         by_item.setdefault(r["feedback_id"], []).append(
-            {"id": r["id"], "at": r["at"].isoformat(), "by": r["by_user_ref"], "role": r["by_role"], "text": r["text"],
+            {"id": r["id"], "at": r["at"].isoformat(), "by": r["by_user_ref"], "by_name": r["by_user_name"], "role": r["by_role"],
+             "text": r["text"],
              "read_at": r["read_at"].isoformat() if r["read_at"] else None})
     out = []
     for row in rows:
