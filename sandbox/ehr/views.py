@@ -9,7 +9,7 @@ from flask import Blueprint, abort, jsonify, render_template, request
 
 from .. import state
 from ..auth.models import EndUser
-from ..users import USERS, USERS_BY_ID
+from ..users import PATIENT_SELF, USERS, USERS_BY_ID, User
 from .patients import age_years, in_progress_encounter, patient_label, patient_name
 
 bp = Blueprint("ehr", __name__)
@@ -42,8 +42,10 @@ def _demo_kind(patient: dict | None) -> str:
 def chart():
     """The patient's chart: the EHR's banner, the app in an iframe (a new launch each time), and orders."""
     sandbox = state.current()
-    user = USERS_BY_ID.get(request.args.get("user", ""))
     patient = sandbox.store.get("Patient", request.args.get("patient", ""))
+    user = USERS_BY_ID.get(request.args.get("user", ""))
+    if request.args.get("user") == PATIENT_SELF and patient is not None:
+        user = User(f"Patient/{patient['id']}", "", "", None, None, "", "Patient", "The patient (portal)")
     clients = _launchable_clients()
     client = sandbox.auth.client(request.args.get("app")) if request.args.get("app") else (
         clients[0] if clients else None)

@@ -55,16 +55,25 @@ def test_the_style_is_read_only_from_the_ehrs_origin_and_bounded():
     assert len(responses.calls) == 4  # the off-origin URLs were never requested
 
 
-def test_a_patient_or_relative_signed_in_gets_the_care_team_page_and_no_session(app, ehr, monkeypatch):
+def _refused(app, ehr, user: str):
+    client = app.test_client()
+    url = urlsplit(ehr_launch_url(ehr, user, SEPTIC))
+    resp = follow_authorize(client, client.get(f"{url.path}?{url.query}"))
+    return client, resp, resp.get_data(as_text=True)
+
+
+def test_the_patient_signed_in_through_a_portal_gets_the_care_team_page_and_no_session(app, ehr):
+    client, resp, text = _refused(app, ehr, "patient-self")  # the sandbox EHR's fhirUser is Patient/<id>
+    assert resp.status_code == 403 and "Sepsis Sentinel is for the care team" in text
+    assert "not available to patients or their family" in text and "Unknown user" not in text
+    assert client.get(f"/patients/{SEPTIC}").status_code == 401  # no session was opened
+
+
+def test_a_related_person_is_refused_the_same_way(app, ehr, monkeypatch):
     from app.smart import launch as smart_launch
 
-    for kind in ("Patient", "RelatedPerson"):
-        monkeypatch.setattr(smart_launch, "resolve_user",
-                            lambda *a, kind=kind, **k: User(f"{kind}/p1", "A Relative", "read-only"))
-        client = app.test_client()
-        url = urlsplit(ehr_launch_url(ehr, "nurse", SEPTIC))
-        resp = follow_authorize(client, client.get(f"{url.path}?{url.query}"))
-        text = resp.get_data(as_text=True)
-        assert resp.status_code == 403 and "Sepsis Sentinel is for the care team" in text
-        assert "not available to patients or their family" in text and "Unknown user" not in text
-        assert client.get(f"/patients/{SEPTIC}").status_code == 401  # no session was opened
+    # The sandbox has no RelatedPerson user; the user resolved from the launch is replaced by one.
+    monkeypatch.setattr(smart_launch, "resolve_user", lambda *a, **k: User("RelatedPerson/r1", None, "read-only"))
+    client, resp, text = _refused(app, ehr, "nurse")
+    assert resp.status_code == 403 and "Sepsis Sentinel is for the care team" in text
+    assert client.get(f"/patients/{SEPTIC}").status_code == 401
