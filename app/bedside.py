@@ -25,7 +25,6 @@ from app.alerts import store, thresholds
 from app.alerts.bundle import (
     BLOOD_CULTURE_CODES,
     CULTURE_LOOKBACK,
-    FLUID_ML_PER_KG,
     MEDICATION_LOOKBACK,
     BundleStatus,
     Culture,
@@ -57,6 +56,7 @@ from app.fhir import (
 from app.fhir.codes import loinc_codings
 from app.fhir.dates import fhir_instant, parse_datetime
 from app.fhir.paging import search
+from app.fluid_order import FluidDefaults, ReviewInvalid, fluid_review
 from app.headline import RISK_WORDS, Headline, headline
 from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Measurement, Model, ModelError, Risk, load_model, score
 from app.model.scoring import MAX_AGE_H, REQUIRED
@@ -443,22 +443,6 @@ def screening_panel(engine: sa.Engine, ctx: Context, now: datetime, *, latest=_U
 # -- the treatment bundle ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class FluidDefaults:
-    """The fluid order's review step: the weight (and when it was recorded) and the volume it gives, both
-    editable before anything goes to the EHR. Strings, as the form shows them (a 422 keeps what was typed)."""
-
-    weight_kg: str
-    volume_ml: str
-    weight_time: datetime | None = None
-    per_kg: int = FLUID_ML_PER_KG
-
-    @classmethod
-    def of(cls, weight_kg: float | None, weight_time: datetime | None) -> FluidDefaults:
-        if weight_kg is None:
-            return cls("", "", None)
-        return cls(f"{weight_kg:g}", str(round(FLUID_ML_PER_KG * weight_kg)), weight_time)
-
-@dataclass(frozen=True)
 class OrderCell:
     """One bundle element's order: what was sent to the EHR, or the form to send it."""
 
@@ -788,35 +772,6 @@ class OrderInvalid(ValueError):
     """The order form names no known element or medication, or its reviewed fluid volume cannot be used."""
 
 
-FLUID_ML = (100, 6000)  # a reviewed bolus volume outside this is a typing error, not a dose
-WEIGHT_KG = (1.0, 350.0)
-
-
-@dataclass(frozen=True)
-class FluidReview:
-    """The fluid order as the provider reviewed it: the volume that goes to the EHR and the weight behind it."""
-
-    volume_ml: int
-    weight_kg: float
-
-
-def fluid_review(form: Mapping[str, str]) -> FluidReview:
-    """The reviewed volume and weight from the order form; OrderInvalid with what to fix."""
-    try:
-        weight = float((form.get("weight_kg") or "").replace(",", "."))
-    except ValueError:
-        raise OrderInvalid("Enter the weight in kg used for the volume, e.g. 76.8.") from None
-    if not WEIGHT_KG[0] <= weight <= WEIGHT_KG[1]:
-        raise OrderInvalid(f"The weight must be between {WEIGHT_KG[0]:g} and {WEIGHT_KG[1]:g} kg.")
-    try:
-        volume = int(round(float((form.get("volume_ml") or "").replace(",", "."))))
-    except ValueError:
-        raise OrderInvalid("Enter the volume to give in mL, e.g. 2304.") from None
-    if not FLUID_ML[0] <= volume <= FLUID_ML[1]:
-        raise OrderInvalid(f"The volume must be between {FLUID_ML[0]} and {FLUID_ML[1]} mL.")
-    return FluidReview(volume, weight)
-
-
 def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id: int, element: str,
                 choice: str | None, submission_id: str, now: datetime,
                 review: Mapping[str, str] | None = None) -> tuple[bundle_orders.OrderRecord, bool]:
@@ -831,7 +786,10 @@ def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id:
     what = bundle_orders.orderable_for(element, choice)
     if what is None:
         raise OrderInvalid("Choose what to order.")
-    fluids = fluid_review(review or {}) if element == "fluids" else None
+    try:
+        fluids = fluid_review(review or {}) if element == "fluids" else None
+    except ReviewInvalid as exc:
+        raise OrderInvalid(str(exc)) from exc
     volume = fluids.volume_ml if fluids else None
     try:
         begun = bundle_orders.begin(engine, alert.id, element, what, volume, ctx.actor, submission_id, now)

@@ -12,7 +12,8 @@ from flask import Blueprint, abort, g, render_template, request
 
 from app.alerts import orders
 from app.alerts.errors import AlreadyOrdered, OrderNotPlaced
-from app.bedside import FluidDefaults, OrderCell, OrderInvalid, bundle_only, clock_text, place_order
+from app.bedside import OrderCell, OrderInvalid, bundle_only, clock_text, place_order
+from app.fluid_order import FluidDefaults
 
 from .fhir_access import transport_for
 from .guards import is_htmx, launched, require_role, services
