@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from app import findings, roles
+from app import abnormal, roles
 from app.alerts import orders as bundle_orders
 from app.alerts import screening as screenings
 from app.alerts import store, thresholds
@@ -135,7 +135,7 @@ class Row:
     time: datetime | None
     starred: bool
     count: int  # values of this concept used
-    flag: str | None = None  # "high" | "low": outside the bedside limits (app.findings)
+    flag: str | None = None  # "high" | "low": outside the bedside limits (app.abnormal)
     reason: str | None = None  # for a starred row, why it matters in words: "RR 30, rising"
 
     @property
@@ -251,8 +251,8 @@ def _rows(used: Iterable[Mapped], risk: Risk | None, now: datetime) -> tuple[Row
         points = [(m.measurement.time, m.measurement.value) for m in items]
         star = concept in starred
         rows.append(Row(concept, CONCEPTS[concept].label, _value_text(concept, latest.value), display_unit(concept),
-                        latest.time, star, len(items), findings.abnormal(concept, latest.value),
-                        findings.reason(concept, CONCEPTS[concept].label, points, now) if star else None))
+                        latest.time, star, len(items), abnormal.flag(concept, latest.value),
+                        abnormal.reason(concept, CONCEPTS[concept].label, points, now) if star else None))
     rows.sort(key=lambda r: (kind_order.get(CONCEPTS[r.concept].kind, 3), order[r.concept]))
     return tuple(rows)
 

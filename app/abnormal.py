@@ -31,7 +31,7 @@ TREND_HOURS = 6
 TREND_CHANGE = 0.05
 
 
-def abnormal(concept: str, value: float) -> str | None:
+def flag(concept: str, value: float) -> str | None:
     """ "high" or "low" when outside the bedside limits, else None (and None for concepts without limits)."""
     low, high = NORMAL.get(concept, (None, None))
     if low is not None and value < low:
@@ -61,9 +61,9 @@ def reason(concept: str, label: str, points: Sequence[tuple[datetime, float]], n
     latest = max(points)[1]
     words = [f"{SHORT.get(concept, label)} {number(latest)}"]
     direction = trend(points, now)
-    flag = abnormal(concept, latest)
+    high_or_low = flag(concept, latest)
     if direction in ("rising", "falling"):
         words.append(direction)
-    elif flag or direction:
-        words.append(flag or direction)
+    elif high_or_low or direction:
+        words.append(high_or_low or direction)
     return ", ".join(words)

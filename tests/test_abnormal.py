@@ -3,7 +3,7 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app import findings
+from app import abnormal
 from app.timewords import clock_text, date_text, duration_text, zone_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -15,19 +15,19 @@ def series(*values, every_h=1.0):
 
 
 def test_a_starred_value_says_why_in_a_few_words():
-    assert findings.reason("resp_rate", "Respiratory rate", series(22, 26, 30), NOW) == "RR 30, rising"
-    assert findings.reason("lactate", "Lactate", series(4.1), NOW) == "Lactate 4.1, high"
-    assert findings.reason("sbp", "Systolic BP", series(120, 100, 85), NOW) == "SBP 85, falling"
-    assert findings.reason("heart_rate", "Heart rate", series(80, 80), NOW) == "HR 80, steady"
+    assert abnormal.reason("resp_rate", "Respiratory rate", series(22, 26, 30), NOW) == "RR 30, rising"
+    assert abnormal.reason("lactate", "Lactate", series(4.1), NOW) == "Lactate 4.1, high"
+    assert abnormal.reason("sbp", "Systolic BP", series(120, 100, 85), NOW) == "SBP 85, falling"
+    assert abnormal.reason("heart_rate", "Heart rate", series(80, 80), NOW) == "HR 80, steady"
 
 
 def test_abnormal_uses_the_bedside_limits_and_knows_nothing_else():
-    assert findings.abnormal("map", 64) == "low" and findings.abnormal("wbc", 13) == "high"
-    assert findings.abnormal("heart_rate", 80) is None and findings.abnormal("age", 99) is None
+    assert abnormal.flag("map", 64) == "low" and abnormal.flag("wbc", 13) == "high"
+    assert abnormal.flag("heart_rate", 80) is None and abnormal.flag("age", 99) is None
 
 
 def test_a_trend_needs_two_values_in_the_last_6_hours():
-    assert findings.trend(series(20, 30, every_h=7), NOW) is None
+    assert abnormal.trend(series(20, 30, every_h=7), NOW) is None
 
 
 def test_times_read_in_the_sites_zone_with_the_date_when_not_today():
