@@ -89,7 +89,12 @@ class Decision:
     @property
     def from_state(self) -> str:
         """The state the alert must be in for this decision to apply."""
-        return CONFIRMED if self.kind == "withdraw" else ACTIVE
+        return applies_to(self.kind)
+
+
+def applies_to(kind: str) -> str:
+    """The state an alert must be in for a decision of this kind: a withdrawal needs a confirmation."""
+    return CONFIRMED if kind == "withdraw" else ACTIVE
 
 
 class DecisionInvalid(ValueError):

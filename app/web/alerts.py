@@ -11,7 +11,7 @@ from flask import Blueprint, abort, render_template, request
 
 from app.alerts import store
 from app.alerts.errors import AlreadyDecided
-from app.alerts.workflow import DecisionInvalid, parse_decision
+from app.alerts.workflow import DecisionInvalid, applies_to, parse_decision
 from app.bedside import alert_panel, clock_text
 
 from .guards import is_htmx, launched, require_role, services
@@ -50,6 +50,8 @@ def withdraw(patient_id: str, alert_id: int):
 def _decide(patient_id: str, alert_id: int, kind: str):
     svc, ctx, now = services(), context(), services().clock()
     alert = store.for_patient(svc.engine, alert_id, patient_id)
+    if kind == "withdraw" and alert.state != applies_to(kind):
+        raise AlreadyDecided(alert, alert.state)  # nothing to withdraw: 409 with where the alert stands
     form = {k: request.form.get(k, "") for k in ("reason", "note", "duration", "until")}
     sid = submission_id()
     try:

@@ -186,3 +186,13 @@ def test_the_favicon_skip_link_and_zone_are_on_every_page(launch):
     assert "Times are in the site's time zone," in text_of(html)
     with launched.client.get("/favicon.ico") as icon:
         assert icon.status_code == 200 and icon.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+
+
+def test_without_htmx_a_withdrawal_answers_303_to_the_page_with_its_notice(launch, engine):
+    provider, token, alert_id = confirmed(launch)
+    resp = decide(provider, token, alert_id, "withdraw", htmx=False, reason="mistake")
+    assert resp.status_code == 303 and resp.headers["Location"].endswith("notice=withdrawn")
+    page = text_of(provider.client.get(resp.headers["Location"]).get_data(as_text=True))
+    assert "Confirmation withdrawn. The alert is active again" in page
+    again = decide(provider, token, alert_id, "withdraw", reason="")  # active now: nothing to withdraw, whatever the form
+    assert again.status_code == 409 and "no confirmation to withdraw" in text_of(again.get_data(as_text=True))
