@@ -73,14 +73,16 @@ def build_services(settings: Settings, clock: Callable[[], datetime]) -> Service
     jwks = backend_jwks(settings, key)
     engine = db.make_engine(settings.database_url)
     if settings.auto_migrate:
-        db.upgrade(engine)
+        db.upgrade(engine, settings.iss_allowlist)
     else:
         db.check_schema(engine)
     registration = load_registration(settings.smart_launch_file)
     store = SessionStore(engine, Sealer(settings.secret_key), idle=timedelta(minutes=settings.session_idle_minutes),
                          max_age=timedelta(hours=settings.session_max_hours),
-                         pending_ttl=timedelta(minutes=settings.pending_launch_minutes))
-    http = http_session()
+                         pending_ttl=timedelta(minutes=settings.pending_launch_minutes),
+                         pending_per_client=settings.pending_launches_per_client,
+                         pending_max=settings.pending_launches_max)
+    http = http_session(max_bytes=settings.fhir_max_response_bytes, seconds=settings.fhir_time_budget)
     options = LaunchOptions(iss_allowlist=settings.iss_allowlist, require_https=settings.env == "production",
                             roles=settings.roles, timeout=(settings.fhir_connect_timeout, settings.fhir_read_timeout))
     launcher = Launcher(registration, store, http, options, clock)

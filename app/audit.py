@@ -1,4 +1,5 @@
-"""The audit trail: who (user reference, role) did what to which patient, when, with what outcome. Ids only."""
+"""The audit trail: who (user reference, role) did what to which patient, when, with what outcome. Ids only.
+`iss` says which EHR the user and patient ids belong to (two EHRs may both have Patient/p1)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from app.db import audit_log
 
 
 def record(conn_or_engine, *, at: datetime, user_ref: str | None, role: str | None, patient_id: str | None,
-           action: str, outcome: str = "ok", target: str | None = None, detail: dict | None = None) -> None:
+           action: str, outcome: str = "ok", target: str | None = None, detail: dict | None = None,
+           iss: str | None = None) -> None:
     """Write one audit row. Pass a connection to make it part of the caller's transaction."""
-    row = dict(at=at, user_ref=user_ref, role=role, patient_id=patient_id, action=action, outcome=outcome,
+    row = dict(at=at, iss=iss, user_ref=user_ref, role=role, patient_id=patient_id, action=action, outcome=outcome,
                target=target, detail=detail)
     if isinstance(conn_or_engine, sa.Engine):
         with conn_or_engine.begin() as conn:

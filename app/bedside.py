@@ -74,8 +74,9 @@ MAX_REJECTED_SHOWN = 200
 
 @dataclass(frozen=True)
 class Context:
-    """The launch as the page needs it: patient, encounter and user (from app.smart's Session)."""
+    """The launch as the page needs it: FHIR server, patient, encounter and user (from app.smart's Session)."""
 
+    iss: str
     patient_id: str
     encounter_id: str | None
     user_ref: str
@@ -84,11 +85,12 @@ class Context:
 
     @classmethod
     def of(cls, session) -> Context:
-        return cls(session.patient_id, session.encounter_id, session.user_ref, session.user_name, session.role)
+        return cls(session.iss, session.patient_id, session.encounter_id, session.user_ref, session.user_name,
+                   session.role)
 
     @property
     def scope(self) -> Scope:
-        return Scope(self.patient_id, self.encounter_id)
+        return Scope(iss=self.iss, patient_id=self.patient_id, encounter_id=self.encounter_id)
 
     @property
     def actor(self) -> Actor:
@@ -407,7 +409,7 @@ def alert_panel(engine: sa.Engine, ctx: Context, now: datetime, *, alert: store.
                 level: str | None = None, screening=_UNREAD, **extra) -> AlertPanel:
     """The provider evaluation section from the database (no FHIR): the scope's newest alert and its actions.
     `screening`: the scope's latest nurse screening, when the caller has read it already."""
-    alert = alert or store.newest(engine, ctx.scope.key)
+    alert = alert or store.newest(engine, ctx.scope)
     return AlertPanel(
         patient_id=ctx.patient_id, alert=alert, level=level, can_decide=may_decide(ctx.role),
         why_disabled=roles.why_not(ctx.role, "decide_on_alerts"),
@@ -594,7 +596,7 @@ def bundle_facts(transport: Transport, record: PatientRecord, mapping: MappingRe
 def bundle_panel(engine: sa.Engine, ctx: Context, now: datetime, alert: store.AlertRecord | None,
                  status: BundleStatus | None, notes: tuple[str, ...] = ()) -> BundlePanel:
     return BundlePanel(patient_id=ctx.patient_id, alert=alert, status=status,
-                       orders=bundle_orders.for_alert(engine, alert.id) if alert else {}, ctx=ctx, notes=notes,
+                       orders=bundle_orders.for_alert(engine, alert.id, alert.iss) if alert else {}, ctx=ctx, notes=notes,
                        now=now)
 
 
@@ -720,7 +722,7 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
     record, mapping = fetch_and_map(transport, ctx, now, settings)
     measurements = mapping.measurements
     model, unavailable = resolve_model(model)
-    site = thresholds.current(engine, default=model.threshold) if model else None
+    site = thresholds.current(engine, default=model.threshold, iss=ctx.iss) if model else None
     outcome = score(list(measurements), now, site.value, model=model) if model else None
     verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
                      unavailable_reason=unavailable)
@@ -752,7 +754,7 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
 def bundle_only(transport: Transport, engine: sa.Engine, ctx: Context, now: datetime,
                 settings: FetchSettings) -> BundlePanel:
     """The bundle section alone (its fragment URL): FHIR is read only when the alert is confirmed."""
-    alert = store.newest(engine, ctx.scope.key)
+    alert = store.newest(engine, ctx.scope)
     if alert is None or alert.time_zero is None:
         return bundle_panel(engine, ctx, now, alert, None)
     record, mapping = fetch_and_map(transport, ctx, now, settings)
@@ -780,7 +782,7 @@ def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id:
     A fluid order carries the volume and weight the provider reviewed (`review`: the form's volume_ml and
     weight_kg); nothing is computed behind their back.
     Raises NotConfirmed, AlreadyOrdered, OrderInvalid, OrderNotPlaced (the EHR refused or did not answer)."""
-    alert = store.for_patient(engine, alert_id, ctx.patient_id)
+    alert = store.for_patient(engine, alert_id, ctx.scope)
     if alert.time_zero is None:
         raise NotConfirmed(alert)
     what = bundle_orders.orderable_for(element, choice)
@@ -792,7 +794,8 @@ def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id:
         raise OrderInvalid(str(exc)) from exc
     volume = fluids.volume_ml if fluids else None
     try:
-        begun = bundle_orders.begin(engine, alert.id, element, what, volume, ctx.actor, submission_id, now)
+        begun = bundle_orders.begin(engine, alert.id, element, what, volume, ctx.actor, submission_id, now,
+                                    iss=alert.iss)
     except SubmissionTaken as exc:
         raise OrderInvalid("This form has expired. Reload the page and order again.") from exc
     if not begun.send:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import secrets
+from collections import Counter
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -101,6 +103,20 @@ class Settings:
     env: str = "development"
     testing: bool = False
     log_level: str = "INFO"
+    # -- safe on a shared workstation and across several EHRs ---------------------------------------------------
+    # A file holding the secret key, when SENTINEL_SECRET_KEY is not set (`sentinel serve` with several workers
+    # creates one, 0600, so that every worker encrypts with the same key).
+    secret_key_file: str = ""
+    # Bounds on what an EHR or authorization server may send: bytes per answer, entries per search page.
+    fhir_max_response_bytes: int = 20 * 1024 * 1024
+    fhir_max_entries_per_page: int = 1000
+    # Pending launches (between /launch and /callback) kept at once, per client address and in all: an
+    # unauthenticated flood of /launch cannot fill the database.
+    pending_launches_per_client: int = 20
+    pending_launches_max: int = 5000
+    # Reverse proxies in front of the app that append to X-Forwarded-For (0: none). Behind a TLS proxy, set 1, or
+    # every workstation shares the proxy's address and the per-client launch bound counts the whole hospital.
+    proxy_hops: int = 0
     # Operations (app/ops/; README "Deploying at a hospital").
     # Log lines: "json" (one object a line, for a log store) or "text" (the demo's plain lines).
     log_format: str = "text"
@@ -114,6 +130,8 @@ class Settings:
     keepalive_seconds: int = 75
 
     def validate(self) -> Settings:
+        if self.env not in ENVIRONMENTS:
+            raise ConfigError(f"SENTINEL_ENV must be one of {', '.join(ENVIRONMENTS)}, not {self.env!r}")
         if self.env == "production":
             if len(self.secret_key) < 32:
                 raise ConfigError("SENTINEL_SECRET_KEY must be set to at least 32 random characters in production")
@@ -123,6 +141,14 @@ class Settings:
                 raise ConfigError("SENTINEL_ISS_ALLOWLIST must name your EHR's FHIR base URL in production")
             if not self.public_url.startswith("https://"):
                 raise ConfigError("SENTINEL_PUBLIC_URL must be this app's https:// address in production")
+            if not looks_random(self.secret_key):
+                raise ConfigError("SENTINEL_SECRET_KEY looks hand-made (too few different characters); use e.g. "
+                                  "`python -c 'import secrets; print(secrets.token_urlsafe(32))'` in production")
+            if "*" in self.frame_ancestors:
+                raise ConfigError("SENTINEL_FRAME_ANCESTORS must name the EHR's origin(s), not *, in production "
+                                  "(any site could frame the app)")
+            if any(not i.strip().lower().startswith("https://") for i in self.iss_allowlist):
+                raise ConfigError("SENTINEL_ISS_ALLOWLIST must hold only https:// FHIR base URLs in production")
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigError("SENTINEL_DATABASE_URL must be a sqlite:// or postgresql+psycopg:// URL")
         if self.site_timezone:
@@ -133,6 +159,12 @@ class Settings:
         if self.observation_lookback_hours < MIN_LOOKBACK_HOURS:
             raise ConfigError(f"SENTINEL_OBSERVATION_LOOKBACK_HOURS must be at least {MIN_LOOKBACK_HOURS}: the model's "
                               "lab features look back that far, and a shorter read would silently change them")
+        for name in ("fhir_max_response_bytes", "fhir_max_entries_per_page", "pending_launches_per_client",
+                     "pending_launches_max"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"SENTINEL_{name.upper()} must be at least 1")
+        if not 0 <= self.proxy_hops <= 5:
+            raise ConfigError("SENTINEL_PROXY_HOPS must be between 0 and 5 (the reverse proxies in front of the app)")
         if self.log_format not in ("json", "text"):
             raise ConfigError(f"SENTINEL_LOG_FORMAT must be json or text, not {self.log_format!r}")
         if self.metrics_token and len(self.metrics_token) < 16:
@@ -144,7 +176,6 @@ class Settings:
         if bad:
             raise ConfigError(f"SENTINEL_ROLES maps to unknown roles: {', '.join(bad)}")
         return self
-
 
     def _validate_backend(self) -> None:
         if not self.backend_client_id:
@@ -160,6 +191,54 @@ class Settings:
         bad = [s for s in self.backend_scopes.split() if not s.startswith("system/")]
         if bad or not self.backend_scopes.split():
             raise ConfigError("SENTINEL_BACKEND_SCOPES must be system/ scopes, e.g. system/Observation.rs")
+
+
+ENVIRONMENTS = ("production", "development", "test")
+MIN_SECRET_BITS = 128  # what secrets.token_urlsafe(16) gives; token_urlsafe(32) gives about 190 by this estimate
+
+
+def looks_random(secret: str) -> bool:
+    """A rough entropy check (Shannon entropy of the characters times the length): it refuses "x" * 40 or
+    "abcabc..." but not a generated key. It cannot prove randomness; it catches the typed-in key."""
+    if not secret:
+        return False
+    counts = Counter(secret)
+    per_char = -sum(c / len(secret) * math.log2(c / len(secret)) for c in counts.values())
+    return len(counts) >= 12 and per_char * len(secret) >= MIN_SECRET_BITS
+
+
+def read_secret_key_file(path: str) -> str:
+    """The key in `path` (stripped). The file must not be readable by others: it encrypts every token at rest."""
+    try:
+        mode = os.stat(path).st_mode
+        if mode & 0o077:
+            raise ConfigError(f"SENTINEL_SECRET_KEY_FILE {path} is readable by other users; chmod 600 it")
+        with open(path, encoding="utf-8") as f:
+            key = f.read().strip()
+    except OSError as exc:
+        raise ConfigError(f"SENTINEL_SECRET_KEY_FILE {path} cannot be read ({exc.strerror})") from None
+    if len(key) < 32:
+        raise ConfigError(f"SENTINEL_SECRET_KEY_FILE {path} holds fewer than 32 characters")
+    return key
+
+
+def create_secret_key_file(path: str) -> bool:
+    """Write a new random key to `path` (mode 0600) unless it exists; True when this call made it. The key is
+    written to a private temporary file first and linked into place (atomic, and refused if `path` exists), so
+    two starts at once agree on one key and neither ever reads a half-written file."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(secrets.token_urlsafe(32) + "\n")
+        os.link(temporary, target)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        temporary.unlink(missing_ok=True)
 
 
 def _coerce(current, raw: str, name: str):
@@ -205,6 +284,8 @@ def load_settings(overrides: dict | None = None, environ: dict | None = None) ->
         if raw is not None:
             values[f.name] = _coerce(getattr(settings, f.name), raw, name)
     settings = replace(settings, **values, **(overrides or {}))
+    if not settings.secret_key and settings.secret_key_file:
+        settings = replace(settings, secret_key=read_secret_key_file(settings.secret_key_file))
     if not settings.secret_key:
         if settings.env == "production":
             settings.validate()  # raises with a clear message

@@ -3,7 +3,10 @@ Alembic migrations. Every table is declared here so the schema reads in one plac
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
+from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 
@@ -55,6 +58,8 @@ pending_launches = sa.Table(
     "pending_launches", metadata,
     sa.Column("state_hash", sa.String(64), primary_key=True),
     sa.Column("browser_hash", sa.String(64), nullable=False),
+    # A hash of the client address that began it, to bound pending launches per address (migration 0007).
+    sa.Column("client_hash", sa.String(64), index=True),
     sa.Column("iss", sa.Text, nullable=False),
     sa.Column("launch", sa.Text),
     sa.Column("code_verifier_enc", sa.Text, nullable=False),
@@ -80,6 +85,7 @@ sessions = sa.Table(
     sa.Column("access_token_enc", sa.Text, nullable=False),
     sa.Column("refresh_token_enc", sa.Text),
     sa.Column("token_expires_at", TS, nullable=False),
+    sa.Column("token_lifetime_s", sa.Integer),  # expires_in as issued; NULL for sessions from before 0007
     sa.Column("csrf_secret", sa.String(64), nullable=False),
     sa.Column("created_at", TS, nullable=False),
     sa.Column("last_seen_at", TS, nullable=False),
@@ -93,6 +99,7 @@ audit_log = sa.Table(
     "audit_log", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", TS, nullable=False, index=True),
+    sa.Column("iss", sa.Text),  # the EHR the ids belong to (migration 0007; NULL before it, or for none)
     sa.Column("user_ref", sa.Text),
     sa.Column("role", sa.String(32)),
     sa.Column("patient_id", sa.String(128), index=True),
@@ -130,16 +137,74 @@ def make_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, connect_args=connect_args)
 
 
-def _alembic_config(engine: sa.Engine) -> Config:
+def _alembic_config(engine: sa.Engine, iss_allowlist: tuple[str, ...] | None = None) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
+    if iss_allowlist is not None:  # migration 0007 binds old rows to the only allow-listed EHR, if there is one
+        cfg.attributes["iss_allowlist"] = tuple(iss_allowlist)
     return cfg
 
 
-def upgrade(engine: sa.Engine) -> None:
-    """Bring the schema to the newest migrations (idempotent). Features may add migration branches; all apply."""
-    command.upgrade(_alembic_config(engine), "heads")
+MIGRATION_LOCK_ID = 0x53454E54  # "SENT": the PostgreSQL advisory lock that serializes migrations
+
+
+@contextlib.contextmanager
+def _migration_lock(engine: sa.Engine) -> Iterator[None]:
+    """One migrating process at a time per database: two workers (or instances) starting together on a new
+    database would otherwise both create the same tables, and one would crash. PostgreSQL: a session advisory
+    lock; SQLite: an exclusive lock on a file beside the database."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:id)"), {"id": MIGRATION_LOCK_ID})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:id)"), {"id": MIGRATION_LOCK_ID})
+        return
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.migrate-lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def upgrade(engine: sa.Engine, iss_allowlist: tuple[str, ...] | None = None) -> None:
+    """Bring the schema to the newest migrations (idempotent). Features may add migration branches; all apply.
+    Safe when several processes start at once on one database (`_migration_lock`)."""
+    with _migration_lock(engine):
+        migrating = _migration_engine(engine)
+        try:
+            command.upgrade(_alembic_config(migrating, iss_allowlist), "heads")
+            _check_foreign_keys(migrating)
+        finally:
+            if migrating is not engine:
+                migrating.dispose()
+
+
+def _migration_engine(engine: sa.Engine) -> sa.Engine:
+    """The engine migrations run on. SQLite changes a constraint by copying the table, dropping the old one and
+    renaming the copy (Alembic "batch" mode); with foreign keys enforced, dropping a table that other rows refer
+    to fails, so on SQLite migrations run on a connection without `PRAGMA foreign_keys` (SQLite's own advice,
+    "Making Other Kinds Of Table Schema Changes"), and `_check_foreign_keys` checks the result afterwards."""
+    path = engine.url.database
+    if engine.dialect.name != "sqlite" or not path or path == ":memory:":
+        return engine
+    return sa.create_engine(engine.url, connect_args={"check_same_thread": False, "timeout": 15})
+
+
+def _check_foreign_keys(engine: sa.Engine) -> None:
+    if engine.dialect.name != "sqlite":
+        return
+    with engine.connect() as conn:
+        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+    if broken:
+        raise RuntimeError(f"migration left {len(broken)} row(s) whose foreign key points nowhere")
 
 
 def is_current(engine: sa.Engine) -> bool:

@@ -14,7 +14,7 @@ def run(args: argparse.Namespace) -> int:
     settings = load_settings({"auto_migrate": False})
     engine = db.make_engine(settings.database_url)
     if args.action == "upgrade":
-        db.upgrade(engine)
+        db.upgrade(engine, settings.iss_allowlist)
         print("Database schema is up to date.")
         return 0
     current = db.is_current(engine)

@@ -11,7 +11,8 @@ until cleared) and `probability` (0..1, seeded by the FAULT_SEED setting)):
 - "status": answer `status` (a 5xx, default 503) instead of the real response;
 - "throttle": answer 429 with `Retry-After: retry_after` (seconds, default 1);
 - "junk": answer 200 with a broken body: `body` "html" (an HTML page, as a login proxy would send),
-  "text" (non-JSON with a JSON content type) or "truncated" (the real JSON cut in half);
+  "text" (non-JSON with a JSON content type), "truncated" (the real JSON cut in half) or "nested" (a resource
+  whose JSON nests 100,000 levels deep, as a broken or hostile proxy might send);
 - "expire_tokens": at once, every access token issued so far counts as expired (refresh tokens still work);
 - "reject_category_or": Observation searches with a comma in `category` get 400, as some servers do.
 """
@@ -27,7 +28,8 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
 KINDS = ("delay", "status", "throttle", "junk", "expire_tokens", "reject_category_or")
 TARGETS = ("fhir", "token", "discovery", "jwks", "authorize")
-JUNK_BODIES = ("html", "text", "truncated")
+JUNK_BODIES = ("html", "text", "truncated", "nested")
+NESTING = 100_000
 
 
 class FaultError(ValueError):
@@ -183,6 +185,9 @@ def _after(response: Response) -> Response:
                         "ended</h1><p>Please sign in again.</p></body></html>", status=200, mimetype="text/html")
     if junk == "text":
         return Response("Service Unavailable - upstream connect error", status=200, mimetype="application/fhir+json")
+    if junk == "nested":
+        body = '{"resourceType": "Patient", "id": "x", "extension": ' + "[" * NESTING + "]" * NESTING + "}"
+        return Response(body, status=200, mimetype="application/fhir+json")
     data = response.get_data()
     return Response(data[: max(1, len(data) // 2)], status=200, mimetype=response.mimetype)
 

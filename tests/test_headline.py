@@ -8,7 +8,7 @@ from app.headline import bundle_clock, headline
 
 NOW = datetime(2026, 11, 23, 18, 3, tzinfo=UTC)
 ALERT = AlertRecord(
-    id=1, scope_key="Encounter/e", seq=1, patient_id="p", encounter_id="e", care_unit="ICU", raised_at=NOW,
+    id=1, iss="https://ehr.example.org/fhir", scope_key="Encounter/e", seq=1, patient_id="p", encounter_id="e", care_unit="ICU", raised_at=NOW,
     state="active", state_at=NOW, probability=0.05, threshold=0.04, threshold_version=0, model_version="m",
     signs=[], measurements=[], latest={"level": "alert", "probability": 0.05, "threshold": 0.04},
     first_action_at=None, decision=None, decided_at=None, decided_by=None, decided_by_name=None, decided_role=None,

@@ -7,8 +7,8 @@ Practitioner, authoredOn, and an identifier made here. The row is committed as "
 called, and the EHR call is a conditional create on that identifier, so a retry (or a resubmitted form) never
 makes a second order.
 
-Table `bundle_orders` (migration 0003): id, alert_id, element (UNIQUE per alert: one order per element),
-resource_type, identifier (UNIQUE), code_system, code, display, volume_ml, status (sending | placed | failed),
+Table `bundle_orders` (migration 0003; iss since 0007): id, iss (the alert's FHIR server, where the order
+went), alert_id, element (UNIQUE per alert: one order per element), resource_type, identifier (UNIQUE), code_system, code, display, volume_ml, status (sending | placed | failed),
 fhir_id, requested_at, requested_by, requested_by_name, role, submission_id (UNIQUE), placed_at,
 error (an error code, never a message from the EHR).
 """
@@ -37,6 +37,7 @@ ORDERERS = allowed("place_orders")
 bundle_orders = sa.Table(
     "bundle_orders", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("iss", sa.Text, nullable=False),
     sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id"), nullable=False),
     sa.Column("element", sa.String(32), nullable=False),
     sa.Column("resource_type", sa.String(32), nullable=False),
@@ -133,9 +134,12 @@ def _order(row) -> OrderRecord:
     return OrderRecord(**{k: row[k] for k in OrderRecord.__dataclass_fields__})
 
 
-def for_alert(engine: sa.Engine, alert_id: int) -> dict[str, OrderRecord]:
+def for_alert(engine: sa.Engine, alert_id: int, iss: str) -> dict[str, OrderRecord]:
+    """The alert's orders, by element. Callers pass an alert they have checked is the patient's (store.for_patient);
+    `iss` keeps an order on one EHR from ever answering for another's."""
+    t = bundle_orders
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(bundle_orders).where(bundle_orders.c.alert_id == alert_id)).mappings().all()
+        rows = conn.execute(sa.select(t).where(t.c.alert_id == alert_id, t.c.iss == iss)).mappings().all()
     return {r["element"]: _order(r) for r in rows}
 
 
@@ -151,13 +155,13 @@ class Begun:
 
 
 def begin(engine: sa.Engine, alert_id: int, element: str, what: Orderable, volume_ml: int | None, actor: Actor,
-          submission_id: str, now: datetime) -> Begun:
+          submission_id: str, now: datetime, *, iss: str) -> Begun:
     """Record the order as "sending" and commit, before the EHR is asked. A resubmission of the same form gets
     the stored order; an element already ordered by anyone raises AlreadyOrdered, unless that order failed or
     was interrupted, in which case this submission takes it over (same identifier, so the EHR cannot double it).
     """
     t = bundle_orders
-    values = dict(alert_id=alert_id, element=element, resource_type=what.resource_type,
+    values = dict(iss=iss, alert_id=alert_id, element=element, resource_type=what.resource_type,
                   identifier=uuid.uuid4().hex, code_system=what.system, code=what.code, display=what.name,
                   volume_ml=volume_ml, status=SENDING, requested_at=now, requested_by=actor.user_ref,
                   requested_by_name=actor.user_name, role=actor.role, submission_id=submission_id)

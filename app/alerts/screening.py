@@ -1,7 +1,7 @@
 """The nurse screening form: suspected infection source, new confusion, when the provider was notified.
 
-Table `nurse_screenings` (migration 0003): id, scope_key, patient_id, encounter_id, alert_id (the alert shown
-at the time, if any), submitted_at, user_ref, user_name, role, infection_source (a key of INFECTION_SOURCES),
+Table `nurse_screenings` (migration 0003; iss since 0007): id, iss (the FHIR server), scope_key, patient_id,
+encounter_id, alert_id (the alert shown at the time, if any), submitted_at, user_ref, user_name, role, infection_source (a key of INFECTION_SOURCES),
 infection_other, new_confusion (yes | no), provider_notified_at, submission_id (UNIQUE: a resubmitted form is
 stored once). Nurses and providers may submit.
 """
@@ -38,7 +38,8 @@ NOTIFIED_LOOKBACK = timedelta(hours=24)
 nurse_screenings = sa.Table(
     "nurse_screenings", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
-    sa.Column("scope_key", sa.String(200), nullable=False, index=True),
+    sa.Column("iss", sa.Text, nullable=False),
+    sa.Column("scope_key", sa.String(200), nullable=False),
     sa.Column("patient_id", sa.String(128), nullable=False),
     sa.Column("encounter_id", sa.String(128)),
     sa.Column("alert_id", sa.Integer, sa.ForeignKey("alerts.id")),
@@ -51,6 +52,7 @@ nurse_screenings = sa.Table(
     sa.Column("new_confusion", sa.String(8), nullable=False),
     sa.Column("provider_notified_at", TS),
     sa.Column("submission_id", sa.String(64), nullable=False, unique=True),
+    sa.Index("ix_nurse_screenings_iss_scope_key", "iss", "scope_key"),
 )
 
 
@@ -124,7 +126,7 @@ def save(engine: sa.Engine, scope: Scope, data: ScreeningInput, actor: Actor, su
     try:
         with engine.begin() as conn:
             new_id = conn.execute(t.insert().values(
-                scope_key=scope.key, patient_id=scope.patient_id, encounter_id=scope.encounter_id,
+                iss=scope.iss, scope_key=scope.key, patient_id=scope.patient_id, encounter_id=scope.encounter_id,
                 alert_id=alert_id, submitted_at=now, user_ref=actor.user_ref, user_name=actor.user_name,
                 role=actor.role, infection_source=data.infection_source, infection_other=data.infection_other,
                 new_confusion=data.new_confusion, provider_notified_at=data.provider_notified_at,
@@ -132,7 +134,7 @@ def save(engine: sa.Engine, scope: Scope, data: ScreeningInput, actor: Actor, su
     except sa.exc.IntegrityError:
         with engine.connect() as conn:
             row = conn.execute(sa.select(t).where(t.c.submission_id == submission_id)).mappings().first()
-        if row is None or row["scope_key"] != scope.key:
+        if row is None or row["scope_key"] != scope.key or row["iss"] != scope.iss:
             raise
         return _screening(row), True
     with engine.connect() as conn:
@@ -143,6 +145,7 @@ def save(engine: sa.Engine, scope: Scope, data: ScreeningInput, actor: Actor, su
 def latest(engine: sa.Engine, scope: Scope) -> Screening | None:
     t = nurse_screenings
     with engine.connect() as conn:
-        row = conn.execute(sa.select(t).where(t.c.scope_key == scope.key).order_by(t.c.id.desc()).limit(1)
+        row = conn.execute(sa.select(t).where(t.c.iss == scope.iss, t.c.scope_key == scope.key)
+                           .order_by(t.c.id.desc()).limit(1)
                            ).mappings().first()
     return _screening(row) if row else None

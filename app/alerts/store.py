@@ -3,8 +3,9 @@
 Tables (declared here on `app.db.metadata`; migration 0003):
 
 `alerts`: one row per alert, what it was raised on and where it stands.
-    id, scope_key ("Encounter/<id>", or "Patient/<id>" without an encounter), seq (1, 2, ... per scope;
-    UNIQUE(scope_key, seq) makes a second, concurrent raise fail), patient_id, encounter_id,
+    id, iss (the FHIR server the patient and encounter ids belong to; migration 0007), scope_key
+    ("Encounter/<id>", or "Patient/<id>" without an encounter), seq (1, 2, ... per scope; UNIQUE(iss, scope_key,
+    seq) makes a second, concurrent raise fail), patient_id, encounter_id,
     care_unit (Encounter.location display or reference, else serviceType/type text, else "unknown"),
     raised_at, state (active | paused | confirmed | dismissed | lapsed), state_at,
     probability, threshold, threshold_version (0 = the model card's), model_version,
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 alerts = sa.Table(
     "alerts", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("iss", sa.Text, nullable=False),
     sa.Column("scope_key", sa.String(200), nullable=False),
     sa.Column("seq", sa.Integer, nullable=False),
     sa.Column("patient_id", sa.String(128), nullable=False, index=True),
@@ -81,7 +83,7 @@ alerts = sa.Table(
     sa.Column("last_action_by_name", sa.Text),
     sa.Column("withdraw_reason", sa.String(32)),
     sa.Column("withdraw_note", sa.Text),
-    sa.UniqueConstraint("scope_key", "seq", name="uq_alerts_scope_key"),
+    sa.UniqueConstraint("iss", "scope_key", "seq", name="uq_alerts_iss"),
 )
 
 alert_events = sa.Table(
@@ -102,6 +104,7 @@ alert_events = sa.Table(
 @dataclass(frozen=True)
 class AlertRecord:
     id: int
+    iss: str
     scope_key: str
     seq: int
     patient_id: str
@@ -165,17 +168,19 @@ def get(engine_or_conn, alert_id: int) -> AlertRecord | None:
     return _record(row) if row else None
 
 
-def newest(engine: sa.Engine, scope_key: str) -> AlertRecord | None:
+def newest(engine: sa.Engine, scope: Scope) -> AlertRecord | None:
+    """The scope's newest alert, on the scope's FHIR server only."""
     with engine.connect() as conn:
-        row = conn.execute(sa.select(alerts).where(alerts.c.scope_key == scope_key)
+        row = conn.execute(sa.select(alerts).where(alerts.c.iss == scope.iss, alerts.c.scope_key == scope.key)
                            .order_by(alerts.c.seq.desc()).limit(1)).mappings().first()
     return _record(row) if row else None
 
 
-def for_patient(engine: sa.Engine, alert_id: int, patient_id: str) -> AlertRecord:
-    """The alert, which must be this patient's; AlertNotFound otherwise (never another patient's alert)."""
+def for_patient(engine: sa.Engine, alert_id: int, scope: Scope) -> AlertRecord:
+    """The alert, which must be this patient's on this FHIR server; AlertNotFound otherwise (never another
+    patient's alert, nor the alert of a same-named patient on another EHR)."""
     alert = get(engine, alert_id)
-    if alert is None or alert.patient_id != patient_id:
+    if alert is None or alert.patient_id != scope.patient_id or alert.iss != scope.iss:
         raise AlertNotFound(f"alert {alert_id}")
     return alert
 
@@ -205,7 +210,7 @@ def sync(engine: sa.Engine, scope: Scope, assessment: Assessment, now: datetime,
     """Apply a page load's verdict to the scope's newest alert: raise, resume, lapse, or nothing. Returns the
     scope's newest alert afterwards. Safe when the chart is opened twice at once: one raise wins, the other
     finds it. `care_unit` is called only when an alert is raised (it may cost a FHIR read)."""
-    current = newest(engine, scope.key)
+    current = newest(engine, scope)
     step = next_step(current.state if current else None, fires=assessment.fires, now=now, scope=scope,
                      paused_until=current.paused_until if current else None,
                      decided_at=current.decided_at if current else None)
@@ -235,7 +240,7 @@ def sync(engine: sa.Engine, scope: Scope, assessment: Assessment, now: datetime,
 def _raise(engine, scope, assessment, now, threshold_version, measurements, care_unit, seq, basis):
     risk = assessment.risk
     values = dict(
-        scope_key=scope.key, seq=seq, patient_id=scope.patient_id, encounter_id=scope.encounter_id,
+        iss=scope.iss, scope_key=scope.key, seq=seq, patient_id=scope.patient_id, encounter_id=scope.encounter_id,
         care_unit=(care_unit or "unknown")[:200], raised_at=now, state=ACTIVE, state_at=now,
         probability=risk.probability, threshold=assessment.threshold, threshold_version=threshold_version,
         model_version=risk.model_version, signs=[s.as_json() for s in assessment.signs],
@@ -246,7 +251,7 @@ def _raise(engine, scope, assessment, now, threshold_version, measurements, care
             conn.execute(alert_events.insert().values(alert_id=new_id, at=now, kind="raised", basis=basis))
     except sa.exc.IntegrityError:
         log.info("alert for %s raised concurrently; using the other one", scope.key)
-        return newest(engine, scope.key)
+        return newest(engine, scope)
     log.info("alert %s raised (seq %d)", new_id, seq)
     return get(engine, new_id)
 

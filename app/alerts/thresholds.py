@@ -1,6 +1,7 @@
 """The site's alert threshold: versioned, audited, and applied only to alerts raised after a change.
 
 Until the deployment team sets one, the model card's threshold (chosen on held-out data) applies as version 0.
+Each FHIR server (`iss`) has its own: a test EHR's tuning never moves the production EHR's alerts.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from app.db import TS, metadata
 site_thresholds = sa.Table(
     "site_thresholds", metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),  # the version
+    sa.Column("iss", sa.Text, nullable=False),  # the FHIR server whose alerts it applies to (migration 0007)
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("previous_value", sa.Float, nullable=False),
     sa.Column("model_version", sa.String(64), nullable=False),
@@ -24,8 +26,10 @@ site_thresholds = sa.Table(
     sa.Column("set_role", sa.String(32), nullable=False),
     sa.Column("set_at", TS, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
-    # The version this one replaced (0: the card's default). UNIQUE: two changes from one version cannot both land.
-    sa.Column("based_on", sa.Integer, nullable=False, unique=True),
+    # The version this one replaced (0: the card's default). UNIQUE per server: two changes from one version
+    # cannot both land.
+    sa.Column("based_on", sa.Integer, nullable=False),
+    sa.UniqueConstraint("iss", "based_on", name="uq_site_thresholds_iss"),
 )
 
 
@@ -47,24 +51,26 @@ class SiteThreshold:
     set_by_name: str | None = None
 
 
-def current(engine: sa.Engine, default: float) -> SiteThreshold:
+def current(engine: sa.Engine, default: float, *, iss: str) -> SiteThreshold:
+    """The threshold in force for alerts of this FHIR server."""
     t = site_thresholds
     with engine.connect() as conn:
-        row = conn.execute(sa.select(t).order_by(t.c.id.desc()).limit(1)).mappings().first()
+        row = conn.execute(sa.select(t).where(t.c.iss == iss).order_by(t.c.id.desc()).limit(1)).mappings().first()
     if row is None:
         return SiteThreshold(value=default, version=0, set_by=None, set_at=None, reason=None)
     return SiteThreshold(value=row["value"], version=row["id"], set_by=row["set_by"], set_at=row["set_at"],
                          reason=row["reason"], set_by_name=row["set_by_name"])
 
 
-def history(engine: sa.Engine) -> list[dict]:
+def history(engine: sa.Engine, *, iss: str) -> list[dict]:
+    t = site_thresholds
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.select(site_thresholds).order_by(site_thresholds.c.id.desc()))
-                .mappings()]
+        return [dict(r) for r in conn.execute(sa.select(t).where(t.c.iss == iss).order_by(t.c.id.desc())).mappings()]
 
 
-def set_threshold(engine: sa.Engine, *, value: float, default: float, expected_version: int, model_version: str,
-                  user_ref: str, role: str, reason: str, now: datetime, user_name: str | None = None) -> SiteThreshold:
+def set_threshold(engine: sa.Engine, *, iss: str, value: float, default: float, expected_version: int,
+                  model_version: str, user_ref: str, role: str, reason: str, now: datetime,
+                  user_name: str | None = None) -> SiteThreshold:
     """Record a new threshold version and its audit row in one transaction.
 
     `expected_version` is the version the user was looking at: if someone changed it meanwhile, ThresholdError
@@ -80,16 +86,17 @@ def set_threshold(engine: sa.Engine, *, value: float, default: float, expected_v
                                        "first.", "conflict")
     try:
         with engine.begin() as conn:
-            latest = conn.execute(sa.select(t).order_by(t.c.id.desc()).limit(1)).mappings().first()
+            latest = conn.execute(sa.select(t).where(t.c.iss == iss).order_by(t.c.id.desc()).limit(1)
+                                  ).mappings().first()
             version = latest["id"] if latest else 0
             if version != expected_version:
                 raise changed_meanwhile
             previous = latest["value"] if latest else default
             new_id = conn.execute(t.insert().values(
-                value=value, previous_value=previous, model_version=model_version, set_by=user_ref,
-                set_by_name=user_name[:200] if user_name else None, set_role=role,
-                set_at=now, reason=reason[:2000], based_on=version)).inserted_primary_key[0]
-            record(conn, at=now, user_ref=user_ref, role=role, patient_id=None, action="set_threshold",
+                iss=iss, value=value, previous_value=previous, model_version=model_version, set_by=user_ref,
+                set_by_name=user_name[:200] if user_name else None, set_role=role, set_at=now, reason=reason[:2000],
+                based_on=version)).inserted_primary_key[0]
+            record(conn, at=now, iss=iss, user_ref=user_ref, role=role, patient_id=None, action="set_threshold",
                    target=f"site_threshold/{new_id}", detail={"old": previous, "new": value})
     except sa.exc.IntegrityError:  # another change from the same version landed between our read and our write
         raise changed_meanwhile from None

@@ -52,10 +52,13 @@ def may_decide(role: str) -> bool:
     return role in DECIDERS
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Scope:
-    """Which alerts belong together: the encounter, or without one the patient."""
+    """Which alerts belong together: the encounter, or without one the patient, on one FHIR server (`iss`). A
+    production and a test EHR may both have Patient/p1; their records never meet. Keyword-only, so no caller
+    can leave the server out or put a patient id in its place."""
 
+    iss: str
     patient_id: str
     encounter_id: str | None
 

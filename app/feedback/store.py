@@ -28,8 +28,11 @@ feedback = sa.Table(
     sa.Column("created_at", TS, nullable=False),
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
-    sa.Column("user_ref", sa.Text, nullable=False, index=True),
+    sa.Column("user_ref", sa.Text, nullable=False),
     sa.Column("user_name", sa.Text),  # resolved once at launch (fhirUser's Practitioner), shown instead of the id
+    # The FHIR server the user (and patient) ids belong to: Practitioner/7 on one EHR is not Practitioner/7 on
+    # another, so ownership is (iss, user_ref). Migration 0007.
+    sa.Column("iss", sa.Text, nullable=False),
     sa.Column("role", sa.String(32), nullable=False),
     sa.Column("page", sa.Text),  # the path the user was on, without its query string
     sa.Column("patient_id", sa.String(128)),
@@ -42,6 +45,7 @@ feedback = sa.Table(
     sa.Column("mail_at", TS),
     sa.Column("mail_error", sa.Text),
     sa.Column("submission_id", sa.String(64), unique=True),  # the form's one-time id (NULL: sent without one)
+    sa.Index("ix_feedback_iss_user_ref", "iss", "user_ref"),
 )
 
 feedback_replies = sa.Table(
@@ -107,6 +111,7 @@ class Item:
     kind: str
     text: str
     user_ref: str
+    iss: str
     role: str
     context: Context
     status: str
@@ -150,25 +155,26 @@ def check(kind: str | None, text: str | None) -> tuple[str, str]:
     return kind, text
 
 
-def submit(engine: sa.Engine, *, kind: str | None, text: str | None, user_ref: str, role: str, context: Context,
-           now: datetime, mail_enabled: bool, submission_id: str | None = None, user_name: str | None = None) -> int:
+def submit(engine: sa.Engine, *, kind: str | None, text: str | None, user_ref: str, iss: str, role: str,
+           context: Context, now: datetime, mail_enabled: bool, submission_id: str | None = None,
+           user_name: str | None = None) -> int:
     """Store one piece of feedback and its audit row in one transaction; returns its id.
 
     A form sent again with the same `submission_id` (its first answer was lost) returns the stored one's id.
     Raises Invalid (nothing stored) or SaveFailed (the database refused; nothing stored)."""
     kind, text = check(kind, text)
-    values = dict(created_at=now, kind=kind, text=text, user_ref=user_ref, user_name=_clip(user_name, 200), role=role,
-                  page=_clip(context.page, 512),
-                  patient_id=_clip(context.patient_id), alert_id=_clip(context.alert_id),
+    values = dict(created_at=now, kind=kind, text=text, user_ref=user_ref, user_name=_clip(user_name, 200), iss=iss,
+                  role=role, page=_clip(context.page, 512), patient_id=_clip(context.patient_id),
+                  alert_id=_clip(context.alert_id),
                   model_version=_clip(context.model_version, 64), status="new", status_at=now,
                   mail_status="pending" if mail_enabled else "off", mail_attempts=0, submission_id=submission_id)
     try:
         with engine.begin() as conn:
             new_id = conn.execute(feedback.insert().values(**values)).inserted_primary_key[0]
-            record(conn, at=now, user_ref=user_ref, role=role, patient_id=values["patient_id"],
+            record(conn, at=now, iss=iss, user_ref=user_ref, role=role, patient_id=values["patient_id"],
                    action="feedback_submit", target=f"feedback/{new_id}", detail={"kind": kind})
     except sa.exc.IntegrityError as exc:
-        stored = _already_sent(engine, submission_id, user_ref)
+        stored = _already_sent(engine, submission_id, user_ref, iss)
         if stored is None:
             raise SaveFailed(type(exc).__name__) from exc
         return stored
@@ -177,14 +183,15 @@ def submit(engine: sa.Engine, *, kind: str | None, text: str | None, user_ref: s
     return int(new_id)
 
 
-def _already_sent(engine: sa.Engine, submission_id: str | None, user_ref: str) -> int | None:
+def _already_sent(engine: sa.Engine, submission_id: str | None, user_ref: str, iss: str) -> int | None:
     """The id of this user's feedback sent with this submission id, if there is one."""
     if submission_id is None:
         return None
     try:
         with engine.connect() as conn:
             return conn.execute(sa.select(feedback.c.id).where(feedback.c.submission_id == submission_id,
-                                                               feedback.c.user_ref == user_ref)).scalar()
+                                                               feedback.c.user_ref == user_ref,
+                                                               feedback.c.iss == iss)).scalar()
     except sa.exc.SQLAlchemyError:
         return None
 
@@ -196,7 +203,7 @@ def _reply(row) -> Reply:
 
 def _item(row, replies: tuple[Reply, ...] = (), reply_count: int | None = None) -> Item:
     return Item(id=row["id"], created_at=row["created_at"], kind=row["kind"], text=row["text"],
-                user_ref=row["user_ref"], user_name=row["user_name"], role=row["role"],
+                user_ref=row["user_ref"], user_name=row["user_name"], iss=row["iss"], role=row["role"],
                 context=Context(page=row["page"], patient_id=row["patient_id"], alert_id=row["alert_id"],
                                 model_version=row["model_version"]),
                 status=row["status"], status_at=row["status_at"], mail_status=row["mail_status"],
@@ -270,7 +277,8 @@ def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: st
         raise Invalid({"reply": f"Please keep the reply under {MAX_TEXT} characters (this has {len(text)})."})
     try:
         with engine.begin() as conn:
-            row = conn.execute(sa.select(feedback.c.id, feedback.c.patient_id).where(feedback.c.id == feedback_id)
+            row = conn.execute(sa.select(feedback.c.id, feedback.c.patient_id, feedback.c.iss)
+                               .where(feedback.c.id == feedback_id)
                                .with_for_update()).first()
             if row is None:
                 raise NotFound(f"feedback/{feedback_id}")
@@ -279,7 +287,8 @@ def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: st
                 text=text)).inserted_primary_key[0]
             conn.execute(feedback.update().where(feedback.c.id == feedback_id).values(status="answered",
                                                                                       status_at=now))
-            record(conn, at=now, user_ref=user_ref, role=role, patient_id=row.patient_id, action="feedback_reply",
+            record(conn, at=now, iss=row.iss, user_ref=user_ref, role=role, patient_id=row.patient_id,
+                   action="feedback_reply",
                    target=f"feedback/{feedback_id}", detail={"reply": new_id})
     except sa.exc.SQLAlchemyError as exc:
         raise SaveFailed(type(exc).__name__) from exc
@@ -294,40 +303,42 @@ def set_status(engine: sa.Engine, feedback_id: int, status: str, *, user_ref: st
         raise Invalid({"status": "Choose new, answered or closed."})
     try:
         with engine.begin() as conn:
-            row = conn.execute(sa.select(feedback.c.status, feedback.c.patient_id)
+            row = conn.execute(sa.select(feedback.c.status, feedback.c.patient_id, feedback.c.iss)
                                .where(feedback.c.id == feedback_id).with_for_update()).first()
             if row is None:
                 raise NotFound(f"feedback/{feedback_id}")
             conn.execute(feedback.update().where(feedback.c.id == feedback_id).values(status=status, status_at=now))
-            record(conn, at=now, user_ref=user_ref, role=role, patient_id=row.patient_id, action="feedback_status",
+            record(conn, at=now, iss=row.iss, user_ref=user_ref, role=role, patient_id=row.patient_id,
+                   action="feedback_status",
                    target=f"feedback/{feedback_id}", detail={"old": row.status, "new": status})
     except sa.exc.SQLAlchemyError as exc:
         raise SaveFailed(type(exc).__name__) from exc
     return row.status
 
 
-def unread_answers(engine: sa.Engine, user_ref: str) -> list[Answer]:
-    """Replies to this user's feedback that they have not dismissed, oldest first."""
+def unread_answers(engine: sa.Engine, user_ref: str, iss: str) -> list[Answer]:
+    """Replies to this user's feedback (the user on this FHIR server) that they have not dismissed, oldest first."""
     f, r = feedback, feedback_replies
     query = (sa.select(r, f.c.kind, f.c.created_at.label("asked_at"), f.c.text.label("question"))
              .join(f, f.c.id == r.c.feedback_id)
-             .where(f.c.user_ref == user_ref, r.c.read_at.is_(None)).order_by(r.c.id))
+             .where(f.c.user_ref == user_ref, f.c.iss == iss, r.c.read_at.is_(None)).order_by(r.c.id))
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     return [Answer(reply=_reply(row), kind=row["kind"], asked_at=row["asked_at"], question=row["question"])
             for row in rows]
 
 
-def mark_read(engine: sa.Engine, reply_id: int, *, user_ref: str, role: str, now: datetime) -> bool:
+def mark_read(engine: sa.Engine, reply_id: int, *, user_ref: str, iss: str, role: str, now: datetime) -> bool:
     """The asker dismisses a reply. Only the asker's own replies; False if not theirs or already read."""
     f, r = feedback, feedback_replies
-    owned = sa.select(f.c.id).where(f.c.id == r.c.feedback_id, f.c.user_ref == user_ref).exists()
+    owned = sa.select(f.c.id).where(f.c.id == r.c.feedback_id, f.c.user_ref == user_ref, f.c.iss == iss).exists()
     try:
         with engine.begin() as conn:
             done = conn.execute(r.update().where(r.c.id == reply_id, r.c.read_at.is_(None), owned)
                                 .values(read_at=now)).rowcount
             if done:
-                record(conn, at=now, user_ref=user_ref, role=role, patient_id=None, action="feedback_reply_read",
+                record(conn, at=now, iss=iss, user_ref=user_ref, role=role, patient_id=None,
+                       action="feedback_reply_read",
                        target=f"feedback_reply/{reply_id}")
     except sa.exc.SQLAlchemyError as exc:
         raise SaveFailed(type(exc).__name__) from exc

@@ -36,11 +36,14 @@ def _next_link(bundle: dict) -> object:
     return None
 
 
-def _entries(bundle: dict, kind: str) -> tuple[list[dict], list[str]]:
-    """Resources of a searchset page, and notes for error-level OperationOutcomes the server put in it."""
+def _entries(bundle: dict, kind: str, max_entries: int) -> tuple[list[dict], list[str]]:
+    """Resources of a searchset page, and notes for error-level OperationOutcomes the server put in it. A page
+    with more than `max_entries` entries is refused (we ask for a few hundred; thousands is a broken server)."""
     entries = bundle.get("entry", [])
     if not isinstance(entries, list):
         raise FhirBadResponse(detail=f"{kind} search Bundle.entry is not a list")
+    if len(entries) > max_entries:
+        raise FhirBadResponse(detail=f"{kind} search page has {len(entries)} entries, over the {max_entries} limit")
     resources, notes = [], []
     for entry in entries:
         resource = entry.get("resource") if isinstance(entry, dict) else None
@@ -73,7 +76,7 @@ def search(transport: Transport, resource_type: str, params: dict, *, max_pages:
     pages = 0
     while True:
         pages += 1
-        page, page_notes = _entries(bundle, resource_type)
+        page, page_notes = _entries(bundle, resource_type, transport.max_entries)
         if page_notes:
             complete = False
             notes.extend(n for n in page_notes if n not in notes)

@@ -22,6 +22,8 @@ from urllib.parse import unquote, urlsplit
 
 import requests
 
+from .bounded import BoundedReadError, parse_json, read_body
+from .bounded import install as bound_responses
 from .errors import (
     FhirBadResponse,
     FhirError,
@@ -75,7 +77,12 @@ class StaticToken:
         return "StaticToken(***)"
 
 
-def http_session(environ: dict | None = None) -> requests.Session:
+MAX_RESPONSE_BYTES = 20 * 1024 * 1024
+MAX_ENTRIES_PER_PAGE = 1000
+
+
+def http_session(environ: dict | None = None, *, max_bytes: int = MAX_RESPONSE_BYTES,
+                 seconds: float = 20.0) -> requests.Session:
     """The app's HTTP session for the EHR. requests reads the proxy variables, ~/.netrc and the CA-bundle variables
     from the environment on every request (about 0.5 ms each, with its proxy-bypass checks). Without proxies or a
     netrc there is nothing to look up per request, so the CA bundle (REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE) is
@@ -85,6 +92,8 @@ def http_session(environ: dict | None = None) -> requests.Session:
     # One session serves every user: a cookie one EHR answer sets (a balancer's, a JSESSIONID) must never ride
     # along on another user's requests. Authorization is the bearer token alone.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=()))
+    # Every answer bounded in size and time, none followed to another address (app.fhir.bounded).
+    bound_responses(session, max_bytes=max_bytes, seconds=seconds)
     netrc = environ.get("NETRC") or any((Path.home() / name).exists() for name in (".netrc", "_netrc"))
     if not netrc and not _proxy_variables(environ):
         session.trust_env = False
@@ -169,7 +178,8 @@ class Transport:
                  read_timeout: float = 10.0, time_budget: float = 20.0, max_attempts: int = 4,
                  backoff: float = 0.5, max_backoff: float = 8.0,
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.monotonic,
-                 wallclock: Callable[[], datetime] = _utc_now):
+                 wallclock: Callable[[], datetime] = _utc_now, max_bytes: int = MAX_RESPONSE_BYTES,
+                 max_entries: int = MAX_ENTRIES_PER_PAGE):
         base = base.strip().rstrip("/")
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -181,6 +191,8 @@ class Transport:
         self.max_attempts, self.backoff, self.max_backoff = max(1, max_attempts), backoff, max_backoff
         self.sleep, self.clock, self.wallclock = sleep, clock, wallclock
         self.round_trips = 0
+        # Bounds on each answer: its size (read while it streams in) and, for searches, entries per page.
+        self.max_bytes, self.max_entries = max_bytes, max_entries
         self._last = threading.local()  # per thread: the Patient read beside a search must not move its URL
         self._started: float | None = None
         self._lock = threading.Lock()  # two reads of one page may run at once (searches.fetch_patient_record)
@@ -332,7 +344,8 @@ class Transport:
             self.round_trips += 1
         try:
             resp = self._round_trip(method, url, kind, params=params, data=body, headers=headers, timeout=timeout,
-                                    allow_redirects=False)
+                                    allow_redirects=False, stream=True)
+            self._read(resp, kind)
         except requests.exceptions.ConnectTimeout:
             if not retry_connection:
                 raise FhirUnavailable(detail=f"connect timeout on {method} {kind}, not retried") from None
@@ -418,10 +431,23 @@ class Transport:
         log.info("FHIR GET %s -> 401; token refreshed, retrying once", kind)
         return token
 
+    def _read(self, resp: requests.Response, kind: str) -> None:
+        """Read the streamed body within the size cap and what is left of the time budget (a Patient sent a byte
+        a second must not outlast the budget; a 400 MB one must not fill the worker's memory)."""
+        try:
+            read_body(resp, max_bytes=self.max_bytes, deadline=self._started + self.time_budget, clock=self.clock)
+        except BoundedReadError as exc:
+            if "byte limit" in exc.reason:
+                raise FhirBadResponse(detail=f"{kind}: {exc.reason}") from None
+            raise FhirUnavailable(
+                "The EHR's data service did not finish answering in time, so Sepsis Sentinel cannot show a risk "
+                "score right now. Please try again in a few minutes.",
+                detail=f"{kind}: {exc.reason} (budget {self.time_budget:g} s)") from None
+
     @staticmethod
     def _json_or_none(resp: requests.Response) -> object:
         try:
-            return json.loads(resp.content)
+            return parse_json(resp.content)
         except (ValueError, UnicodeDecodeError):
             return None
 

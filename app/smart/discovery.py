@@ -80,14 +80,14 @@ def discover(iss: str, http: requests.Session, timeout: tuple[float, float], req
         return cached[1]
     try:
         resp = http.get(f"{iss}/.well-known/smart-configuration", headers={"Accept": "application/json"},
-                        timeout=timeout)
+                        timeout=timeout, allow_redirects=False)  # a redirect is an error, never followed
     except requests.RequestException as exc:
         raise DiscoveryFailed(detail=type(exc).__name__) from None
     if resp.status_code != 200:
         raise DiscoveryFailed(detail=f"smart-configuration HTTP {resp.status_code}")
     try:
         doc = resp.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         raise DiscoveryFailed(detail="smart-configuration is not JSON") from None
     if not isinstance(doc, dict):
         raise DiscoveryFailed(detail="smart-configuration is not a JSON object")

@@ -60,6 +60,16 @@ class ContextMissing(LaunchError):
     message = "The EHR did not say which patient is open. Please open Sepsis Sentinel from a patient's chart."
 
 
+class TooManyLaunches(LaunchError):
+    """More launches begun and not finished than the site allows (from this address, or in all): a flood of
+    unauthenticated /launch requests must not fill the database."""
+
+    code = "too_many_launches"
+    status = 429
+    message = ("Too many sign-ins were started from this computer and not finished. Please wait a few minutes, "
+               "then open Sepsis Sentinel again from the patient's chart.")
+
+
 class SessionExpired(LaunchError):
     code = "session_expired"
     status = 401

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 
 import requests
 from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
+from joserfc.errors import BadSignatureError, InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from .errors import IdTokenInvalid
 
 _JWKS_CACHE: dict[str, tuple[float, dict]] = {}  # public keys, cached; refetched once on an unknown kid
 JWKS_CACHE_SECONDS = 3600
+# A signature that fails under a key we hold may mean the EHR replaced the key but kept its kid: the JWKS is
+# fetched again, but at most this often per URI, so forged tokens cannot make us hammer the EHR.
+JWKS_REFETCH_SECONDS = 60
 LEEWAY_SECONDS = 60
 
 
@@ -29,26 +32,36 @@ def _fetch_jwks(uri: str, http: requests.Session, timeout, force: bool) -> dict:
     if cached and not force and time.monotonic() - cached[0] < JWKS_CACHE_SECONDS:
         return cached[1]
     try:
-        resp = http.get(uri, headers={"Accept": "application/json"}, timeout=timeout)
+        resp = http.get(uri, headers={"Accept": "application/json"}, timeout=timeout, allow_redirects=False)
+        if resp.is_redirect:
+            raise requests.TooManyRedirects("JWKS answered with a redirect")  # never followed
         resp.raise_for_status()
         doc = resp.json()
-    except (requests.RequestException, ValueError):
-        raise IdTokenInvalid(detail="JWKS could not be fetched") from None
+    except (requests.RequestException, ValueError, RecursionError) as exc:
+        raise IdTokenInvalid(detail=f"JWKS could not be fetched ({type(exc).__name__})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
         raise IdTokenInvalid(detail="JWKS is malformed")
     _JWKS_CACHE[uri] = (time.monotonic(), doc)
     return doc
 
 
+def _may_refetch(uri: str) -> bool:
+    cached = _JWKS_CACHE.get(uri)
+    return cached is None or time.monotonic() - cached[0] >= JWKS_REFETCH_SECONDS
+
+
 def verify_id_token(id_token: str | None, *, jwks_uri: str | None, issuer: str | None, client_id: str, nonce: str,
-                    http: requests.Session, timeout, now: float | None = None) -> Identity:
-    """Verify and return who the user is. Any failure is IdTokenInvalid; nothing unverified is trusted."""
+                    http: requests.Session, timeout, now: float | None = None, iss: str | None = None) -> Identity:
+    """Verify and return who the user is. Any failure is IdTokenInvalid; nothing unverified is trusted.
+
+    The token's `iss` must be discovery's `issuer`; when discovery names none, the FHIR base the launch began
+    with (`iss`): an id_token from some other issuer that happens to hold a key is never accepted."""
     if not id_token:
         raise IdTokenInvalid(detail="no id_token")
     if not jwks_uri:
         raise IdTokenInvalid(detail="the EHR publishes no jwks_uri")
     token = None
-    for force in (False, True):  # a key rotation shows up as an unknown kid: refetch the JWKS once
+    for force in (False, True):  # a key rotation shows up as an unknown kid (or a kid reused): refetch once
         keys = KeySet.import_key_set(_fetch_jwks(jwks_uri, http, timeout, force))
         try:
             token = jwt.decode(id_token, keys, algorithms=["RS256"])
@@ -56,6 +69,9 @@ def verify_id_token(id_token: str | None, *, jwks_uri: str | None, issuer: str |
         except InvalidKeyIdError:
             if force:
                 raise IdTokenInvalid(detail="signature: no key with this kid") from None
+        except BadSignatureError:
+            if force or not _may_refetch(jwks_uri):
+                raise IdTokenInvalid(detail="signature: bad_signature") from None
         except JoseError as exc:
             raise IdTokenInvalid(detail=f"signature: {exc.error}") from None
         except ValueError:
@@ -66,7 +82,7 @@ def verify_id_token(id_token: str | None, *, jwks_uri: str | None, issuer: str |
         "exp": {"essential": True},
         "sub": {"essential": True},
         "nonce": {"essential": True, "value": nonce},
-        "iss": {"essential": True, "value": issuer} if issuer else {"essential": True},
+        "iss": {"essential": True, "value": issuer or iss} if (issuer or iss) else {"essential": True},
     }
     registry = jwt.JWTClaimsRegistry(now=int(now if now is not None else time.time()), leeway=LEEWAY_SECONDS,
                                      **options)

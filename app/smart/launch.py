@@ -49,7 +49,8 @@ class Launcher:
         # Threads start on first use (after a pre-forking server forks); a read that times out ends on its own.
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="smart-read")
 
-    def begin(self, iss: str | None, launch: str | None, public_url: str) -> tuple[str, str]:
+    def begin(self, iss: str | None, launch: str | None, public_url: str,
+              client: str | None = None) -> tuple[str, str]:
         """Validate iss, discover, store the pending launch; return (authorize URL, browser-binding secret)."""
         iss = check_iss(iss or "", self.options.iss_allowlist, self.options.require_https)
         if launch is not None and not (0 < len(launch) <= 2048):
@@ -59,7 +60,7 @@ class Launcher:
         verifier, nonce = new_pkce_verifier(), secrets.token_urlsafe(24)
         pending = PendingLaunch(iss=iss, launch=launch, code_verifier=verifier, nonce=nonce,
                                 endpoints=config.as_dict())
-        self.store.save_pending(state, browser_secret, pending, self.clock())
+        self.store.save_pending(state, browser_secret, pending, self.clock(), client=client)
         scope = self.reg.ehr_launch_scope if launch else self.reg.standalone_launch_scope
         url = authorize_url(self.reg, config.authorization_endpoint, self.reg.redirect_uri(public_url),
                             scope=scope, state=state, code_verifier=verifier, aud=iss, nonce=nonce, launch=launch)
@@ -73,20 +74,24 @@ class Launcher:
         now = self.clock()
         pending = self.store.consume_pending(state, browser_secret, now)
         if error or not code:
-            raise AuthorizationDenied(detail=f"authorize returned error={str(error)[:40]}")
+            # Only RFC 6749 error-code characters reach the log (section 4.1.2.1: %x20-21 / %x23-5B / %x5D-7E):
+            # a newline in ?error= would otherwise write a forged line into it.
+            shown = "".join(c if c.isalnum() or c in "_-." else "?" for c in str(error or "")[:40])
+            raise AuthorizationDenied(detail=f"authorize returned error={shown}")
         config = SmartConfiguration.from_dict(pending.endpoints)
         tokens = exchange_code(self.reg, config.token_endpoint, self.reg.redirect_uri(public_url), code,
                                pending.code_verifier, self.http, self.options.timeout, now)
         if not tokens.patient:
             raise ContextMissing(detail="token response has no patient")
-        identity = verify_id_token(tokens.id_token, jwks_uri=config.jwks_uri, issuer=config.issuer,
+        identity = verify_id_token(tokens.id_token, jwks_uri=config.jwks_uri, issuer=config.issuer, iss=pending.iss,
                                    client_id=self.reg.client_id, nonce=pending.nonce, http=self.http,
                                    timeout=self.options.timeout, now=now.timestamp())
         # The EHR's style is read beside the user's Practitioner and roles: the launch waits for the slower only.
-        style = self._pool.submit(fetch_style, tokens.smart_style_url, pending.iss, self.http, self.options.timeout)
+        style = self._pool.submit(contextvars.copy_context().run, fetch_style, tokens.smart_style_url, pending.iss,
+                                  self.http, self.options.timeout)
         read = self._reader(pending.iss, tokens.access_token)
         user = resolve_user(identity.fhir_user, pending.iss, read, self.options.roles, fallback_name=identity.name,
-                            read_both=self._at_once(read))
+                            read_both=self._at_once(read), now=now)
         if user.ref.split("/")[0] in PATIENT_FACING:
             raise NotForPatients(detail=f"fhirUser is a {user.ref.split('/')[0]}")
         display = {"need_patient_banner": tokens.need_patient_banner is not False, "style": style.result()}
@@ -117,11 +122,12 @@ class Launcher:
             try:
                 resp = self.http.get(f"{iss}/{path}", params=params, timeout=self.options.timeout,
                                      headers={"Authorization": f"Bearer {access_token}",
-                                              "Accept": "application/fhir+json"})
+                                              "Accept": "application/fhir+json"},
+                                     allow_redirects=False)  # the bearer token never follows a redirect
                 if resp.status_code != 200:
                     return None
                 doc = resp.json()
-            except (requests.RequestException, ValueError):
+            except (requests.RequestException, ValueError, RecursionError):
                 return None
             return doc if isinstance(doc, dict) else None
 

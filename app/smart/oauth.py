@@ -29,6 +29,8 @@ class TokenSet:
     patient: str | None
     encounter: str | None
     id_token: str | None
+    # How long the token lived when issued (expires_in): the refresh margin scales with it (app.smart.tokens).
+    lifetime: timedelta | None = None
     # SMART App Launch 2.0 launch context for the app's display (token response; absent on refresh)
     need_patient_banner: bool | None = None
     smart_style_url: str | None = None
@@ -47,7 +49,7 @@ def _client(reg: Registration, redirect_uri: str | None, http: requests.Session 
     if http is not None:  # share the hardened session's adapters, proxies and instrumentation hooks
         client.mount("https://", http.get_adapter("https://"))
         client.mount("http://", http.get_adapter("http://"))
-        client.hooks["response"] = list(http.hooks["response"])
+        client.hooks["response"] = list(http.hooks["response"])  # incl. app.fhir.bounded: size, time, no redirect
         client.trust_env, client.verify = http.trust_env, http.verify  # see app.fhir.transport.http_session
     return client
 
@@ -86,6 +88,7 @@ def _token_set(token: dict, now: datetime, previous: TokenSet | None = None) -> 
         patient=patient,
         encounter=encounter,
         id_token=token.get("id_token"),
+        lifetime=timedelta(seconds=max(0, expires_in)),
         need_patient_banner=token["need_patient_banner"] if isinstance(token.get("need_patient_banner"), bool)
         else None,
         smart_style_url=token.get("smart_style_url") if isinstance(token.get("smart_style_url"), str) else None,

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from app.db import pending_launches, sessions
 
-from .errors import SessionExpired, StateInvalid
+from .errors import SessionExpired, StateInvalid, TooManyLaunches
 from .oauth import TokenSet
 
 # A session's last use is written at most this often: each write is a commit (an fsync on SQLite) on every
@@ -31,6 +31,14 @@ TOUCH_EVERY = timedelta(minutes=1)
 
 def _hash(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+def _seconds(lifetime: timedelta | None) -> int | None:
+    return None if lifetime is None else int(lifetime.total_seconds())
+
+
+def _lifetime(seconds: int | None) -> timedelta | None:
+    return None if seconds is None else timedelta(seconds=seconds)
 
 
 def new_secret() -> str:
@@ -79,6 +87,7 @@ class Session:
     scope: str
     csrf_secret: str
     token_expires_at: datetime
+    token_lifetime_s: int | None
     created_at: datetime
     expires_at: datetime
     last_seen_at: datetime
@@ -90,6 +99,11 @@ class Session:
     refresh_token_enc: str | None = field(default=None, repr=False, compare=False)
 
     @property
+    def user(self) -> tuple[str, str]:
+        """Who this session is for: the user's reference on its FHIR server (the same id on two EHRs is two people)."""
+        return (self.iss, self.user_ref)
+
+    @property
     def is_provider(self) -> bool:
         return self.role == "provider"
 
@@ -99,16 +113,30 @@ class Session:
 
 class SessionStore:
     def __init__(self, engine: sa.Engine, sealer: Sealer, idle: timedelta, max_age: timedelta,
-                 pending_ttl: timedelta):
+                 pending_ttl: timedelta, pending_per_client: int = 20, pending_max: int = 5000):
         self.engine, self.sealer = engine, sealer
         self.idle, self.max_age, self.pending_ttl = idle, max_age, pending_ttl
+        self.pending_per_client, self.pending_max = pending_per_client, pending_max
 
     # -- pending launches -------------------------------------------------------------------------------
-    def save_pending(self, state: str, browser_secret: str, pending: PendingLaunch, now: datetime) -> None:
+    def save_pending(self, state: str, browser_secret: str, pending: PendingLaunch, now: datetime,
+                     client: str | None = None) -> None:
+        """Store a launch until its callback. At most `pending_per_client` unfinished launches per client address
+        and `pending_max` in all (TooManyLaunches otherwise): /launch needs no sign-in, so it must not be a way
+        to fill the database. Finished and expired launches do not count."""
+        t = pending_launches
+        client_hash = _hash(f"client:{client}") if client else None
         with self.engine.begin() as conn:
-            conn.execute(pending_launches.delete().where(pending_launches.c.expires_at < now))
-            conn.execute(pending_launches.insert().values(
-                state_hash=_hash(state), browser_hash=_hash(browser_secret), iss=pending.iss, launch=pending.launch,
+            conn.execute(t.delete().where(t.c.expires_at < now))
+            waiting = sa.select(sa.func.count()).select_from(t).where(t.c.used_at.is_(None))
+            if client_hash is not None and conn.execute(
+                    waiting.where(t.c.client_hash == client_hash)).scalar() >= self.pending_per_client:
+                raise TooManyLaunches(detail="pending launches per client address at the limit")
+            if conn.execute(waiting).scalar() >= self.pending_max:
+                raise TooManyLaunches(detail="pending launches in all at the limit")
+            conn.execute(t.insert().values(
+                state_hash=_hash(state), browser_hash=_hash(browser_secret), client_hash=client_hash,
+                iss=pending.iss, launch=pending.launch,
                 code_verifier_enc=self.sealer.seal(pending.code_verifier), nonce=pending.nonce,
                 endpoints=pending.endpoints, created_at=now, expires_at=now + self.pending_ttl))
 
@@ -141,8 +169,8 @@ class SessionStore:
             encounter_id=tokens.encounter, user_ref=user_ref, user_name=user_name, role=role, scope=tokens.scope,
             access_token_enc=self.sealer.seal(tokens.access_token),
             refresh_token_enc=self.sealer.seal(tokens.refresh_token), token_expires_at=tokens.expires_at,
-            csrf_secret=new_secret(), created_at=now, last_seen_at=now, expires_at=now + self.max_age,
-            display=display)
+            token_lifetime_s=_seconds(tokens.lifetime), csrf_secret=new_secret(), created_at=now, last_seen_at=now,
+            expires_at=now + self.max_age, display=display)
         session = self._session(values)
         with self.engine.begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.expires_at < now - timedelta(days=1)))
@@ -155,19 +183,27 @@ class SessionStore:
     def _session(row) -> Session:
         return Session(**{k: row[k] for k in Session.__dataclass_fields__})
 
-    def live(self, session_ids: list[str], now: datetime, patient_id: str | None = None) -> list[Session]:
-        """The browser's live sessions, newest first (for `patient_id`, when given). Read-only."""
+    def _all_live(self, session_ids: list[str], now: datetime) -> list[Session]:
         if not session_ids:
             return []
         s = sessions
         hashes = [_hash(i) for i in session_ids[:16]]
         query = sa.select(s).where(s.c.id_hash.in_(hashes), s.c.ended_at.is_(None), s.c.expires_at > now,
                                    s.c.last_seen_at > now - self.idle)
-        if patient_id is not None:
-            query = query.where(s.c.patient_id == patient_id)
         with self.engine.connect() as conn:
-            rows = conn.execute(query.order_by(s.c.created_at.desc())).mappings().all()
+            rows = conn.execute(query.order_by(s.c.created_at.desc(), s.c.id_hash)).mappings().all()
         return [self._session(r) for r in rows]
+
+    def live(self, session_ids: list[str], now: datetime, patient_id: str | None = None) -> list[Session]:
+        """The browser's live sessions, newest first (for `patient_id`, when given). Read-only.
+
+        Only the sessions of the user who launched last count: on a shared workstation, a session another user
+        opened earlier in this browser is never chosen, even if its id is still in the cookie."""
+        found = self._all_live(session_ids, now)
+        if found:
+            user = found[0].user
+            found = [s for s in found if s.user == user]
+        return [s for s in found if patient_id is None or s.patient_id == patient_id]
 
     def find(self, session_ids: list[str], now: datetime, patient_id: str | None = None) -> Session | None:
         """The newest live session among the browser's ids (for `patient_id`, when given); marks it in use (a
@@ -193,7 +229,7 @@ class SessionStore:
         return TokenSet(access_token=self.sealer.unseal(session.access_token_enc),
                         refresh_token=self.sealer.unseal(session.refresh_token_enc),
                         expires_at=session.token_expires_at, scope=session.scope, patient=session.patient_id,
-                        encounter=session.encounter_id, id_token=None)
+                        encounter=session.encounter_id, id_token=None, lifetime=_lifetime(session.token_lifetime_s))
 
     def tokens(self, session: Session) -> TokenSet:
         """The session's tokens as stored now (another request may have refreshed them)."""
@@ -203,7 +239,7 @@ class SessionStore:
         return TokenSet(access_token=self.sealer.unseal(row["access_token_enc"]),
                         refresh_token=self.sealer.unseal(row["refresh_token_enc"]),
                         expires_at=row["token_expires_at"], scope=row["scope"], patient=row["patient_id"],
-                        encounter=row["encounter_id"], id_token=None)
+                        encounter=row["encounter_id"], id_token=None, lifetime=_lifetime(row["token_lifetime_s"]))
 
     def replace_tokens(self, session: Session, old: TokenSet, new: TokenSet) -> bool:
         """Store refreshed tokens unless another request already did (compare-and-set on the old token)."""
@@ -217,8 +253,34 @@ class SessionStore:
             return conn.execute(s.update().where(s.c.id_hash == session.id_hash, s.c.access_token_enc == current)
                                 .values(access_token_enc=self.sealer.seal(new.access_token),
                                         refresh_token_enc=self.sealer.seal(new.refresh_token),
-                                        token_expires_at=new.expires_at)).rowcount == 1
+                                        token_expires_at=new.expires_at,
+                                        token_lifetime_s=_seconds(new.lifetime))).rowcount == 1
 
     def end(self, session: Session, now: datetime) -> None:
         with self.engine.begin() as conn:
             conn.execute(sessions.update().where(sessions.c.id_hash == session.id_hash).values(ended_at=now))
+
+    def end_sessions(self, session_ids: list[str], now: datetime, *, keep_user: tuple[str, str] | None = None,
+                     also: Callable[[sa.Connection, Session], None] | None = None) -> list[Session]:
+        """End the live sessions among `session_ids` (all of them, or those not of `keep_user` = (iss, user_ref))
+        on the server, so a copied cookie cannot bring them back. `also(conn, session)` writes in the same
+        transaction for each one ended (its audit row). Returns the sessions ended."""
+        ending = [s for s in self._all_live(session_ids, now) if keep_user is None or s.user != keep_user]
+        if not ending:
+            return []
+        ended = []
+        with self.engine.begin() as conn:
+            for session in ending:
+                done = conn.execute(sessions.update().where(sessions.c.id_hash == session.id_hash,
+                                                            sessions.c.ended_at.is_(None))
+                                    .values(ended_at=now)).rowcount
+                if done:
+                    ended.append(session)
+                    if also is not None:
+                        also(conn, session)
+        return ended
+
+    def ids_of_user(self, session_ids: list[str], now: datetime, user: tuple[str, str]) -> list[str]:
+        """The ids (as the cookie holds them) of this user's live sessions among `session_ids`, in cookie order."""
+        mine = {s.id_hash for s in self._all_live(session_ids, now) if s.user == user}
+        return [i for i in session_ids if _hash(i) in mine]

@@ -13,6 +13,16 @@ from .registration import Registration
 from .sessions import Session, SessionStore
 
 REFRESH_MARGIN = timedelta(seconds=60)
+MARGIN_SHARE = 4  # ... but never more than a quarter of the token's life
+
+
+def refresh_margin(lifetime: timedelta | None) -> timedelta:
+    """How long before expiry a token is refreshed: a minute, or a quarter of its life if that is shorter. A 60 s
+    token is used for 45 s; a fixed minute would refresh it before its first read (and a refused refresh would end
+    a good launch). Unknown lifetime (a session from before it was recorded): the minute."""
+    if lifetime is None:
+        return REFRESH_MARGIN
+    return min(REFRESH_MARGIN, lifetime / MARGIN_SHARE)
 
 
 class SessionTokens:
@@ -30,7 +40,7 @@ class SessionTokens:
     def access_token(self) -> str:
         with self._lock:
             tokens = self._tokens or self.store.tokens_as_read(self.session)
-            if tokens.expires_at - REFRESH_MARGIN <= self.clock():
+            if tokens.expires_at - refresh_margin(tokens.lifetime) <= self.clock():
                 tokens = self._refresh(tokens)
             self._tokens = tokens
             return tokens.access_token

@@ -49,7 +49,7 @@ def withdraw(patient_id: str, alert_id: int):
 
 def _decide(patient_id: str, alert_id: int, kind: str):
     svc, ctx, now = services(), context(), services().clock()
-    alert = store.for_patient(svc.engine, alert_id, patient_id)
+    alert = store.for_patient(svc.engine, alert_id, ctx.scope)
     if kind == "withdraw" and alert.state != applies_to(kind):
         raise AlreadyDecided(alert, alert.state)  # nothing to withdraw: 409 with where the alert stands
     form = {k: request.form.get(k, "") for k in ("reason", "note", "duration", "until")}

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from flask import Blueprint, abort, g, render_template, request
 
-from app.alerts import orders
+from app.alerts import orders, store
 from app.alerts.errors import AlreadyOrdered, OrderNotPlaced
 from app.bedside import OrderCell, OrderInvalid, bundle_only, clock_text, place_order
 from app.fluid_order import FluidDefaults
@@ -37,7 +37,10 @@ def panel(patient_id: str):
 def _cell(alert_id: int, element: str, *, notice: str | None = None, error: str | None = None,
           choice: str | None = None) -> OrderCell:
     svc, ctx, now = services(), context(), services().clock()
-    record = orders.for_alert(svc.engine, alert_id).get(element)
+    # The alert id comes from the URL: it must be this patient's alert on this EHR before its orders are shown
+    # (AlertNotFound, a 404, otherwise), or enumerating ids would show other patients' orders.
+    alert = store.for_patient(svc.engine, alert_id, ctx.scope)
+    record = orders.for_alert(svc.engine, alert.id, alert.iss).get(element)
     return OrderCell.build(ctx, alert_id, element, record, orderable=record is None or record.retryable(now), now=now,
                            notice=notice, error=error, choice=choice, review=_typed_review())
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import sqlalchemy as sa
 from flask import Flask, g, render_template, request
@@ -20,6 +21,12 @@ log = logging.getLogger(__name__)
 
 
 
+def one_line(value: object) -> str:
+    """A value as it may appear in a log line: control characters escaped (\\n, \\x1b, ...), so text that came
+    from outside (an EHR's answer, a query parameter) can never start a forged line of its own."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: repr(m.group())[1:-1], str(value))
+
+
 def _page(status: int, title: str, message: str, relaunch: bool = True):
     template = "errors/_message.html" if is_htmx() else "errors/page.html"
     return render_template(template, status=status, title=title, message=message, relaunch=relaunch), status
@@ -28,14 +35,14 @@ def _page(status: int, title: str, message: str, relaunch: bool = True):
 def init_app(app: Flask) -> None:
     @app.errorhandler(LaunchError)
     def launch_error(exc: LaunchError):
-        log.warning("launch error: code=%s detail=%s", exc.code, exc.detail)
+        log.warning("launch error: code=%s detail=%s", exc.code, one_line(exc.detail))
         metrics.launch(exc.code)
         return _page(exc.status, getattr(exc, "title", "Sepsis Sentinel could not open"), exc.message,
                      relaunch=getattr(exc, "relaunch", True))
 
     @app.errorhandler(FhirError)
     def fhir_error(exc: FhirError):
-        log.warning("FHIR error: code=%s detail=%s", exc.code, exc.detail)
+        log.warning("FHIR error: code=%s detail=%s", exc.code, one_line(exc.detail))
         if isinstance(exc, FhirUnauthorized):
             return _page(401, "Please open Sepsis Sentinel again",
                          "The EHR no longer accepts this session's access, and it could not be renewed. Open "
@@ -62,7 +69,8 @@ def init_app(app: Flask) -> None:
 
         svc = app.extensions["sentinel"]
         session = g.get("session")
-        record(svc.engine, at=svc.clock(), user_ref=session.user_ref if session else None, role=exc.role,
+        record(svc.engine, at=svc.clock(), iss=session.iss if session else None,
+               user_ref=session.user_ref if session else None, role=exc.role,
                patient_id=session.patient_id if session else None, action=exc.action, outcome="forbidden")
         return _page(403, "Not allowed for your role", f"{roles.why_not(exc.role, exc.action)} Nothing was changed.",
                      relaunch=False)
@@ -90,7 +98,8 @@ def init_app(app: Flask) -> None:
         from app.audit import record
 
         svc, session = app.extensions["sentinel"], g.get("session")
-        record(svc.engine, at=svc.clock(), user_ref=session.user_ref if session else None,
+        record(svc.engine, at=svc.clock(), iss=session.iss if session else None,
+               user_ref=session.user_ref if session else None,
                role=session.role if session else None, patient_id=session.patient_id if session else None,
                action=action, outcome=outcome,
                target=f"alert/{request.view_args['alert_id']}" if "alert_id" in (request.view_args or {}) else None)

@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from app import feedback
 from app.alerts import store as alerts_store
+from app.alerts.errors import AlertNotFound
 from app.alerts.workflow import Scope
 from app.feedback import mail
 
@@ -47,8 +48,14 @@ class FeedbackForm:
 
 
 def local_path(value: str | None) -> str | None:
-    """A path on this app (for `page` and `next`), never another origin; the query string is dropped."""
+    """A path on this app (for `page` and `next`), never another origin; the query string is dropped.
+
+    Any control character or space refuses the path: browsers delete tabs and newlines inside a URL (WHATWG URL
+    standard, "basic URL parser"), so "/<TAB>/evil.example" would become the other origin "//evil.example".
+    """
     value = (value or "").split("?", 1)[0].split("#", 1)[0].strip()
+    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in value):
+        return None
     if not value.startswith("/") or value.startswith("//") or "\\" in value or len(value) > 512:
         return None
     return value
@@ -68,11 +75,21 @@ def capture_context(page: str | None, alert: str | None) -> feedback.Context:
     sessions = svc.store.live(cookie_session_ids(), svc.clock(), patient_id=patient_id) if patient_id else []
     if not sessions:
         patient_id = None  # never record a patient this browser was not launched for
-    alert_id = args.get("alert_id") or (alert or "").strip()[:64] or None
-    if alert_id is None and patient_id:
-        # The patient page shows the newest alert of the launch's scope (encounter, else patient): that one.
-        shown = alerts_store.newest(svc.engine, Scope(patient_id, sessions[0].encounter_id).key)
-        alert_id = shown.id if shown else None
+    alert_id = None
+    if patient_id:
+        scope = Scope(iss=sessions[0].iss, patient_id=patient_id, encounter_id=sessions[0].encounter_id)
+        # An alert id from the page's path or the form counts only if it is an alert of this patient (on this
+        # EHR); otherwise the feedback would point the deployment team at another patient's alert.
+        for candidate in (args.get("alert_id"), (alert or "").strip()[:12]):
+            if alert_id is None and str(candidate or "").isdigit():
+                try:
+                    alert_id = alerts_store.for_patient(svc.engine, int(candidate), scope).id
+                except AlertNotFound:
+                    log.info("feedback: alert field is not an alert of the page's patient; not recorded")
+        if alert_id is None:
+            # The patient page shows the newest alert of the launch's scope (encounter, else patient): that one.
+            shown = alerts_store.newest(svc.engine, scope)
+            alert_id = shown.id if shown else None
     return feedback.Context(page=path, patient_id=patient_id, alert_id=str(alert_id) if alert_id else None,
                             model_version=model_version())
 
@@ -141,7 +158,7 @@ def submit():
     form = _form_from_request()
     htmx = is_htmx()
     try:
-        feedback_id = feedback.submit(svc.engine, kind=form.kind, text=form.text, user_ref=s.user_ref,
+        feedback_id = feedback.submit(svc.engine, kind=form.kind, text=form.text, user_ref=s.user_ref, iss=s.iss,
                                       user_name=s.user_name, role=s.role,
                                       context=form.context, now=svc.clock(), submission_id=submission_id(),
                                       mail_enabled=mail.MailSettings.from_settings(svc.settings).enabled)
@@ -167,7 +184,7 @@ def _own(feedback_id: int) -> feedback.Item:
         item = feedback.get(services().engine, feedback_id)
     except feedback.NotFound:
         abort(404)
-    if item.user_ref != g.session.user_ref:
+    if item.user_ref != g.session.user_ref or item.iss != g.session.iss:
         abort(404)
     return item
 
@@ -196,7 +213,7 @@ def answer_notices():
         if session is None:
             return []
         try:
-            return feedback.unread_answers(services().engine, session.user_ref)
+            return feedback.unread_answers(services().engine, session.user_ref, session.iss)
         except Exception:  # a page (even an error page) must render when the database is unwell
             log.exception("answers for the notice could not be read")
             return []
@@ -209,9 +226,10 @@ def answer_notices():
 def mark_read(reply_id: int):
     """The asker dismisses an answer. htmx: the notice again (fewer answers); otherwise back to their page."""
     svc, s = services(), g.session
-    feedback.mark_read(svc.engine, reply_id, user_ref=s.user_ref, role=s.role, now=svc.clock())
+    feedback.mark_read(svc.engine, reply_id, user_ref=s.user_ref, iss=s.iss, role=s.role, now=svc.clock())
     if is_htmx():
-        return render_template("feedback/_answers.html", answers=feedback.unread_answers(svc.engine, s.user_ref))
+        return render_template("feedback/_answers.html", answers=feedback.unread_answers(svc.engine, s.user_ref,
+                                                                                          s.iss))
     back = local_path(request.form.get("next")) or url_for("patient.page", patient_id=s.patient_id)
     return redirect(back, code=303)
 

@@ -15,4 +15,5 @@ def transport_for(session: Session) -> Transport:
     tokens = SessionTokens(svc.store, session, svc.registration, svc.http,
                            (st.fhir_connect_timeout, st.fhir_read_timeout), svc.clock)
     return Transport(session.iss, tokens, session=svc.http, connect_timeout=st.fhir_connect_timeout,
-                     read_timeout=st.fhir_read_timeout, time_budget=st.fhir_time_budget)
+                     read_timeout=st.fhir_read_timeout, time_budget=st.fhir_time_budget,
+                     max_bytes=st.fhir_max_response_bytes, max_entries=st.fhir_max_entries_per_page)

@@ -46,10 +46,19 @@ def cookie_kwargs(max_age: int | None) -> dict:
                 partitioned=secure, path="/")
 
 
-def add_session_cookie(response, session_id: str) -> None:
-    ids = [session_id] + [i for i in cookie_session_ids() if i != session_id]
+def add_session_cookie(response, session_id: str, others: list[str] | None = None) -> None:
+    """The cookie after a launch: the new session first, then `others` (the same user's other open charts;
+    by default every id the cookie held)."""
+    others = cookie_session_ids() if others is None else others
+    ids = [session_id] + [i for i in others if i != session_id]
     response.set_cookie(SESSION_COOKIE, ".".join(ids[:MAX_SESSIONS]),
                         **cookie_kwargs(services().settings.session_max_hours * 3600))
+
+
+def delete_cookie(response, name: str) -> None:
+    kwargs = cookie_kwargs(None)  # deleted with the attributes it was set with (Partitioned included)
+    del kwargs["max_age"]
+    response.delete_cookie(name, **kwargs)
 
 
 def is_htmx() -> bool:

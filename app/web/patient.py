@@ -62,7 +62,7 @@ def submission_id() -> str | None:
 def audit(action: str, *, outcome: str = "ok", target: str | None = None, detail: dict | None = None) -> None:
     """One audit row for the current user and patient: ids, counts and codes only."""
     svc, s = services(), g.session
-    record(svc.engine, at=svc.clock(), user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action=action,
+    record(svc.engine, at=svc.clock(), iss=s.iss, user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action=action,
            outcome=outcome, target=target, detail=detail)
 
 
@@ -133,7 +133,7 @@ def page(patient_id: str):
 def headline(patient_id: str):
     """The headline alone (database only): what the page shows after a decision."""
     svc, ctx = services(), context()
-    panel = headline_panel(ctx, svc.clock(), store.newest(svc.engine, ctx.scope.key))
+    panel = headline_panel(ctx, svc.clock(), store.newest(svc.engine, ctx.scope))
     return render_template("patient/_headline.html", headline=panel)
 
 
@@ -171,7 +171,7 @@ def submit_screening(patient_id: str):
         if not is_htmx():
             return page_with(422, screening=panel)
         return render_template("patient/_screening.html", screening=panel), 422
-    alert = store.newest(svc.engine, ctx.scope.key)
+    alert = store.newest(svc.engine, ctx.scope)
     saved, replayed = screenings.save(svc.engine, ctx.scope, data, ctx.actor, sid, now, alert.id if alert else None)
     audit("submit_screening", outcome="replayed" if replayed else "ok", target=f"nurse_screening/{saved.id}")
     if not is_htmx():

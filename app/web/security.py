@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .guards import CsrfRejected, cookie_session_ids, csrf_token_from_request, services
 
@@ -12,6 +13,11 @@ CSRF_EXEMPT: set[str] = set()
 
 def init_app(app: Flask) -> None:
     settings = app.extensions["sentinel"].settings
+    if settings.proxy_hops:
+        # The client address from X-Forwarded-For, trusting exactly the configured proxies (more hops would let a
+        # client choose its own address). Only the address: redirect URIs come from SENTINEL_PUBLIC_URL.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.proxy_hops, x_proto=0, x_host=0, x_port=0,
+                                x_prefix=0)
     csp = "; ".join([
         "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data:",
         "connect-src 'self'", "form-action 'self'", "base-uri 'none'", "object-src 'none'",

@@ -98,8 +98,14 @@ def _site_threshold(card: dict | None):
     default = (card or {}).get("threshold", {}).get("value")
     if default is None:
         return None, []
-    engine = services().engine
-    return thresholds.current(engine, float(default)), thresholds.history(engine)
+    svc, session = services(), g.get("session")
+    # Thresholds are per EHR: the launched one's, or without a launch the only allow-listed one's. With several
+    # EHRs and no launch, the model card's threshold (what applies until a site sets its own).
+    listed = {i.rstrip("/") for i in svc.settings.iss_allowlist}
+    iss = session.iss if session else (next(iter(listed)) if len(listed) == 1 else None)
+    if iss is None:
+        return thresholds.SiteThreshold(value=float(default), version=0, set_by=None, set_at=None, reason=None), []
+    return thresholds.current(svc.engine, float(default), iss=iss), thresholds.history(svc.engine, iss=iss)
 
 
 @bp.get("")

@@ -83,13 +83,14 @@ def build(chosen: str | None = None, **form) -> Tuning:
     svc = services()
     card = current_card()
     default = default_threshold()
-    current = thresholds.current(svc.engine, default) if default is not None else None
+    iss = g.session.iss
+    current = thresholds.current(svc.engine, default, iss=iss) if default is not None else None
     available = (card or {}).get("operating_points") or {}
     if chosen not in available or not available.get(chosen):
         chosen = next((k for k in SETS if available.get(k)), None)
     points = list(available.get(chosen) or [])
     tuning = Tuning(card=card, chosen_set=chosen, points=points, current=current,
-                    history=thresholds.history(svc.engine), default=default, **form)
+                    history=thresholds.history(svc.engine, iss=iss), default=default, **form)
     if not tuning.value and current is not None:
         tuning.value = f"{current.value:g}"
     tuning.charts = charts_for(points, current.value if current else None, default) if points else []
@@ -130,7 +131,7 @@ def set_threshold():
                               errors={"value": "Enter the threshold as a number between 0 and 1, e.g. 0.08."}), 422)
     card = current_card() or {}
     try:
-        thresholds.set_threshold(svc.engine, value=value, default=default, expected_version=expected,
+        thresholds.set_threshold(svc.engine, iss=s.iss, value=value, default=default, expected_version=expected,
                                  model_version=card.get("model", {}).get("version", "unknown"),
                                  user_ref=s.user_ref, user_name=s.user_name, role=s.role, reason=reason,
                                  now=svc.clock())

@@ -23,7 +23,8 @@ from app.model import Measurement
 
 from .builders import NOW, m, risk
 
-SCOPE = Scope("demo-1", "demo-1-icu")
+ISS = "https://ehr.example.org/fhir"
+SCOPE = Scope(iss=ISS, patient_id="demo-1", encounter_id="demo-1-icu")
 DR_A = Actor("Practitioner/a", "Dr A", "provider")
 DR_B = Actor("Practitioner/b", "Dr B", "provider")
 SEPTIC = [m("sbp", 82, 1), m("heart_rate", 118, 1)]
@@ -61,7 +62,7 @@ def test_care_unit_is_looked_up_only_when_raising(engine):
     calls = []
     sync(engine, unit=lambda: calls.append(1) or "")
     sync(engine, unit=lambda: calls.append(1) or "")
-    assert len(calls) == 1 and store.newest(engine, SCOPE.key).care_unit == "unknown"
+    assert len(calls) == 1 and store.newest(engine, SCOPE).care_unit == "unknown"
 
 
 def test_two_chart_opens_at_once_make_one_alert(engine):
@@ -163,9 +164,9 @@ def test_a_pause_hides_until_it_ends_and_comes_back_only_if_the_criteria_still_h
 
 def test_an_alert_belongs_to_its_patient(engine):
     alert = sync(engine)
-    assert store.for_patient(engine, alert.id, "demo-1").id == alert.id
+    assert store.for_patient(engine, alert.id, SCOPE).id == alert.id
     with pytest.raises(AlertNotFound):
-        store.for_patient(engine, alert.id, "someone-else")
+        store.for_patient(engine, alert.id, Scope(iss=ISS, patient_id="someone-else", encounter_id=None))
 
 
 def test_screening_is_saved_once_per_submission(engine):
@@ -190,37 +191,38 @@ def test_screening_validation_names_each_field():
 def test_orders_one_per_element_replay_safe_and_a_failed_one_can_be_retried(engine):
     alert = sync(engine)
     what = orders.ORDERABLES["lactate"]
-    first = orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-1", NOW)
+    first = orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-1", NOW, iss=ISS)
     assert first.send and first.order.status == orders.SENDING
-    replay = orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-1", NOW)
+    replay = orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-1", NOW, iss=ISS)
     assert not replay.send and replay.order.id == first.order.id
     with pytest.raises(AlreadyOrdered):
-        orders.begin(engine, alert.id, "lactate", what, None, DR_B, "o-2", NOW)
+        orders.begin(engine, alert.id, "lactate", what, None, DR_B, "o-2", NOW, iss=ISS)
     orders.failed(engine, first.order, "fhir_unavailable")
-    retry = orders.begin(engine, alert.id, "lactate", what, None, DR_B, "o-3", NOW + timedelta(minutes=1))
+    retry = orders.begin(engine, alert.id, "lactate", what, None, DR_B, "o-3", NOW + timedelta(minutes=1), iss=ISS)
     assert retry.send and retry.order.identifier == first.order.identifier and retry.order.requested_by_name == "Dr B"
     done = orders.placed(engine, retry.order, "sr-1", NOW)
     assert done.reference == "ServiceRequest/sr-1"
     with pytest.raises(AlreadyOrdered):
-        orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-4", NOW)
-    assert orders.for_alert(engine, alert.id)["lactate"].status == orders.PLACED
+        orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-4", NOW, iss=ISS)
+    assert orders.for_alert(engine, alert.id, ISS)["lactate"].status == orders.PLACED
 
 
 def test_a_submission_id_answers_only_for_its_own_order(engine):
     alert = sync(engine)
-    orders.begin(engine, alert.id, "lactate", orders.ORDERABLES["lactate"], None, DR_A, "o-1", NOW)
+    orders.begin(engine, alert.id, "lactate", orders.ORDERABLES["lactate"], None, DR_A, "o-1", NOW, iss=ISS)
     with pytest.raises(SubmissionTaken):  # the same form id on another element: not "already placed"
-        orders.begin(engine, alert.id, "blood_cultures", orders.ORDERABLES["blood_cultures"], None, DR_A, "o-1", NOW)
-    assert set(orders.for_alert(engine, alert.id)) == {"lactate"}
+        orders.begin(engine, alert.id, "blood_cultures", orders.ORDERABLES["blood_cultures"], None, DR_A, "o-1", NOW,
+                     iss=ISS)
+    assert set(orders.for_alert(engine, alert.id, ISS)) == {"lactate"}
 
 
 def test_an_interrupted_order_can_be_taken_over_after_a_while(engine):
     alert = sync(engine)
     what = orders.ORDERABLES["fluids"]
-    orders.begin(engine, alert.id, "fluids", what, 2100, DR_A, "o-1", NOW)
+    orders.begin(engine, alert.id, "fluids", what, 2100, DR_A, "o-1", NOW, iss=ISS)
     with pytest.raises(AlreadyOrdered):
-        orders.begin(engine, alert.id, "fluids", what, 2100, DR_B, "o-2", NOW + timedelta(seconds=30))
-    assert orders.begin(engine, alert.id, "fluids", what, 2100, DR_B, "o-2", NOW + timedelta(minutes=5)).send
+        orders.begin(engine, alert.id, "fluids", what, 2100, DR_B, "o-2", NOW + timedelta(seconds=30), iss=ISS)
+    assert orders.begin(engine, alert.id, "fluids", what, 2100, DR_B, "o-2", NOW + timedelta(minutes=5), iss=ISS).send
 
 
 def test_order_resource_is_a_draft_proposal_for_patient_and_encounter_by_the_user():
@@ -238,7 +240,7 @@ def test_order_resource_is_a_draft_proposal_for_patient_and_encounter_by_the_use
 
 
 def test_without_an_encounter_alerts_are_scoped_to_the_patient_and_held_back_72_hours(engine):
-    scope = Scope("demo-1", None)
+    scope = Scope(iss=ISS, patient_id="demo-1", encounter_id=None)
 
     def load(now):
         ms = [Measurement("sbp", 82, now - timedelta(hours=1))]
@@ -282,3 +284,21 @@ def test_only_a_confirmed_alert_can_be_withdrawn(engine):
     with pytest.raises(AlreadyDecided):
         store.decide(engine, alert.id, Decision("withdraw", reason="mistake"), DR_A, "w-2", NOW)
     assert store.get(engine, alert.id).state == DISMISSED
+def test_two_ehrs_with_the_same_patient_id_keep_separate_alerts_screenings_and_orders(engine):
+    """A production and a test EHR both have Patient/demo-1 in encounter demo-1-icu: nothing is shared."""
+    test_ehr = Scope(iss="https://test-ehr.example.org/fhir", patient_id="demo-1", encounter_id="demo-1-icu")
+    prod = sync(engine)
+    test = store.sync(engine, test_ehr, verdict(), NOW, threshold_version=0, measurements=SEPTIC,
+                      care_unit=lambda: "Location/micu")
+    assert prod.id != test.id and (prod.iss, test.iss) == (ISS, test_ehr.iss) and test.seq == 1
+    store.decide(engine, prod.id, Decision("confirm"), DR_A, "d-1", NOW)
+    assert store.newest(engine, test_ehr).state == ACTIVE  # the other EHR's alert is untouched
+    with pytest.raises(AlertNotFound):  # an alert id of one EHR never answers for the same patient on another
+        store.for_patient(engine, prod.id, test_ehr)
+    data = screening.ScreeningInput("lung", None, "no", None)
+    screening.save(engine, SCOPE, data, Actor("Practitioner/n", "N", "nurse"), "scr-1", NOW, prod.id)
+    assert screening.latest(engine, SCOPE).infection_source == "lung"
+    assert screening.latest(engine, test_ehr) is None
+    orders.begin(engine, prod.id, "lactate", orders.ORDERABLES["lactate"], None, DR_A, "o-1", NOW, iss=ISS)
+    assert set(orders.for_alert(engine, prod.id, ISS)) == {"lactate"}
+    assert orders.for_alert(engine, prod.id, test_ehr.iss) == {}

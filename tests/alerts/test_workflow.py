@@ -22,8 +22,8 @@ from app.alerts.workflow import (
 
 from .builders import NOW
 
-ENC = Scope("p1", "e1")
-NO_ENC = Scope("p1", None)
+ENC = Scope(iss="https://ehr.example.org/fhir", patient_id="p1", encounter_id="e1")
+NO_ENC = Scope(iss="https://ehr.example.org/fhir", patient_id="p1", encounter_id=None)
 
 
 def local(dt):

@@ -53,3 +53,17 @@ def text_of(html: str) -> str:
 
 def ehr_orders(ehr, patient_id: str, rtype: str) -> list[dict]:
     return state.of(ehr).store.in_compartment(patient_id, rtype)
+
+
+def scope_of(app, patient_id: str, encounter_id: str | None = None):
+    """The alert scope the app keys a launched patient's records by: its (only) allow-listed EHR, the patient and
+    the encounter (the sandbox's demo encounters are "<patient>-icu")."""
+    from app.alerts.workflow import Scope
+
+    iss = app.extensions["sentinel"].settings.iss_allowlist[0].rstrip("/")
+    return Scope(iss=iss, patient_id=patient_id,
+                 encounter_id=f"{patient_id}-icu" if encounter_id is None else encounter_id or None)
+
+
+def iss_of(app) -> str:
+    return app.extensions["sentinel"].settings.iss_allowlist[0].rstrip("/")

@@ -14,6 +14,8 @@ from app import feedback
 from app.audit import entries
 from app.cli import main
 
+EHR = "https://ehr.example.org/fhir"  # the FHIR server the users belong to
+
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
@@ -25,7 +27,7 @@ def env(monkeypatch, database_url, engine):
 
 
 def ask(engine, text="Why did this alert?", kind="question", mail_enabled=False):
-    return feedback.submit(engine, kind=kind, text=text, user_ref="Practitioner/nurse", role="nurse",
+    return feedback.submit(engine, kind=kind, text=text, user_ref="Practitioner/nurse", iss=EHR, role="nurse",
                            context=feedback.Context(page="/patients/p1", patient_id="p1"), now=NOW,
                            mail_enabled=mail_enabled)
 
@@ -62,7 +64,7 @@ def test_answer_reaches_the_asker_and_can_close(env, engine, capsys):
     item = feedback.get(engine, a)
     assert item.status == "closed" and item.replies[0].text == "It was the lactate."
     assert item.replies[0].by_user_ref == "jo"
-    [answer] = feedback.unread_answers(engine, "Practitioner/nurse")
+    [answer] = feedback.unread_answers(engine, "Practitioner/nurse", EHR)
     assert answer.reply.text == "It was the lactate."
     assert [e["action"] for e in entries(engine) if e["user_ref"] == "jo"] == ["feedback_status", "feedback_reply"]
 

@@ -8,6 +8,8 @@ from app import feedback
 from app.audit import entries
 from app.feedback import mail
 
+EHR = "https://ehr.example.org/fhir"  # the FHIR server the users belong to
+
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 SECRET_TEXT = "Mrs Holloway in bed 4 had lactate 4.1"
 
@@ -15,7 +17,7 @@ SECRET_TEXT = "Mrs Holloway in bed 4 had lactate 4.1"
 def ask(engine, kind="question"):
     context = feedback.Context(page="/patients/demo-102421", patient_id="demo-102421", alert_id="17",
                                model_version="m1")
-    return feedback.submit(engine, kind=kind, text=SECRET_TEXT, user_ref="Practitioner/nurse", role="nurse",
+    return feedback.submit(engine, kind=kind, text=SECRET_TEXT, user_ref="Practitioner/nurse", iss=EHR, role="nurse",
                            context=context, now=NOW, mail_enabled=True)
 
 

@@ -10,6 +10,8 @@ from app.audit import entries
 
 from .smtp import refuse_writes_to
 
+EHR = "https://ehr.example.org/fhir"  # the FHIR server the users belong to
+
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 NURSE = "Practitioner/nurse"
 TEAM = "Practitioner/deployment"
@@ -18,7 +20,7 @@ CONTEXT = feedback.Context(page="/patients/demo-102421", patient_id="demo-102421
 
 
 def ask(engine, text="Why did this patient alert?", kind="question", user=NURSE, role="nurse", at=NOW, context=CONTEXT):
-    return feedback.submit(engine, kind=kind, text=text, user_ref=user, role=role, context=context, now=at,
+    return feedback.submit(engine, kind=kind, text=text, user_ref=user, iss=EHR, role=role, context=context, now=at,
                            mail_enabled=True)
 
 
@@ -35,8 +37,8 @@ def test_submission_is_stored_with_its_context_and_audited(engine):
 
 
 def test_without_mail_configured_the_delivery_is_off_not_pending(engine):
-    fid = feedback.submit(engine, kind="problem", text="x", user_ref=NURSE, role="nurse", context=feedback.Context(),
-                          now=NOW, mail_enabled=False)
+    fid = feedback.submit(engine, kind="problem", text="x", user_ref=NURSE, iss=EHR, role="nurse",
+                          context=feedback.Context(), now=NOW, mail_enabled=False)
     assert feedback.get(engine, fid).mail_status == "off"
 
 
@@ -44,7 +46,7 @@ def test_without_mail_configured_the_delivery_is_off_not_pending(engine):
                                                (None, None, "kind"), ("question", "x" * 4001, "text")])
 def test_invalid_submissions_say_which_field_and_store_nothing(engine, kind, text, field):
     with pytest.raises(feedback.Invalid) as err:
-        feedback.submit(engine, kind=kind, text=text, user_ref=NURSE, role="nurse", context=CONTEXT, now=NOW,
+        feedback.submit(engine, kind=kind, text=text, user_ref=NURSE, iss=EHR, role="nurse", context=CONTEXT, now=NOW,
                         mail_enabled=True)
     assert field in err.value.errors
     assert feedback.listing(engine) == []
@@ -85,9 +87,9 @@ def test_a_reply_answers_the_item_and_reaches_only_the_asker(engine):
     item = feedback.get(engine, fid)
     assert item.status == "answered" and item.reply_count == 1 and item.replies[0].text == "The lactate of 4.1 drove it."
     assert feedback.get(engine, other).status == "new"
-    [answer] = feedback.unread_answers(engine, NURSE)
+    [answer] = feedback.unread_answers(engine, NURSE, EHR)
     assert (answer.reply.id, answer.question, answer.kind) == (r.id, "Why did this patient alert?", "question")
-    assert feedback.unread_answers(engine, "Practitioner/provider") == []
+    assert feedback.unread_answers(engine, "Practitioner/provider", EHR) == []
     [audit] = entries(engine, action="feedback_reply")
     assert audit["user_ref"] == TEAM and audit["target"] == f"feedback/{fid}"
     assert [i.reply_count for i in feedback.listing(engine)] == [0, 1]
@@ -96,11 +98,11 @@ def test_a_reply_answers_the_item_and_reaches_only_the_asker(engine):
 def test_only_the_asker_can_dismiss_a_reply_and_only_once(engine):
     fid = ask(engine)
     r = feedback.reply(engine, fid, text="Answer", user_ref=TEAM, role="deployment", now=NOW)
-    assert not feedback.mark_read(engine, r.id, user_ref="Practitioner/provider", role="provider", now=NOW)
-    assert feedback.unread_answers(engine, NURSE) != []
-    assert feedback.mark_read(engine, r.id, user_ref=NURSE, role="nurse", now=NOW)
-    assert not feedback.mark_read(engine, r.id, user_ref=NURSE, role="nurse", now=NOW)
-    assert feedback.unread_answers(engine, NURSE) == []
+    assert not feedback.mark_read(engine, r.id, iss=EHR, user_ref="Practitioner/provider", role="provider", now=NOW)
+    assert feedback.unread_answers(engine, NURSE, EHR) != []
+    assert feedback.mark_read(engine, r.id, iss=EHR, user_ref=NURSE, role="nurse", now=NOW)
+    assert not feedback.mark_read(engine, r.id, iss=EHR, user_ref=NURSE, role="nurse", now=NOW)
+    assert feedback.unread_answers(engine, NURSE, EHR) == []
     assert len(entries(engine, action="feedback_reply_read")) == 1
 
 
@@ -154,3 +156,13 @@ def test_deleting_an_item_deletes_its_replies(engine):
         conn.execute(feedback.feedback.delete().where(feedback.feedback.c.id == fid))
     with engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(feedback.feedback_replies)).scalar() == 0
+
+
+def test_a_reply_is_marked_read_only_by_its_asker_on_the_asker_s_ehr(engine):
+    fid = ask(engine)
+    r = feedback.reply(engine, fid, text="Because of the lactate.", user_ref="Practitioner/team", role="deployment",
+                       now=NOW)
+    other_ehr = "https://test-ehr.example.org/fhir"  # the same Practitioner id on another EHR is someone else
+    assert feedback.unread_answers(engine, NURSE, other_ehr) == []
+    assert not feedback.mark_read(engine, r.id, iss=other_ehr, user_ref=NURSE, role="nurse", now=NOW)
+    assert feedback.mark_read(engine, r.id, iss=EHR, user_ref=NURSE, role="nurse", now=NOW)

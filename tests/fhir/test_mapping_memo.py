@@ -35,3 +35,14 @@ def test_the_memo_is_bounded(monkeypatch):
     for value in range(40, 60):
         map_observation(obs("8867-4", value, "/min"), patient_id=PATIENT, now=NOW)
     assert len(mapping._memo) <= 5
+
+
+def test_the_memo_is_keyed_by_the_fhir_server_too():
+    """The same Observation JSON read from two EHRs: its absolute subject names one of them only. A memo keyed
+    by content and patient alone would answer for the second server with the first server's verdict."""
+    prod, test = "https://ehr.example.org/fhir", "https://test-ehr.example.org/fhir"
+    o = obs("8867-4", 88, "/min")
+    o["subject"] = {"reference": f"{prod}/Patient/{PATIENT}"}
+    assert isinstance(map_observation(o, patient_id=PATIENT, now=NOW, base=prod)[0], Mapped)
+    other = map_observation(o, patient_id=PATIENT, now=NOW, base=test)[0]
+    assert isinstance(other, Rejected) and other.reason == "about another patient"

@@ -86,3 +86,36 @@ def test_key_rotation_refetches_the_jwks_once(keys, _jwks):
                        {"iss": ISSUER, "sub": "u", "aud": "sepsis-sentinel", "exp": int(time.time()) + 60,
                         "nonce": "n1", "fhirUser": "Practitioner/1"}, rotated)
     assert verify(token).subject == "u"
+
+
+def test_without_an_issuer_in_discovery_the_token_must_come_from_the_launchs_fhir_base(keys):
+    with pytest.raises(IdTokenInvalid) as err:
+        verify(make(keys[0], iss="https://attacker.example"), issuer=None, iss=ISSUER)
+    assert "iss" in err.value.detail
+    assert verify(make(keys[0]), issuer=None, iss=ISSUER).subject == "u1"
+
+
+def _later(monkeypatch, seconds):
+    start = time.monotonic()
+    monkeypatch.setattr(idtoken.time, "monotonic", lambda: start + seconds)
+
+
+def test_a_key_replaced_under_the_same_kid_is_picked_up_by_a_refetch(keys, _jwks, monkeypatch):
+    verify(make(keys[0]))  # caches the JWKS with the old key "good"
+    _jwks.replace(responses.GET, JWKS, json=KeySet([keys[1]]).as_dict(private=False))  # new key, same kid
+    _later(monkeypatch, idtoken.JWKS_REFETCH_SECONDS + 1)
+    assert verify(make(keys[1])).subject == "u1"  # before: refused, "bad_signature", until the cache expired
+
+
+def test_bad_signatures_refetch_the_jwks_at_most_once_a_minute(keys, _jwks, monkeypatch):
+    verify(make(keys[0]))
+    fetched = len(_jwks.calls)
+    for _ in range(3):  # forged tokens in a burst: the cache is fresh, the EHR is not asked again
+        with pytest.raises(IdTokenInvalid, match="could not be verified"):
+            verify(make(keys[1]))
+    assert len(_jwks.calls) == fetched
+    _later(monkeypatch, idtoken.JWKS_REFETCH_SECONDS + 1)
+    for _ in range(3):
+        with pytest.raises(IdTokenInvalid):
+            verify(make(keys[1]))
+    assert len(_jwks.calls) == fetched + 1

@@ -15,6 +15,8 @@ from app import feedback
 from app.alerts.store import alerts
 from tests.test_metrics import NOW, ROWS
 
+EHR = "https://ehr.example.org/fhir"  # the FHIR server the users belong to
+
 QUIET = "demo-108289"  # a non-septic demo patient: opening the chart raises no alert of its own
 STATE = {"confirmed": "confirmed", "dismissed": "dismissed", None: "active"}
 
@@ -24,7 +26,8 @@ def store_alerts(engine, now: datetime) -> None:
     with engine.begin() as conn:
         for i, r in enumerate(ROWS):
             conn.execute(alerts.insert().values(
-                scope_key=f"Encounter/e{i}", seq=1, patient_id=f"p{i}", care_unit=r.care_unit,
+                iss=EHR, scope_key=f"Encounter/e{i}", seq=1, patient_id=f"p{i}",
+                care_unit=r.care_unit,
                 raised_at=r.raised_at + shift, state=STATE[r.decision], state_at=r.raised_at + shift,
                 probability=0.4, threshold=0.08, threshold_version=0, model_version="m", signs=[], measurements=[],
                 first_action_at=r.first_action_at + shift if r.first_action_at else None, decision=r.decision,
@@ -35,7 +38,7 @@ def store_alerts(engine, now: datetime) -> None:
 def stored(app):
     svc = app.extensions["sentinel"]
     store_alerts(svc.engine, svc.clock())
-    feedback.submit(svc.engine, kind="problem", text="x", user_ref="Practitioner/nurse", role="nurse",
+    feedback.submit(svc.engine, kind="problem", text="x", user_ref="Practitioner/nurse", iss=EHR, role="nurse",
                     context=feedback.Context(), now=svc.clock(), mail_enabled=False)
     return svc
 

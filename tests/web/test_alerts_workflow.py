@@ -12,7 +12,7 @@ import pytest
 from app.alerts import store
 from app.audit import entries
 from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import Clock, alert_id_of, csrf_of, ehr_orders, hx, sid, text_of
+from tests.alerts.web_helpers import Clock, alert_id_of, csrf_of, ehr_orders, hx, scope_of, sid, text_of
 
 SEPTIC = "demo-102421"
 OTHER = "demo-108952"
@@ -121,7 +121,7 @@ def test_two_providers_at_once_the_second_sees_the_first_decision(launch, engine
     assert plain.status_code == 303 and plain.headers["Location"].endswith("notice=conflict")
 
 
-def test_dismiss_needs_a_reason_422_keeps_the_note_then_the_alert_never_returns(launch, engine):
+def test_dismiss_needs_a_reason_422_keeps_the_note_then_the_alert_never_returns(launch, engine, app):
     provider, token, alert_id = opened(launch, "provider")
     bad = decide(provider, token, alert_id, "dismiss", note="ICU team aware")
     html = bad.get_data(as_text=True)
@@ -132,7 +132,7 @@ def test_dismiss_needs_a_reason_422_keeps_the_note_then_the_alert_never_returns(
     reopened = launch("provider", SEPTIC).page.get_data(as_text=True)
     assert 'id="active-alert"' not in reopened and 'data-state="dismissed"' in reopened
     assert "Other (say why below) (\"ICU team aware\")" in text_of(reopened)
-    assert store.newest(engine, SCOPE).id == alert_id
+    assert store.newest(engine, scope_of(app, SEPTIC)).id == alert_id
 
 
 def test_pause_hides_the_alert_until_the_pause_ends_then_it_returns_while_criteria_hold(launch, engine, clock):

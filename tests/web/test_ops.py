@@ -70,7 +70,8 @@ def test_readyz_fails_when_a_migration_is_pending(app):
     engine = app.extensions["sentinel"].engine
     script = ScriptDirectory.from_config(db._alembic_config(engine))
     head = script.get_revision(sorted(script.get_heads())[0])
-    downs = head.down_revision if isinstance(head.down_revision, tuple) else (head.down_revision,)  # a merge: both
+    # A merge revision (0007 joins two branches) has several: the database then stands at each of them.
+    downs = head.down_revision if isinstance(head.down_revision, tuple) else (head.down_revision,)
     with engine.begin() as conn:  # the database now records one migration fewer than the code has
         conn.execute(sa.text("DELETE FROM alembic_version WHERE version_num = :head"), {"head": head.revision})
         for down in downs:

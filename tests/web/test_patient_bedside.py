@@ -10,7 +10,7 @@ import pytest
 from app.alerts import store
 from app.audit import entries
 from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import Clock, csrf_of, hx, sid, text_of
+from tests.alerts.web_helpers import Clock, csrf_of, hx, scope_of, sid, text_of
 
 SEPTIC, NO_ORGAN_DYSFUNCTION, SPARSE = "demo-102421", "demo-104673", "demo-100402"
 
@@ -71,7 +71,7 @@ def test_high_risk_without_organ_dysfunction_is_watch_and_raises_no_alert(launch
     html = launched.page.get_data(as_text=True)
     assert 'data-level="watch"' in html and "no sign of organ dysfunction yet: watch" in text_of(html)
     assert 'id="active-alert"' not in html and "None in the last 6 hours" in text_of(html)
-    assert store.newest(app.extensions["sentinel"].engine, f"Encounter/{NO_ORGAN_DYSFUNCTION}-icu") is None
+    assert store.newest(app.extensions["sentinel"].engine, scope_of(app, NO_ORGAN_DYSFUNCTION)) is None
 
 
 def test_an_abstaining_model_shows_no_number_and_says_what_is_missing_with_last_seen(launch, app, clock):
@@ -114,7 +114,7 @@ def test_data_used_and_not_used_lists_with_reasons_and_round_trips(launch, app):
 
 def test_the_alert_records_the_care_unit_from_the_encounter(launch, app):
     launch("nurse", SEPTIC)
-    alert = store.newest(app.extensions["sentinel"].engine, f"Encounter/{SEPTIC}-icu")
+    alert = store.newest(app.extensions["sentinel"].engine, scope_of(app, SEPTIC))
     assert alert.care_unit == "Surgical ICU" and alert.model_version == "stub-1"  # the Location's name, read once
     assert alert.threshold == 0.5 and alert.threshold_version == 0
     assert {s["concept"] for s in alert.signs} >= {"sbp", "lactate"}
@@ -126,7 +126,7 @@ def test_reopening_the_chart_does_not_raise_a_second_alert(launch, app):
     launch("provider", SEPTIC)
     first.client.get(f"/patients/{SEPTIC}")
     engine = app.extensions["sentinel"].engine
-    assert store.newest(engine, f"Encounter/{SEPTIC}-icu").seq == 1
+    assert store.newest(engine, scope_of(app, SEPTIC)).seq == 1
 
 
 # -- nurse screening -------------------------------------------------------------------------------------------

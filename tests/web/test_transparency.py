@@ -118,7 +118,7 @@ def test_a_site_threshold_change_appears_in_the_change_log(app, launch):
     from app.alerts import thresholds
 
     engine = app.extensions["sentinel"].engine
-    thresholds.set_threshold(engine, value=0.12, default=0.08, expected_version=0, model_version=VERSION,
+    thresholds.set_threshold(engine, iss=app.extensions["sentinel"].settings.iss_allowlist[0], value=0.12, default=0.08, expected_version=0, model_version=VERSION,
                              user_ref="Practitioner/deployment", role="deployment", reason="too many alerts on MICU",
                              now=app.extensions["sentinel"].clock())
     text = page_text(app.test_client())

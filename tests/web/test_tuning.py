@@ -9,6 +9,7 @@ import pytest
 
 from app.alerts import thresholds
 from app.audit import entries
+from tests.alerts.web_helpers import iss_of
 from tests.feedback.sample_card import THRESHOLD, VERSION, operating_points, use_model_dir, write_sample_card
 
 from .test_feedback import launch_on, token
@@ -44,7 +45,7 @@ def test_only_the_deployment_team_tunes(app, launch, role):
     response = user.client.post("/tuning/threshold", data={"csrf_token": csrf, "value": "0.5", "reason": "x",
                                                             "expected_version": 0})
     assert response.status_code == 403
-    assert thresholds.history(engine_of(app)) == []
+    assert thresholds.history(engine_of(app), iss=iss_of(app)) == []
     assert entries(engine_of(app), action="tune_the_site_threshold")[0]["outcome"] == "forbidden"
 
 
@@ -72,9 +73,9 @@ def test_a_change_is_saved_audited_and_shown_in_the_history(app, launch):
     team = launch("deployment")
     response = change(team, "0.12")
     assert response.status_code == 303 and response.headers["Location"] == "/tuning"
-    current = thresholds.current(engine_of(app), THRESHOLD)
+    current = thresholds.current(engine_of(app), THRESHOLD, iss=iss_of(app))
     assert (current.value, current.version) == (0.12, 1)
-    [row] = thresholds.history(engine_of(app))
+    [row] = thresholds.history(engine_of(app), iss=iss_of(app))
     assert (row["previous_value"], row["model_version"], row["reason"]) == (THRESHOLD, VERSION,
                                                                             "MICU asked for fewer alerts")
     [audit] = entries(engine_of(app), action="set_threshold")
@@ -101,7 +102,7 @@ def test_bad_values_and_missing_reasons_are_422_and_keep_the_input(app, launch, 
     assert response.status_code == 422
     text = text_of(response)
     assert f'id="{field}-error"' in text and f'value="{value}"' in text
-    assert thresholds.history(engine_of(app)) == []
+    assert thresholds.history(engine_of(app), iss=iss_of(app)) == []
 
 
 def test_a_stale_edit_is_refused_with_409_and_shows_the_newer_value(app, launch):
@@ -111,7 +112,7 @@ def test_a_stale_edit_is_refused_with_409_and_shows_the_newer_value(app, launch)
     assert response.status_code == 409
     text = text_of(response)
     assert 'id="threshold-conflict"' in text and "It is now 0.2" in text
-    assert thresholds.current(engine_of(app), THRESHOLD).value == 0.2
+    assert thresholds.current(engine_of(app), THRESHOLD, iss=iss_of(app)).value == 0.2
 
 
 def test_without_a_card_there_is_nothing_to_tune(make_app, tmp_path, ehr, monkeypatch):
@@ -122,4 +123,4 @@ def test_without_a_card_there_is_nothing_to_tune(make_app, tmp_path, ehr, monkey
     csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', team.page.get_data(as_text=True)).group(1)
     response = team.client.post("/tuning/threshold", data={"csrf_token": csrf, "value": "0.1", "reason": "x",
                                                             "expected_version": 0})
-    assert response.status_code == 422 and thresholds.history(engine_of(app)) == []
+    assert response.status_code == 422 and thresholds.history(engine_of(app), iss=iss_of(app)) == []
