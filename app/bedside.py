@@ -34,7 +34,10 @@ from app.alerts.bundle import (
     medication_kind,
 )
 from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
+from app.alerts.findings import UnscoredFinding, scored_without, unscored_finding
 from app.alerts.policy import (
+    ABSTAIN,
+    UNAVAILABLE,
     Assessment,
     Policy,
     assess,
@@ -55,6 +58,7 @@ from app.fhir import (
 )
 from app.fhir.codes import loinc_codings
 from app.fhir.dates import fhir_instant, parse_datetime
+from app.fhir.encounters import icu_admission, read_encounter
 from app.fhir.paging import search
 from app.fluid_order import FluidDefaults, ReviewInvalid, fluid_review
 from app.headline import RISK_WORDS, Headline, headline
@@ -187,6 +191,8 @@ class NursingAssessment:
     missing: tuple[MissingInput, ...]
     unavailable_reason: str | None
     abstain_rule: str
+    finding: UnscoredFinding | None = None  # signs of organ dysfunction or shock while there is no score
+    scored_without: tuple[str, ...] = ()  # expected measurements a score was made without (partial data)
     demographics: str | None = None  # "age 67, sex female": what the model was given besides measurements
 
     @property
@@ -322,7 +328,8 @@ def nursing_assessment(patient_id: str, verdict: Assessment, mapping: MappingRes
         signs=verdict.signs, sign_window_hours=verdict.policy.sign_window.total_seconds() / 3600,
         rows=_rows(used, risk, now), sparklines=lines, demographics=_demographics(used) if risk else None,
         missing=_missing(verdict.abstain, mapping, now, lookback_hours) if verdict.abstain else (),
-        unavailable_reason=verdict.unavailable_reason, abstain_rule=ABSTAIN_RULE)
+        unavailable_reason=verdict.unavailable_reason, abstain_rule=ABSTAIN_RULE,
+        finding=unscored_finding(verdict), scored_without=scored_without(verdict))
 
 
 def data_lists(record: PatientRecord, mapping: MappingResult, now: datetime) -> DataLists:
@@ -614,8 +621,11 @@ def headline_panel(ctx: Context, now: datetime, alert: store.AlertRecord | None,
                    assessment: NursingAssessment | None = None) -> HeadlinePanel:
     """From the page's assessment when there is one; a fragment refresh words the risk from the alert's record."""
     if assessment is not None:
-        return HeadlinePanel(ctx.patient_id, headline(assessment.level, assessment.probability, assessment.threshold,
-                                                      alert, now))
+        words = headline(assessment.level, assessment.probability, assessment.threshold, alert, now)
+        if assessment.finding is not None and words.kind in (ABSTAIN, UNAVAILABLE):
+            # No score, but organ dysfunction or shock in the data: the finding is the page's first line.
+            words = Headline(assessment.finding.level, assessment.finding.headline, words.title)
+        return HeadlinePanel(ctx.patient_id, words)
     return HeadlinePanel(ctx.patient_id, headline(None, None, None, alert, now))
 
 
@@ -690,6 +700,14 @@ def care_unit(transport: Transport, encounter_id: str | None) -> str:
     except FhirError as exc:
         log.info("care unit: Encounter read failed (%s)", exc.code)
         return "unknown"
+    return unit_of(enc, transport)
+
+
+def unit_of(enc: dict | None, transport: Transport | None = None) -> str:
+    """The care unit an Encounter resource names (see care_unit); "unknown" when it names none. With a
+    `transport`, a location given only by reference is named by reading the Location (once, at raise)."""
+    if not isinstance(enc, dict):
+        return "unknown"
     locations = [x for x in enc.get("location") or [] if isinstance(x, dict) and isinstance(x.get("location"), dict)]
     locations.sort(key=lambda x: x.get("status") != "active")
     for loc in locations:
@@ -697,7 +715,8 @@ def care_unit(transport: Transport, encounter_id: str | None) -> str:
         if isinstance(ref.get("display"), str) and ref["display"].strip():
             return ref["display"].strip()
         if isinstance(ref.get("reference"), str) and ref["reference"].strip():
-            return _location_name(transport, ref["reference"].strip()) or ref["reference"].strip()
+            named = _location_name(transport, ref["reference"].strip()) if transport is not None else None
+            return named or ref["reference"].strip()
     for element in ("serviceType",):
         concept = enc.get(element)
         if isinstance(concept, dict):
@@ -723,12 +742,15 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
     measurements = mapping.measurements
     model, unavailable = resolve_model(model)
     site = thresholds.current(engine, default=model.threshold, iss=ctx.iss) if model else None
-    outcome = score(list(measurements), now, site.value, model=model) if model else None
+    # One Encounter read, shared: the ICU admission time (the model's hours-in-ICU input) and the care unit.
+    encounter = read_encounter(transport, ctx.encounter_id)
+    admitted = icu_admission(encounter, now) if encounter is not None else None
+    outcome = score(list(measurements), now, site.value, model=model, icu_admitted_at=admitted) if model else None
     verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
                      unavailable_reason=unavailable)
     alert = store.sync(engine, ctx.scope, verdict, now, threshold_version=site.version if site else 0,
                        measurements=[m for m in measurements if CONCEPTS[m.concept].kind != "demographic"],
-                       care_unit=lambda: care_unit(transport, ctx.encounter_id))
+                       care_unit=lambda: unit_of(encounter, transport))
     status, notes = None, ()
     if with_bundle and alert is not None and alert.time_zero is not None:
         facts, notes = bundle_facts(transport, record, mapping, alert.time_zero, max_pages=settings.max_pages)

@@ -58,14 +58,16 @@ KNOWN_LIMITS = [
     "Probabilities are calibrated to hospital A's case mix (8.8% of stays septic); at a hospital with a "
     "different prevalence they shift, and so do precision and alert burden at a fixed threshold: sites "
     "should check the operating-point table and tune the threshold.",
-    "Length of stay (ICULOS, HospAdmTime) and unit of care are deliberately not inputs: strong in this "
-    "data set but artefacts of the ICU cohort, and not reliably available live.",
-    "Some features describe how often and how recently labs were drawn. These reflect local ordering "
-    "practice, which differs between hospitals (see how often each input is measured in each cohort), and "
-    "transfer imperfectly: expect lower discrimination at a new site than on hospital A.",
-    "In training, a lab's last value, change and time since it was drawn may come from any earlier hour of the "
-    "stay; live, the app reads the last 72 hours (SENTINEL_OBSERVATION_LOOKBACK_HOURS), so a lab drawn longer "
-    "ago counts as not measured. This differs for about 2% of patient-hours of hospital A.",
+    "Hours since ICU admission is an input (ICULOS in training; live, the start of the Encounter's current "
+    "location period). When the EHR does not say when the patient came to the ICU, that input is missing and "
+    "the model scores without it, somewhat less well. Hospital admission time and unit of care are not inputs: "
+    "they encode each hospital's pathway and made transfer to hospital B worse.",
+    "Hours since each input was last measured are inputs and reflect local charting practice; counts of "
+    "measurements and orders are not (they act as a hidden ICU clock and, through culture orders, partly encode "
+    "the label). Expect lower discrimination at a new site than on hospital A: see the site-adapted model.",
+    "Every feature reads only the last 72 hours before the time of scoring, the history the live path reads "
+    "from the EHR (SENTINEL_OBSERVATION_LOOKBACK_HOURS), so training and live scoring see the same inputs; a "
+    "lab drawn longer ago counts as not measured in both. Age and sex are read once per stay.",
 ]
 
 
@@ -107,16 +109,19 @@ def describe_features() -> dict:
     ]
     return {
         "inputs": inputs,
-        "not_inputs": ["ICULOS (ICU length of stay)", "HospAdmTime", "Unit1", "Unit2"],
+        "not_inputs": ["HospAdmTime", "Unit1", "Unit2", "counts of measurements or lab orders"],
         "per_vital_sign": "last value, hours since it, change from the previous value, min/max/mean over "
-        f"{VITAL_WINDOWS[0]}, mean over {VITAL_WINDOWS[1]}, last minus the {VITAL_WINDOWS[0]} mean",
-        "per_lab": f"last value, hours since it, change from the previous value, count/min/max over {LAB_WINDOW}, "
+        f"{VITAL_WINDOWS[0]}, mean over {VITAL_WINDOWS[1]}, last minus the {VITAL_WINDOWS[0]} mean (the pipeline "
+        f"also computes the patient's own baseline, min/max over {LAB_WINDOW} and last minus the {LAB_WINDOW} "
+        "mean; the shipped model does not read it: no gain on held-out A)",
+        "per_lab": f"last value, hours since it, change from the previous value, min/max over {LAB_WINDOW}, "
         f"last minus the {LAB_WINDOW} min and max",
         "per_demographic": "the value (age in years, male sex 0/1)",
-        "derived": "shock index (HR/SBP), pulse pressure, SpO2/FiO2, BUN/creatinine, lab draws and distinct "
-        f"labs in the last {LAB_WINDOW}, hours since any lab, partial SOFA (platelets, bilirubin, creatinine, "
-        f"MAP < 70) now and its rise over the best values of the last {LAB_WINDOW} (24h for MAP)",
-        "windows": "all windows end at the time of scoring; only measurements at or before it are used",
+        "derived": "shock index (HR/SBP), pulse pressure, SpO2/FiO2, BUN/creatinine, hours since any lab, "
+        f"partial SOFA (platelets, bilirubin, creatinine, MAP < 70) now and its rise over the best values of the "
+        f"last {LAB_WINDOW} (24h for MAP), hours since ICU admission (ICULOS in training, the Encounter live)",
+        "windows": f"all windows end at the time of scoring and read only the last {LAB_WINDOW} (the live "
+        "lookback); only measurements at or before the time of scoring are used",
         "names": [f.name for f in FEATURES],
     }
 
@@ -178,18 +183,20 @@ def _metrics_md(rows: list[dict]) -> list[str]:
 def _matched_md(rows: list[dict]) -> list[str]:
     out = [
         "| baseline | its sensitivity | its precision | its alerts / patient-day | model threshold | model sensitivity "
-        "| model precision | model alerts / patient-day |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| model precision | model alerts / patient-day | model sensitivity at its precision (threshold) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
+        at_precision = ("not reachable" if r.get("model_threshold_at_precision") is None else
+                        f"{_fmt(r['model_sensitivity_at_precision'])} ({r['model_threshold_at_precision']:g})")
         if r["model_threshold"] is None:
             out.append(f"| {r['baseline']} | {_fmt(r['baseline_sensitivity'])} | {_fmt(r['baseline_precision'])} | "
-                       f"{_fmt(r['baseline_alerts_per_patient_day'])} | not reachable | | | |")
+                       f"{_fmt(r['baseline_alerts_per_patient_day'])} | not reachable | | | | {at_precision} |")
             continue
         out.append(
             f"| {r['baseline']} | {_fmt(r['baseline_sensitivity'])} | {_fmt(r['baseline_precision'])} | "
             f"{_fmt(r['baseline_alerts_per_patient_day'])} | {r['model_threshold']:g} | {_fmt(r['model_sensitivity'])} | "
-            f"{_fmt(r['model_precision'])} | {_fmt(r['model_alerts_per_patient_day'])} |"
+            f"{_fmt(r['model_precision'])} | {_fmt(r['model_alerts_per_patient_day'])} | {at_precision} |"
         )
     return out
 
@@ -209,11 +216,69 @@ def _points_md(rows: list[dict], chosen: float) -> list[str]:
     return out
 
 
+def _site_md(card: dict) -> list[str]:
+    """A site-adapted model says so first: on what, how, and how every candidate did on the site's own split."""
+    site = card.get("site_adaptation")
+    if not site:
+        return []
+    out = ["## Site-adapted model", "",
+           f"Adapted from {site['base_model']} to the history in `{site['site_data']}` by **{site['method']}** "
+           f"({site['how']}). Split: {site['split']} Rule: {site['rule']}.", "",
+           "| candidate | AUROC | AUPRC | log-loss |", "|---|---:|---:|---:|"]
+    out += [f"| {c['name']} | {_fmt(c['auroc'])} | {_fmt(c['auprc'])} | {_fmt(c['log_loss'])} |"
+            for c in site["candidates"]]
+    held = card.get("site_heldout")
+    if held:
+        out += ["", "On the site's choosing part, at the chosen threshold:", ""] + _metrics_md(held["metrics"])
+        out += [""] + _lift_md(held["metrics"]) + _matched_md(held["matched_sensitivity"])
+    return out + [""]
+
+
+def _lift_md(rows: list[dict]) -> list[str]:
+    lift = rows[0].get("utility_lift_over_clock")
+    if lift is None:
+        return []
+    return [f"Utility as lift over the ICU clock baseline (alert whenever the ICU hour is at least 48, no "
+            f"physiology): {lift:+.3f}.", ""]
+
+
+def _abstention_md(measured: dict | None) -> list[str]:
+    """How each candidate abstain rule did (chosen on held-out A, B reported)."""
+    if not measured:
+        return []
+    out = ["Candidate rules, measured at the shipped threshold (partial: rows the full-vital-set rule would "
+           "remove but this rule scores):", "",
+           "| rule | set | hours removed | septic hours removed | sensitivity | utility | partial rows | "
+           "partial observed rate | partial mean predicted | partial ECE |",
+           "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for where, rules in measured.items():
+        for name, r in rules.items():
+            out.append(f"| {name} | {where} | {_fmt(r['hours_removed'])} | {_fmt(r['septic_hours_removed'])} | "
+                       f"{_fmt(r['sensitivity'])} | {_fmt(r['utility'])} | {r['partial_rows']} | "
+                       f"{_fmt(r.get('partial_observed_rate'))} | {_fmt(r.get('partial_mean_predicted'))} | "
+                       f"{_fmt(r.get('partial_ece'))} |")
+    return out + [""]
+
+
+def _ablations_md(ablations: dict | None) -> list[str]:
+    """The feature and learner ablations behind this version (chosen on held-out A; B reported only)."""
+    if not ablations:
+        return []
+    out = ["", "## Ablations", "", ablations["how"], "",
+           "| variant | kept | held-out A AUROC | held-out A AUPRC | held-out A sensitivity at precision >= 0.30 "
+           "| B AUROC | B AUPRC | B sensitivity (same threshold) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for r in ablations["rows"]:
+        h, b = r["heldout_A"], r["B"]
+        out.append(f"| {r['variant']} | {r['kept']} | {_fmt(h['auroc'])} | {_fmt(h['auprc'])} | "
+                   f"{_fmt(h['sensitivity'])} | {_fmt(b['auroc'])} | {_fmt(b['auprc'])} | {_fmt(b['sensitivity'])} |")
+    return out
+
+
 def render_markdown(card: dict) -> str:
     """A human-readable rendering of the card (what the transparency page shows)."""
     m, thr = card["model"], card["threshold"]
     lines = [
-        "# Sepsis Sentinel risk model: model card",
+        f"# {m.get('name', 'Sepsis Sentinel risk model')}: model card",
         "",
         f"Version **{m['version']}**, trained {m['created']}. Artifact `{m['artifact']}`, sha256 `{m['sha256']}`.",
         "",
@@ -221,6 +286,9 @@ def render_markdown(card: dict) -> str:
         "",
         card["intended_use"],
         "",
+    ]
+    lines += _site_md(card)
+    lines += [
         "## Data",
         "",
         f"{card['data']['source']['name']} (version {card['data']['source']['version']}), "
@@ -263,14 +331,14 @@ def render_markdown(card: dict) -> str:
         f"- {f['windows'].capitalize()}.",
         f"- Not inputs: {', '.join(f['not_inputs'])}.",
         f"- {len(f['names'])} features in all; the model reads {m['features_used']} (the rest are never "
-        "measured at hospital A).",
+        "measured in its fitting data, or were dropped in the ablations: see the ablation table).",
         "",
         "## Performance on hospital B (never used for any choice)",
         "",
     ]
     ext = card.get("external_validation")
     if ext:
-        lines += [ext["note"], ""] + _metrics_md(ext["metrics"]) + [""]
+        lines += [ext["note"], ""] + _metrics_md(ext["metrics"]) + [""] + _lift_md(ext["metrics"])
         u = card["threshold"]["utility_optimal_heldout_A"]
         lines += [
             f"At the threshold that maximised utility on held-out A ({u['threshold']:g}, utility {u['utility']:.3f} "
@@ -283,15 +351,15 @@ def render_markdown(card: dict) -> str:
         else:
             lines += ["The model beats every baseline on every headline metric.", ""]
         lines += [
-            "The model at the same sensitivity as each baseline (highest threshold at least as sensitive; "
-            "a comparison, not a choice):",
+            "The model at the same sensitivity as each baseline (highest threshold at least as sensitive) and at "
+            "the same precision (lowest threshold at least as precise); a comparison, not a choice:",
             "",
         ] + _matched_md(ext["matched_sensitivity"]) + [""]
     else:
         lines += ["Not computed (set B was not available at training time).", ""]
     lines += ["## Held-out hospital A (used to choose hyper-parameters and threshold)", ""]
-    lines += _metrics_md(card["heldout_A"]["metrics"]) + [""]
-    lines += ["At matched sensitivity:", ""] + _matched_md(card["heldout_A"]["matched_sensitivity"]) + [""]
+    lines += _metrics_md(card["heldout_A"]["metrics"]) + [""] + _lift_md(card["heldout_A"]["metrics"])
+    lines += ["At matched sensitivity and matched precision:", ""] + _matched_md(card["heldout_A"]["matched_sensitivity"]) + [""]
     lines += [
         "Sensitivity: septic patients alerted before t_sepsis. Precision: alerted patients (any hour) who are "
         "septic. Alerts per patient-day count alert episodes (rising edges). Lead time: t_sepsis minus the first "
@@ -313,6 +381,9 @@ def render_markdown(card: dict) -> str:
         "",
         card["abstain"]["rule"],
         "",
+    ]
+    lines += _abstention_md(card["abstain"].get("measured"))
+    lines += [
         "## Starred inputs",
         "",
         card["stars"]["rule"],
@@ -325,6 +396,7 @@ def render_markdown(card: dict) -> str:
     lines += [f"| {t['target']} | {t['goal']} | {_fmt(t['measured'])} | {'yes' if t['met'] else 'no'} |"
               for t in card["targets"]]
     lines += ["", "## Comparisons", ""] + [f"- {x}" for x in card["comparisons"]]
+    lines += _ablations_md(card.get("ablations"))
     if card.get("change_log"):
         lines += ["", "## Change log", ""] + [f"- {c['date']}: version {c['version']}. {c['changes']}"
                                               for c in card["change_log"]]

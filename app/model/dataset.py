@@ -50,6 +50,16 @@ class Cohort:
             self.sums[chosen], self.counts[chosen],
         )
 
+    @staticmethod
+    def concat(*cohorts: Cohort) -> Cohort:
+        """Several cohorts as one (patient ids must differ, as they do between PhysioNet sets)."""
+        return Cohort(
+            np.concatenate([c.patients for c in cohorts]), np.concatenate([c.hours for c in cohorts]),
+            np.concatenate([c.labels for c in cohorts]), np.concatenate([c.x for c in cohorts]),
+            tuple(s for c in cohorts for s in c.stays), np.concatenate([c.sums for c in cohorts]),
+            np.concatenate([c.counts for c in cohorts]),
+        )
+
     def coverage(self) -> dict[str, float]:
         """Measurements of each model concept per 100 patient-hours (age and sex: per 100 stays)."""
         n, hours = self.counts.sum(axis=0), max(len(self.labels), 1)
@@ -67,7 +77,7 @@ class Cohort:
 
 def stay_rows(stay: Stay) -> np.ndarray:
     """The feature matrix of one stay: each row scored at the end of its ICU hour (the training path)."""
-    return build_feature_matrix(stay.measurements, stay.times)
+    return build_feature_matrix(stay.measurements, stay.times, icu_admitted_at=stay.icu_admitted_at)
 
 
 def load_cohort(path: str | Path) -> Cohort:

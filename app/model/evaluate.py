@@ -1,4 +1,8 @@
-"""`sentinel evaluate`: score every patient-hour of a PhysioNet-format set with the shipped model and report metrics."""
+"""`sentinel evaluate`: score every patient-hour of a PhysioNet-format set with a model and report metrics.
+
+Any artifact directory (`--model DIR`: the shipped one by default, or a site-adapted one written by
+`sentinel train --site-data`) is loaded the same verified way the app loads the shipped model.
+"""
 
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where to write the metrics as JSON (default: metrics.json)")
     parser.add_argument("--plot", type=Path, help="reliability plot PNG (default: next to --out, *_reliability.png)")
     parser.add_argument("--threshold", type=float, help="alert threshold (default: the model card's)")
-    parser.add_argument("--model-dir", type=Path, help="model artifact folder (default: model_artifacts/)")
+    parser.add_argument("--model", "--model-dir", dest="model_dir", type=Path,
+                        help="model artifact folder (default: the shipped model_artifacts/)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,13 +67,23 @@ def run(args: argparse.Namespace) -> int:
                 w.writerow([row[0], int(row[1]), f"{row[2]:.6f}", int(row[3]), int(row[4])])
     print(f"model {model.version}, threshold {threshold:g}: {len(cohort.stays)} patients, {len(cohort.labels)} patient-hours")
     print(format_table(table))
+    lift = table[0].get("utility_lift_over_clock")
+    if lift is not None:
+        print(f"  utility {table[0]['utility']} = the ICU clock's + {lift:+.4f} (lift over the clock baseline)")
     for note in report["baselines_not_beaten"]:
         print(f"  baseline at least as good: {note}")
     for m in report["matched_sensitivity"]:
-        if m["model_threshold"] is not None:
+        if m["model_threshold"] is None:
+            print(f"  at {m['baseline']}'s sensitivity ({m['baseline_sensitivity']}): the model never reaches it")
+        else:
             print(f"  at {m['baseline']}'s sensitivity ({m['baseline_sensitivity']}): model precision "
                   f"{m['model_precision']} vs {m['baseline_precision']}, alerts/patient-day "
                   f"{m['model_alerts_per_patient_day']} vs {m['baseline_alerts_per_patient_day']}")
+        if m.get("model_threshold_at_precision") is None:
+            print(f"  at {m['baseline']}'s precision ({m['baseline_precision']}): the model never reaches it")
+        else:
+            print(f"  at {m['baseline']}'s precision ({m['baseline_precision']}): model sensitivity "
+                  f"{m['model_sensitivity_at_precision']} vs {m['baseline_sensitivity']}")
     print(f"wrote {args.out} and {plot}" + (f" and {args.predictions}" if args.predictions else ""))
     print(f"took {time.perf_counter() - start:.1f} s")
     return 0

@@ -4,8 +4,13 @@
 same call with one time. Training (PhysioNet rows, via `app.model.physionet`) and live scoring (FHIR
 Observations, via `app.fhir.mapping`) both hand this module `Measurement`s, so they cannot drift.
 
-Features are causal: the row for time `at` uses only measurements with `time <= at`. Inputs are the
-concepts with `model_input=True`; nothing else (no length of stay, no unit of care) is a feature.
+Features are causal: the row for time `at` uses only measurements with `time <= at`, and bounded: only
+measurements in the lookback (at - 72 h, at], the history the live path reads from the EHR, so training
+and live scoring see the same inputs. Demographics (age, sex) are the exception: one value per stay.
+Inputs are the concepts with `model_input=True`, plus the hours since ICU admission when the caller
+knows the admission time (`icu_admitted_at`; missing otherwise). No unit of care, no hospital admission
+time, and no counts of measurements or orders: counts act as a hidden ICU clock and encode local ordering
+habits (and, through culture orders, the label), so they transfer badly to another hospital.
 Values are rounded to 6 decimals in their canonical unit, so a value converted from an equivalent
 unit (98.6 °F -> 37 °C) gives the same features as one recorded in the canonical unit.
 """
@@ -23,7 +28,8 @@ from app.model.measurement import CONCEPTS, MODEL_CONCEPTS, Measurement
 # Windows end at `at` and are open at the start: (at - width, at].
 WINDOWS_H = {"6h": 6.0, "24h": 24.0, "72h": 72.0}
 VITAL_WINDOWS = ("24h", "6h")  # min/max/mean over 24 h, mean over 6 h
-LAB_WINDOW = "72h"  # count/min/max of labs
+LAB_WINDOW = "72h"  # min/max/mean of labs; also the lookback of every feature (the live path's history)
+LOOKBACK_H = WINDOWS_H[LAB_WINDOW]
 DECIMALS = 6
 
 
@@ -53,14 +59,19 @@ def _concept_features(concept: str) -> list[Feature]:
             Feature(f"{concept}__mean_24h", concept, "value"),
             Feature(f"{concept}__mean_6h", concept, "value"),
             Feature(f"{concept}__deviation_24h", concept, "change"),  # last - mean of the last 24 h
+            # The patient's own baseline over the whole lookback: worst values either way, and how far the
+            # last value is from the patient's running mean (a heart rate of 110 means more in someone at 70).
+            Feature(f"{concept}__min_{LAB_WINDOW}", concept, "value"),
+            Feature(f"{concept}__max_{LAB_WINDOW}", concept, "value"),
+            Feature(f"{concept}__deviation_{LAB_WINDOW}", concept, "change"),  # last - mean of the lookback
         ]
     else:
         out += [
-            Feature(f"{concept}__count_{LAB_WINDOW}", concept, "count"),  # how often it is ordered
             Feature(f"{concept}__min_{LAB_WINDOW}", concept, "value"),
             Feature(f"{concept}__max_{LAB_WINDOW}", concept, "value"),
             Feature(f"{concept}__rise_{LAB_WINDOW}", concept, "change"),  # last - min over the window
             Feature(f"{concept}__fall_{LAB_WINDOW}", concept, "change"),  # last - max over the window
+            Feature(f"{concept}__deviation_{LAB_WINDOW}", concept, "change"),  # last - mean over the window
         ]
     return out
 
@@ -71,19 +82,19 @@ _DERIVED: list[Feature] = [
     Feature("pulse_pressure", None, "value"),  # systolic - diastolic BP, last values
     Feature("spo2_fio2", None, "value"),  # SpO2 / FiO2, last values: oxygenation (PaO2 is not available)
     Feature("bun_creatinine", None, "value"),  # BUN / creatinine, last values
-    Feature("lab_draws", None, "count"),  # lab measurements of any kind in the lab window
-    Feature("labs_ordered", None, "count"),  # distinct lab concepts measured in the lab window
     Feature("hours_since_any_lab", None, "time"),
     # SOFA points from platelets, bilirubin, creatinine and MAP < 70 (no PaO2, GCS or vasopressors here):
     # now (last values), and its rise over the best values of the lab window (24 h for MAP).
     Feature("sofa_partial", None, "value"),
     Feature("sofa_partial_rise", None, "change"),
+    # Hours since ICU admission: ICULOS in training; live, from the Encounter's ICU location period
+    # (app.fhir.encounters). Missing when the admission time is unknown; the learner handles missing values.
+    Feature("hours_in_icu", None, "time"),
 ]
 FEATURES: tuple[Feature, ...] = tuple(_BASE + _DERIVED)
 FEATURE_NAMES: tuple[str, ...] = tuple(f.name for f in FEATURES)
 _INDEX = {name: i for i, name in enumerate(FEATURE_NAMES)}
 _LABS = [k for k in MODEL_CONCEPTS if CONCEPTS[k].kind == "lab"]
-_LAB_COUNTS = np.array([_INDEX[f"{k}__count_{LAB_WINDOW}"] for k in _LABS], dtype=np.intp)
 _LAB_SINCE = np.array([_INDEX[f"{k}__hours_since"] for k in _LABS], dtype=np.intp)
 
 
@@ -99,13 +110,19 @@ def hours(t: datetime) -> float:
     return t.timestamp() / 3600.0
 
 
-def build_features(measurements: Iterable[Measurement], at: datetime) -> np.ndarray:
+def build_features(
+    measurements: Iterable[Measurement], at: datetime, *, icu_admitted_at: datetime | None = None
+) -> np.ndarray:
     """The feature row (aligned with FEATURE_NAMES) for scoring at `at`: build_feature_matrix at one time."""
-    return build_feature_matrix(measurements, [at])[0]
+    return build_feature_matrix(measurements, [at], icu_admitted_at=icu_admitted_at)[0]
 
 
-def build_feature_matrix(measurements: Iterable[Measurement], times: Sequence[datetime]) -> np.ndarray:
-    """One feature row per time in `times` for one patient, each using only measurements at or before it."""
+def build_feature_matrix(
+    measurements: Iterable[Measurement], times: Sequence[datetime], *, icu_admitted_at: datetime | None = None
+) -> np.ndarray:
+    """One feature row per time in `times` for one patient, each using only measurements in (t - 72 h, t].
+
+    `icu_admitted_at` (when known) gives `hours_in_icu`; a time before the admission gives 0, not a negative."""
     series = _series(measurements)
     q = np.array([hours(t) for t in times], dtype=float)
     x = np.full((len(q), len(FEATURE_NAMES)), np.nan)
@@ -113,6 +130,8 @@ def build_feature_matrix(measurements: Iterable[Measurement], times: Sequence[da
         t, v = series.get(concept, (np.empty(0), np.empty(0)))
         _fill_concept(x, concept, t, v, q)
     _fill_derived(x)
+    if icu_admitted_at is not None:
+        x[:, _INDEX["hours_in_icu"]] = np.round(np.maximum(q - hours(icu_admitted_at), 0.0), DECIMALS)
     return x
 
 
@@ -138,36 +157,35 @@ def _series(measurements: Iterable[Measurement]) -> dict[str, tuple[np.ndarray, 
 def _fill_concept(x: np.ndarray, concept: str, t: np.ndarray, v: np.ndarray, q: np.ndarray) -> None:
     n = np.searchsorted(t, q, side="right")  # measurements at or before each query time
     padded = np.append(v, np.nan)
-    has = n > 0
-    last_i = np.maximum(n - 1, 0)
     kind = CONCEPTS[concept].kind
     if kind == "demographic":
-        x[has, _INDEX[f"{concept}__last"]] = v[last_i[has]]
+        has = n > 0
+        x[has, _INDEX[f"{concept}__last"]] = v[np.maximum(n - 1, 0)[has]]
         return
-    if kind == "lab":
-        x[:, _INDEX[f"{concept}__count_{LAB_WINDOW}"]] = 0.0
+    first = np.searchsorted(t, q - LOOKBACK_H, side="right")  # the first measurement inside the lookback
+    has = n > first
     if not has.any():
         return
+    last_i = np.maximum(n - 1, 0)
     x[has, _INDEX[f"{concept}__last"]] = v[last_i[has]]
     x[has, _INDEX[f"{concept}__hours_since"]] = np.round(q[has] - t[last_i[has]], DECIMALS)
-    two = n > 1
+    two = n - first > 1
     x[two, _INDEX[f"{concept}__change"]] = np.round(v[n[two] - 1] - v[n[two] - 2], DECIMALS)
+    last = x[:, _INDEX[f"{concept}__last"]]
+    low, high = _window(np.minimum, padded, first, n), _window(np.maximum, padded, first, n)
+    x[:, _INDEX[f"{concept}__min_{LAB_WINDOW}"]] = low
+    x[:, _INDEX[f"{concept}__max_{LAB_WINDOW}"]] = high
+    x[:, _INDEX[f"{concept}__deviation_{LAB_WINDOW}"]] = np.round(last - _mean(padded, first, n), DECIMALS)
     if kind == "vital":
         lo = np.searchsorted(t, q - WINDOWS_H["24h"], side="right")
         x[:, _INDEX[f"{concept}__min_24h"]] = _window(np.minimum, padded, lo, n)
         x[:, _INDEX[f"{concept}__max_24h"]] = _window(np.maximum, padded, lo, n)
         mean = _mean(padded, lo, n)
         x[:, _INDEX[f"{concept}__mean_24h"]] = mean
-        x[has, _INDEX[f"{concept}__deviation_24h"]] = np.round(x[has, _INDEX[f"{concept}__last"]] - mean[has], DECIMALS)
+        x[has, _INDEX[f"{concept}__deviation_24h"]] = np.round(last[has] - mean[has], DECIMALS)
         lo = np.searchsorted(t, q - WINDOWS_H["6h"], side="right")
         x[:, _INDEX[f"{concept}__mean_6h"]] = _mean(padded, lo, n)
     else:
-        lo = np.searchsorted(t, q - WINDOWS_H[LAB_WINDOW], side="right")
-        x[:, _INDEX[f"{concept}__count_{LAB_WINDOW}"]] = n - lo
-        low, high = _window(np.minimum, padded, lo, n), _window(np.maximum, padded, lo, n)
-        x[:, _INDEX[f"{concept}__min_{LAB_WINDOW}"]] = low
-        x[:, _INDEX[f"{concept}__max_{LAB_WINDOW}"]] = high
-        last = x[:, _INDEX[f"{concept}__last"]]
         x[:, _INDEX[f"{concept}__rise_{LAB_WINDOW}"]] = np.round(last - low, DECIMALS)
         x[:, _INDEX[f"{concept}__fall_{LAB_WINDOW}"]] = np.round(last - high, DECIMALS)
 
@@ -201,8 +219,6 @@ def _fill_derived(x: np.ndarray) -> None:
     x[:, _INDEX["pulse_pressure"]] = np.round(x[:, _INDEX["sbp__last"]] - x[:, _INDEX["dbp__last"]], DECIMALS)
     x[:, _INDEX["spo2_fio2"]] = _ratio(x, "spo2__last", "fio2__last")
     x[:, _INDEX["bun_creatinine"]] = _ratio(x, "bun__last", "creatinine__last")
-    x[:, _INDEX["lab_draws"]] = x[:, _LAB_COUNTS].sum(axis=1)
-    x[:, _INDEX["labs_ordered"]] = (x[:, _LAB_COUNTS] > 0).sum(axis=1)
     since = x[:, _LAB_SINCE]
     any_lab = ~np.isnan(since).all(axis=1)
     x[:, _INDEX["hours_since_any_lab"]] = np.nan

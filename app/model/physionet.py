@@ -11,10 +11,12 @@ themselves (set A medians 1.8 and 2.0) are mmol/L and mg/dL, the canonical units
 no conversion is applied.
 
 Times: the files carry no clock time, only ICULOS (hours since ICU admission). Row h is placed at
-`ORIGIN + h hours`; ORIGIN is arbitrary, fixed and timezone-aware. Age and Gender become `age` and
-`sex_male` Measurements at the stay's first row. ICULOS, HospAdmTime, Unit1 and Unit2 are never
-turned into Measurements: they are not model inputs (an artefact of the ICU cohort, not reliably
-available live). Unit1/Unit2 are kept on the `Stay` only to describe the cohort in the model card.
+`ORIGIN + h hours`; ORIGIN is arbitrary, fixed and timezone-aware, and is the ICU admission time
+(`Stay.icu_admitted_at`), so the pipeline's `hours_in_icu` equals ICULOS, as it equals the hours since
+the Encounter's ICU location period began live. Age and Gender become `age` and `sex_male`
+Measurements at the stay's first row. HospAdmTime, Unit1 and Unit2 are never inputs: they encode each
+hospital's pathway and transfer badly (unit is missing for 47% of set A stays). Unit1/Unit2 are kept on
+the `Stay` only to describe the cohort in the model card.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ class Stay:
     def times(self) -> list[datetime]:
         """The time each row is scored at (the end of its ICU hour)."""
         return [hour_time(int(h)) for h in self.hours]
+
+    @property
+    def icu_admitted_at(self) -> datetime:
+        """ICU admission: ICULOS counts hours from it."""
+        return ORIGIN
 
     @property
     def septic(self) -> bool:

@@ -17,13 +17,24 @@ from app.model.features import at_population_mean, build_features, column
 from app.model.measurement import CONCEPTS, Measurement
 
 # Abstain unless each group has a measurement within MAX_AGE_H hours before `at`. A group is met by any
-# of its concepts; the first one names it when it is missing.
+# of its concepts; the first one names it when it is missing. Candidates, measured on held-out A by
+# `bench/abstention.py` (septic hours each removes, and calibration of the scores on the rows the strictest
+# rule would have removed); REQUIRED is the one chosen, and the card says why.
 MAX_AGE_H = 6.0
-REQUIRED: tuple[tuple[str, ...], ...] = (("heart_rate",), ("resp_rate",), ("spo2",), ("sbp", "map"))
+ABSTAIN_CANDIDATES: dict[str, tuple[tuple[str, ...], ...]] = {
+    "full vital set": (("heart_rate",), ("resp_rate",), ("spo2",), ("sbp", "map")),
+    "heart rate and blood pressure": (("heart_rate",), ("sbp", "map")),
+    "any vital sign": (("heart_rate", "sbp", "map", "resp_rate", "spo2", "temperature"),),
+}
+ABSTAIN_CHOICE = "heart rate and blood pressure"
+REQUIRED: tuple[tuple[str, ...], ...] = ABSTAIN_CANDIDATES[ABSTAIN_CHOICE]
+# A score given without one of these recent measurements lists it (Risk.missing): partial data, said so.
+EXPECTED: tuple[tuple[str, ...], ...] = ABSTAIN_CANDIDATES["full vital set"] + (("temperature",),)
 ABSTAIN_RULE = (
-    f"The model abstains unless heart rate, respiratory rate, SpO2 and a blood pressure (systolic or mean "
-    f"arterial) have each been measured within the {MAX_AGE_H:g} hours before the time of scoring. "
-    "Labs, temperature, age and sex may be missing: the model uses what is there."
+    f"The model abstains unless a heart rate and a blood pressure (systolic or mean arterial) have each been "
+    f"measured within the {MAX_AGE_H:g} hours before the time of scoring: without them the score has no "
+    "circulation to read. It scores without a recent respiratory rate, SpO2, temperature or labs, and then "
+    "lists what was missing; those scores stayed calibrated on hospital A."
 )
 
 # Stars answer "why this risk" by measurement, as TREWS did: every feature of one measurement is replaced by
@@ -60,6 +71,7 @@ class Risk:
     above_threshold: bool
     starred: frozenset[str]  # concept keys of the top contributors
     model_version: str
+    missing: tuple[Missing, ...] = ()  # expected measurements the score was made without (partial data)
 
 
 @dataclass(frozen=True)
@@ -74,28 +86,33 @@ def _group_label(group: tuple[str, ...]) -> str:
     return " or ".join([CONCEPTS[group[0]].label] + [CONCEPTS[c].label.lower() for c in group[1:]])
 
 
-def _group_ages(x: np.ndarray) -> np.ndarray:
-    """Hours since the freshest measurement of each REQUIRED group, per row (inf when never measured)."""
+def _group_ages(x: np.ndarray, groups: tuple[tuple[str, ...], ...] | None = None) -> np.ndarray:
+    """Hours since the freshest measurement of each group (REQUIRED by default), per row (inf when never
+    measured in the lookback)."""
     ages = []
-    for group in REQUIRED:
+    for group in REQUIRED if groups is None else groups:
         since = x[:, [column(f"{c}__hours_since") for c in group]]
         ages.append(np.nanmin(np.where(np.isnan(since), np.inf, since), axis=1))
     return np.stack(ages, axis=1)
 
 
-def abstains(x: np.ndarray) -> np.ndarray:
-    """Per feature row: True when the abstain rule applies (the batch form used by `sentinel evaluate`)."""
-    return (_group_ages(x) > MAX_AGE_H).any(axis=1)
+def abstains(x: np.ndarray, groups: tuple[tuple[str, ...], ...] | None = None) -> np.ndarray:
+    """Per feature row: True when the abstain rule (or the candidate `groups`) applies; the batch form used by
+    `sentinel evaluate`."""
+    return (_group_ages(x, groups) > MAX_AGE_H).any(axis=1)
 
 
-def missing_inputs(row: np.ndarray, measurements: Sequence[Measurement], at: datetime) -> tuple[Missing, ...]:
-    """What the abstain rule finds missing in one feature row; `measurements` only supply `last_seen`."""
+def missing_inputs(row: np.ndarray, measurements: Sequence[Measurement], at: datetime,
+                   groups: tuple[tuple[str, ...], ...] | None = None) -> tuple[Missing, ...]:
+    """What the abstain rule (or `groups`) finds missing in one feature row; `measurements` only supply
+    `last_seen`."""
     out = []
-    for group, age in zip(REQUIRED, _group_ages(row[None, :])[0], strict=True):
+    groups = REQUIRED if groups is None else groups
+    for group, age in zip(groups, _group_ages(row[None, :], groups)[0], strict=True):
         if age <= MAX_AGE_H:
             continue
         seen = [m.time for m in measurements if m.concept in group and m.time <= at]
-        reason = "never measured" if np.isinf(age) else "too old"
+        reason = "too old" if seen else "never measured"  # older than the lookback still counts as too old
         out.append(Missing(group[0], _group_label(group), reason, max(seen) if seen else None))
     return tuple(out)
 
@@ -128,18 +145,21 @@ def _starred(probability: float, perturbed_probabilities: np.ndarray,
 
 
 def score(
-    measurements: Sequence[Measurement], at: datetime, threshold: float | None = None, *, model: Model | None = None
+    measurements: Sequence[Measurement], at: datetime, threshold: float | None = None, *, model: Model | None = None,
+    icu_admitted_at: datetime | None = None,
 ) -> Risk | Abstain:
     """Risk of sepsis for one patient at `at` from their Measurements, or Abstain when data are too thin.
 
     `threshold=None` uses the model card's threshold; a site may pass its own. Uses only
     measurements at or before `at`. `model` defaults to the shipped, verified `load_model()`.
+    `icu_admitted_at` (from the Encounter, `app.fhir.encounters`) gives the hours-in-ICU input; when it is
+    unknown that input is missing and the model scores without it.
     """
     model = model or load_model()
     if threshold is not None and not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be a probability in [0, 1], got {threshold!r}")
     thr = model.threshold if threshold is None else float(threshold)
-    row = build_features(measurements, at)
+    row = build_features(measurements, at, icu_admitted_at=icu_admitted_at)
     missing = missing_inputs(row, measurements, at)
     if missing:
         return Abstain(missing=missing, model_version=model.version)
@@ -152,4 +172,5 @@ def score(
         above_threshold=p >= thr,
         starred=_starred(p, probabilities[1:], groups),
         model_version=model.version,
+        missing=missing_inputs(row, measurements, at, EXPECTED),
     )

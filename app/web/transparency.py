@@ -13,6 +13,7 @@ from flask import Blueprint, abort, g, render_template, send_file
 
 from app.alerts import thresholds
 from app.card_summary import plain_summary
+from app.model.hti1 import source_attributes
 
 from .card import current_card, model_dir
 from .guards import cookie_session_ids, services
@@ -117,7 +118,8 @@ def page():
     return render_template("transparency/page.html", card=card, summary=plain_summary(card) if card else None,
                            plots=reliability_plots(card, model_dir()) if card else [],
                            handling=data_handling(svc.settings, svc.engine.dialect.name),
-                           site_threshold=current, threshold_history=history)
+                           site_threshold=current, threshold_history=history,
+                           source_attributes=source_attributes(card) if card else [])
 
 
 @bp.get("/reliability/<key>.png")

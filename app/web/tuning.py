@@ -19,7 +19,9 @@ from .guards import any_session, is_htmx, require_role, services
 
 bp = Blueprint("tuning", __name__, url_prefix="/tuning")
 
-SETS = {"B": "hospital B (never seen in training)", "heldout_A": "held-out patients of hospital A"}
+# Which operating points to show first: a site-adapted model's own held-out site patients, else hospital B.
+SETS = {"site": "held-out patients of this site (site-adapted model)", "B": "hospital B (never seen in training)",
+        "heldout_A": "held-out patients of hospital A"}
 
 
 @dataclass

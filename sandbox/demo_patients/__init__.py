@@ -142,8 +142,10 @@ def build(record: dict, now: datetime) -> list[dict]:
         "type": [{"text": "Intensive care unit stay"}],
         "subject": {"reference": patient_ref}, "period": {"start": _iso(start)},
         "serviceProvider": {"reference": f"Organization/{ORGANIZATION_ID}"},
+        # The ICU location period starts at ICU admission (ICULOS 0 of the record): the model's hours-in-ICU input.
         "location": [{"location": {"reference": f"Location/{ICU_LOCATIONS.get(record.get('icu'), MICU_ID)}"},
-                      "status": "active"}],
+                      "status": "active",
+                      "period": {"start": _iso(now - timedelta(hours=source["last_iculos"]))}}],
     }]
     weight = _observation(f"{pid}-weight", patient_ref, encounter_ref, _iso(start), VITAL, (BODY_WEIGHT,))
     weight["valueQuantity"] = {"value": record["weight_kg"], "unit": "kg", "system": UCUM, "code": "kg"}

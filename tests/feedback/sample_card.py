@@ -54,7 +54,7 @@ def sample_card(*, external: bool = True) -> dict:
     c = card.base_card()
     c["model"] = {
         "name": "Sepsis Sentinel risk model", "version": VERSION, "created": "2026-11-20",
-        "artifact": "sepsis_model.joblib", "sha256": "0123456789ab" + "0" * 52, "size_bytes": 1234,
+        "artifact": "sepsis_model.skops", "sha256": "0123456789ab" + "0" * 52, "size_bytes": 1234,
         "estimator": "scikit-learn HistGradientBoostingClassifier (missing values handled natively)",
         "hyperparameters": {"max_iter": 400}, "selection": [], "fitting_rows": "all", "seed": 1,
         "sklearn_version": "1.9.1", "features_used": 180, "features_total": 200,

@@ -73,6 +73,7 @@ def trained_dir(synthetic_data, tmp_path_factory) -> Path:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(train, "CANDIDATES", ({"max_iter": 15, "max_leaf_nodes": 7, "min_samples_leaf": 20},))
         mp.setattr(train, "MIN_ALERTED", 1)
+        mp.setattr(train, "STOPPING_MAX", 15)
         mp.setattr(train, "TIMING_PATIENTS", 5)
         args = argparse.Namespace(data=synthetic_data, out=out, no_external=False, change="Retrained with `sentinel train`.")
         assert train.run(args) == 0

@@ -18,7 +18,8 @@ def test_train_writes_a_complete_card(trained_dir):
     assert [c["set"] for c in card["data"]["cohorts"]] == ["A (training part)", "A (held-out part)", "B"]
     assert card["data"]["source"]["citation"]
     assert [r["name"] for r in card["external_validation"]["metrics"]][1:] == [
-        "SIRS", "qSOFA (RR, SBP)", "NEWS2 (no consciousness)", "MEWS (no AVPU)"]
+        "SIRS", "qSOFA (RR, SBP)", "NEWS2 (no consciousness)", "MEWS (no AVPU)", "ICU clock (hour >= 48)"]
+    assert "utility_lift_over_clock" in card["external_validation"]["metrics"][0]
     assert card["known_limits"] == KNOWN_LIMITS
     assert set(card["population_means"]) <= {i["concept"] for i in card["features"]["inputs"]}
     assert len(card["model"]["sha256"]) == 64
@@ -51,6 +52,7 @@ def test_training_is_deterministic(trained_dir, synthetic_data, tmp_path, monkey
     monkeypatch.setattr(train, "CANDIDATES", ({"max_iter": 15, "max_leaf_nodes": 7, "min_samples_leaf": 20},))
     monkeypatch.setattr(train, "MIN_ALERTED", 1)
     monkeypatch.setattr(train, "TIMING_PATIENTS", 5)
+    monkeypatch.setattr(train, "STOPPING_MAX", 15)
     assert main(["train", "--data", str(synthetic_data), "--out", str(tmp_path), "--no-external"]) == 0
     again = json.loads((tmp_path / "model_card.json").read_text())
     first = json.loads((trained_dir / "model_card.json").read_text())
@@ -69,3 +71,39 @@ def test_a_retrain_keeps_the_change_log_of_the_card_it_replaces(tmp_path):
     assert log[0]["changes"] == "Recalibrated."
     assert train.change_log(tmp_path / "none", {"version": "v", "created": "d"}, "First.") == [
         {"version": "v", "date": "d", "changes": "First."}]
+
+
+def test_site_adaptation_writes_its_own_card_and_evaluate_scores_it(trained_dir, synthetic_data, tmp_path,
+                                                                   monkeypatch, capsys):
+    from app.model import train
+
+    monkeypatch.setattr(train, "MIN_ALERTED", 1)
+    monkeypatch.setattr(train, "STOPPING_MAX", 10)
+    out = tmp_path / "site"
+    code = main(["train", "--data", str(synthetic_data), "--site-data", str(synthetic_data / "training_setB.tar.gz"),
+                 "--base-model", str(trained_dir), "--out", str(out)])
+    assert code == 0
+    card = json.loads((out / "model_card.json").read_text())
+    site = card["site_adaptation"]
+    assert site["site_data"] == "training_setB.tar.gz" and site["base_model"] == load_model(trained_dir).version
+    assert [c["name"] for c in site["candidates"]] == [
+        "base model", "recalibrated", "A + site", "A + site, re-weighted", "site only"]
+    assert site["method"] in {c["name"] for c in site["candidates"]}
+    assert "site-adapted" in card["model"]["name"] and card["intended_use"].startswith("Site-adapted")
+    assert "## Site-adapted model" in (out / "model_card.md").read_text()
+    model = load_model(out)  # verified like the shipped one
+    assert model.version.endswith("-site")
+    capsys.readouterr()
+    report = tmp_path / "m.json"
+    assert main(["evaluate", "--model", str(out), "--data", str(synthetic_data / "training_setB.tar.gz"),
+                 "--out", str(report)]) == 0
+    printed = capsys.readouterr().out
+    assert model.version in printed and "at SIRS's precision" in printed and "lift over the clock" in printed
+
+
+def test_site_adaptation_never_overwrites_the_shipped_model(synthetic_data, tmp_path, capsys):
+    from app.model.artifact import ARTIFACT_DIR
+
+    code = main(["train", "--data", str(synthetic_data), "--site-data", str(synthetic_data / "training_setB.tar.gz"),
+                 "--out", str(ARTIFACT_DIR)])
+    assert code == 2 and "refusing" in capsys.readouterr().out

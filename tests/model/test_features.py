@@ -131,15 +131,51 @@ def test_never_measured_means_missing_not_zero():
     row = build_features([Measurement("heart_rate", 90, T0)], T0)
     assert np.isnan(row[FEATURE_NAMES.index("lactate__last")])
     assert np.isnan(row[FEATURE_NAMES.index("lactate__hours_since")])
-    assert row[FEATURE_NAMES.index("lactate__count_72h")] == 0
+    assert np.isnan(row[FEATURE_NAMES.index("hours_in_icu")])  # no admission time given: missing, not 0
 
 
-def test_no_length_of_stay_or_unit_feature():
+def test_no_counts_no_unit_and_no_hospital_admission_feature():
+    """Hours in the ICU is the one clock the model reads (knowable live from the Encounter); counts of
+    measurements or orders, the unit of care and the hospital admission time are not features."""
     names = " ".join(FEATURE_NAMES).lower()
-    for banned in ("iculos", "hospadm", "unit1", "unit2", "stay", "admission"):
+    for banned in ("iculos", "hospadm", "unit1", "unit2", "count", "draws", "ordered"):
         assert banned not in names
+    assert [f.name for f in FEATURES if "icu" in f.name] == ["hours_in_icu"]
     for f in FEATURES:
         assert f.concept is None or CONCEPTS[f.concept].model_input
+
+
+def test_hours_in_icu_come_from_the_admission_time_and_never_go_negative():
+    at = T0 + timedelta(hours=30)
+    row = build_features(patient(), at, icu_admitted_at=T0 - timedelta(hours=2))
+    assert row[FEATURE_NAMES.index("hours_in_icu")] == 32
+    early = build_features(patient(), T0, icu_admitted_at=T0 + timedelta(hours=1))
+    assert early[FEATURE_NAMES.index("hours_in_icu")] == 0
+
+
+def test_every_feature_reads_only_the_72_hour_lookback():
+    """What live scoring reads from the EHR (the last 72 h) gives exactly the training row: older data is ignored."""
+    at = T0 + timedelta(hours=100)
+    old = [Measurement("lactate", 6.0, T0), Measurement("platelets", 40, T0 + timedelta(hours=27.5)),
+           Measurement("heart_rate", 150, T0 + timedelta(hours=10))]
+    recent = [Measurement("age", 67, T0), Measurement("heart_rate", 90, at - timedelta(hours=1)),
+              Measurement("platelets", 210, at - timedelta(hours=71))]
+    row = build_features(old + recent, at)
+    assert same(row, build_features(recent, at))
+    assert np.isnan(row[FEATURE_NAMES.index("lactate__last")])  # 100 h old: not measured, as live
+    assert row[FEATURE_NAMES.index("platelets__min_72h")] == 210
+    assert row[FEATURE_NAMES.index("age__last")] == 67  # demographics are read once per stay
+
+
+def test_per_patient_baselines_worst_values_and_deviation_from_the_running_mean():
+    at = T0 + timedelta(hours=29)
+    row = build_features(patient(), at)
+    hr = [80 + h for h in range(30)]  # one per hour, all inside the lookback
+    assert row[FEATURE_NAMES.index("heart_rate__min_72h")] == min(hr)
+    assert row[FEATURE_NAMES.index("heart_rate__max_72h")] == max(hr)
+    assert row[FEATURE_NAMES.index("heart_rate__deviation_72h")] == round(hr[-1] - sum(hr) / len(hr), 6)
+    lactate = [1.5, 2.7, 3.9]  # at hours 0, 12 and 24
+    assert row[FEATURE_NAMES.index("lactate__deviation_72h")] == round(lactate[-1] - sum(lactate) / 3, 6)
 
 
 def test_population_mean_perturbation_equals_rebuilding_with_mean_values():

@@ -77,10 +77,26 @@ def test_abstains_for_a_sandbox_like_patient_and_says_what_is_missing(model):
     assert result.model_version == model.card["model"]["version"]
     assert result.missing == (
         Missing("heart_rate", "Heart rate", "never measured", None),
-        Missing("resp_rate", "Respiratory rate", "never measured", None),
-        Missing("spo2", "SpO2", "never measured", None),
         Missing("sbp", "Systolic BP or mean arterial pressure", "too old", old),
     )
+
+
+def test_a_score_on_partial_data_says_which_measurements_it_was_made_without(model):
+    """Heart rate and blood pressure suffice for a score; the respiratory rate, SpO2 and temperature it lacked
+    are listed with it."""
+    ms = [m for m in full_patient(NOW) if m.concept not in ("resp_rate", "spo2", "temperature")]
+    result = score(ms, NOW, model=model)
+    assert isinstance(result, Risk)
+    assert [(x.concept, x.reason) for x in result.missing] == [
+        ("resp_rate", "never measured"), ("spo2", "never measured"), ("temperature", "never measured")]
+    assert score(full_patient(NOW), NOW, model=model).missing == ()
+
+
+def test_the_icu_admission_time_is_an_optional_input(model):
+    ms = full_patient(NOW)
+    known = score(ms, NOW, model=model, icu_admitted_at=NOW - timedelta(hours=60))
+    unknown = score(ms, NOW, model=model)
+    assert isinstance(known, Risk) and isinstance(unknown, Risk)
 
 
 def test_a_measurement_after_the_scoring_time_does_not_count(model):
@@ -107,7 +123,8 @@ def test_vitals_six_hours_old_still_count_a_minute_more_do_not(model):
 def test_batch_abstain_rule_agrees_with_live_scoring(model):
     stay = parse_stay(synthetic_stay(np.random.default_rng(5), True, 30, 60, 1), "p000099")
     ms = list(stay.measurements)
-    ms = [m for m in ms if not (m.concept == "spo2" and 10 <= (m.time - stay.times[0]).total_seconds() / 3600 <= 22)]
+    ms = [m for m in ms
+          if not (m.concept == "heart_rate" and 10 <= (m.time - stay.times[0]).total_seconds() / 3600 <= 22)]
     batch = abstains(build_feature_matrix(ms, stay.times))
     live = [isinstance(score(ms, t, model=model), Abstain) for t in stay.times]
     assert batch.tolist() == live
@@ -119,18 +136,18 @@ def test_load_model_verifies_and_caches(trained_dir):
     assert load_model(trained_dir) is first
 
 
-def test_a_tampered_artifact_is_refused_before_unpickling(trained_dir, tmp_path, monkeypatch):
+def test_a_tampered_artifact_is_refused_before_loading(trained_dir, tmp_path, monkeypatch):
     copy = tmp_path / "artifacts"
     shutil.copytree(trained_dir, copy)
-    path = copy / "sepsis_model.joblib"
+    path = copy / artifact_module.ARTIFACT_NAME
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
 
     def never(*args, **kwargs):
-        raise AssertionError("joblib.load called on an unverified file")
+        raise AssertionError("skops loads called on an unverified file")
 
-    monkeypatch.setattr(artifact_module.joblib, "load", never)
+    monkeypatch.setattr(artifact_module.sio, "loads", never)
     with pytest.raises(ModelArtifactError, match="sha256"):
         verified_load(copy)
     with pytest.raises(ModelArtifactError, match="sha256"):
@@ -145,18 +162,50 @@ def test_a_card_without_a_hash_or_an_artifact_is_refused(trained_dir, tmp_path):
     (copy / CARD_NAME).write_text(json.dumps(card))
     with pytest.raises(ModelArtifactError):
         verified_load(copy)
-    (copy / "sepsis_model.joblib").unlink()
+    (copy / artifact_module.ARTIFACT_NAME).unlink()
     with pytest.raises(ModelArtifactError, match="no model artifact"):
         verified_load(copy)
     with pytest.raises(ModelArtifactError, match="no model card"):
         verified_load(tmp_path)
 
 
+def test_a_model_file_with_an_untrusted_type_is_refused_even_when_its_card_vouches_for_it(trained_dir, tmp_path):
+    """A forged pair (file + card with its sha256) still cannot make the loader build an arbitrary type."""
+    import collections
+
+    import skops.io as sio
+
+    copy = tmp_path / "artifacts"
+    shutil.copytree(trained_dir, copy)
+    payload = sio.loads((copy / artifact_module.ARTIFACT_NAME).read_bytes(), trusted=list(artifact_module.TRUSTED_TYPES))
+    payload["extra"] = collections.Counter(["not", "a", "model", "type"])  # harmless here, but not on the list
+    data = sio.dumps(payload)
+    (copy / artifact_module.ARTIFACT_NAME).write_bytes(data)
+    card = json.loads((copy / CARD_NAME).read_text())
+    card["model"]["sha256"] = artifact_module.sha256_of(data)
+    (copy / CARD_NAME).write_text(json.dumps(card))
+    with pytest.raises(ModelArtifactError, match="not trusted.*Counter"):
+        verified_load(copy)
+
+
+def test_the_model_file_is_skops_and_gives_the_in_memory_models_probabilities(trained_dir, tmp_path):
+    """Save -> verified load round trip: the loaded estimator scores exactly as the one that was saved."""
+    model = load_model(trained_dir)
+    stay = parse_stay(synthetic_stay(np.random.default_rng(11), True, 40, 66, 0), "p000321")
+    x = build_feature_matrix(stay.measurements, stay.times, icu_admitted_at=stay.icu_admitted_at)
+    path, sha = artifact_module.save(model.estimator, model.columns, tmp_path)
+    assert path.suffix == ".skops" and path.read_bytes()[:2] == b"PK"  # a zip archive of JSON, not a pickle
+    card = {**model.card, "model": {**model.card["model"], "artifact": path.name, "sha256": sha}}
+    artifact_module.write_card(card, tmp_path)
+    again = verified_load(tmp_path)
+    assert np.array_equal(again.probabilities(x), model.probabilities(x))
+
+
 @pytest.mark.skipif(not (ARTIFACT_DIR / CARD_NAME).exists(), reason="no shipped model yet")
 def test_the_shipped_model_verifies_and_abstains_for_the_sandbox_patient():
     old = datetime(2019, 4, 2, 10, 15, tzinfo=CHICAGO)
     result = score([Measurement("sbp", 128, old), Measurement("age", 54, old)], NOW)
-    assert isinstance(result, Abstain) and len(result.missing) == 4
+    assert isinstance(result, Abstain) and len(result.missing) == 2  # heart rate, and a recent blood pressure
     assert isinstance(score(full_patient(NOW), NOW), Risk)
 
 

@@ -186,3 +186,20 @@ def test_fragments_have_their_own_urls(launch):
         resp = launched.client.get(f"/patients/{SEPTIC}/{path}")
         html = resp.get_data(as_text=True)
         assert resp.status_code == 200 and root in html and "<html" not in html, path
+
+
+def test_organ_dysfunction_without_a_score_is_shown_as_an_alert_level_finding_not_merely_no_score(make_app, clock,
+                                                                                                   launch_with):
+    """Seven hours on, the septic patient's vital signs are too old for a score; with a 12 h sign window its
+    SBP in the 80s and high lactate are still current signs: the page shows them at alert level and says what
+    to chart."""
+    app = make_app(clock=clock, session_idle_minutes=24 * 60, alert_policy={"sign_window_hours": 12})
+    app.extensions["bedside.model"] = stub_model()
+    launched = launch_with(app, "nurse", SEPTIC)
+    clock.advance(hours=7)
+    html = launched.client.get(f"/patients/{SEPTIC}").get_data(as_text=True)
+    text = text_of(html)
+    assert 'data-level="abstain"' in html and "Estimated risk" not in text
+    assert 'id="unscored-finding"' in html and 'role="alert"' in html
+    assert re.search(r"Signs of (shock|organ dysfunction) with no risk score: assess the patient now", text)
+    assert "For a risk score, chart: Heart rate" in text

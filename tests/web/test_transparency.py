@@ -159,3 +159,31 @@ def test_the_shipped_card_renders(make_app):
 
 def test_patient_page_footer_is_on_the_septic_demo_patient(launch):
     assert SEPTIC in launch("provider").page.get_data(as_text=True)
+
+
+def test_the_hti1_source_attributes_table_is_rendered_from_the_card(app, card_dir):
+    """Every HTI-1 attribute is on the page with the card's answer; what the card lacks says "Not available"."""
+    from app.model.hti1 import source_attributes
+
+    card = read_card(card_dir)
+    text = page_text(app.test_client())
+    assert 'id="hti1-attributes"' in text and "ONC HTI-1" in text
+    attributes = source_attributes(card)
+    assert len(attributes) >= 30
+    for a in attributes:
+        assert a.name in text and a.value in text
+    external = next(a for a in attributes if a.name == "Validity in external data")
+    assert f"{card['external_validation']['metrics'][0]['auroc']:.3f}" in external.value
+    funding = next(a for a in attributes if a.name.startswith("Funding"))
+    assert funding.value.startswith("Not available")
+
+
+@pytest.mark.skipif(not (ARTIFACT_DIR / CARD_NAME).is_file(), reason="no trained model card in model_artifacts/")
+def test_the_shipped_cards_ablations_abstain_candidates_and_clock_baseline_are_shown(make_app, monkeypatch):
+    use_model_dir(monkeypatch, ARTIFACT_DIR)
+    card = read_card(ARTIFACT_DIR)
+    text = page_text(make_app().test_client())
+    assert 'id="ablations"' in text and 'id="abstain-candidates"' in text
+    for row in card["ablations"]["rows"]:
+        assert row["variant"] in text and row["kept"] in text
+    assert "ICU clock (hour >= 48)" in text
