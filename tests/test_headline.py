@@ -45,3 +45,20 @@ def test_the_bundle_clock_moves_to_the_6_hour_one():
 
 def test_a_refresh_without_an_alert_does_not_guess():
     assert headline(None, None, None, None, NOW).title.startswith("No alert for this patient")
+
+
+def test_with_no_score_but_signs_of_shock_the_finding_is_the_headline():
+    from types import SimpleNamespace
+
+    from app.alerts.findings import UnscoredFinding
+    from app.bedside import headline_panel
+
+    ctx = SimpleNamespace(patient_id="p")
+    finding = UnscoredFinding(shock=True, signs=(), to_chart=("Respiratory rate",),
+                              headline="Signs of shock with no risk score: assess the patient now.")
+    assessment = SimpleNamespace(level="abstain", probability=None, threshold=0.04, finding=finding)
+    h = headline_panel(ctx, NOW, None, assessment).headline
+    assert (h.kind, h.title) == ("alert", "Signs of shock with no risk score: assess the patient now.")
+    assert h.detail == "No risk score: not enough recent data"
+    calm = SimpleNamespace(level="abstain", probability=None, threshold=0.04, finding=None)
+    assert headline_panel(ctx, NOW, None, calm).headline.title == "No risk score: not enough recent data"
