@@ -119,9 +119,21 @@ def alert_policy(settings: Settings) -> Policy:
 
 
 def register_blueprints(app: Flask) -> None:
-    from app.web import adoption, alerts, bundle, feedback, home, jwks, launch, patient, transparency, tuning
+    from app.web import (
+        adoption,
+        alerts,
+        bundle,
+        chrome,
+        feedback,
+        home,
+        jwks,
+        launch,
+        patient,
+        transparency,
+        tuning,
+    )
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks):
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks, chrome):
         app.register_blueprint(module.bp)
 
 
