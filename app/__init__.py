@@ -131,6 +131,7 @@ def register_blueprints(app: Flask) -> None:
         adoption,
         alerts,
         bundle,
+        chrome,
         feedback,
         home,
         jwks,
@@ -141,7 +142,7 @@ def register_blueprints(app: Flask) -> None:
         tuning,
     )
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks,
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks, chrome,
                    operations):
         app.register_blueprint(module.bp)
 

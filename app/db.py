@@ -91,6 +91,7 @@ sessions = sa.Table(
     sa.Column("last_seen_at", TS, nullable=False),
     sa.Column("expires_at", TS, nullable=False),
     sa.Column("ended_at", TS),
+    sa.Column("display", sa.JSON),  # the launch's need_patient_banner and safe smart_style_url values
 )
 
 # Who did what to which patient, when. Ids only, never names or values.

@@ -31,6 +31,9 @@ class TokenSet:
     id_token: str | None
     # How long the token lived when issued (expires_in): the refresh margin scales with it (app.smart.tokens).
     lifetime: timedelta | None = None
+    # SMART App Launch 2.0 launch context for the app's display (token response; absent on refresh)
+    need_patient_banner: bool | None = None
+    smart_style_url: str | None = None
 
 
 def new_pkce_verifier() -> str:
@@ -86,6 +89,9 @@ def _token_set(token: dict, now: datetime, previous: TokenSet | None = None) -> 
         encounter=encounter,
         id_token=token.get("id_token"),
         lifetime=timedelta(seconds=max(0, expires_in)),
+        need_patient_banner=token["need_patient_banner"] if isinstance(token.get("need_patient_banner"), bool)
+        else None,
+        smart_style_url=token.get("smart_style_url") if isinstance(token.get("smart_style_url"), str) else None,
     )
 
 

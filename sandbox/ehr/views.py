@@ -9,7 +9,7 @@ from flask import Blueprint, abort, jsonify, render_template, request
 
 from .. import state
 from ..auth.models import EndUser
-from ..users import USERS, USERS_BY_ID
+from ..users import PATIENT_SELF, USERS, USERS_BY_ID, User
 from .patients import age_years, in_progress_encounter, patient_label, patient_name
 
 bp = Blueprint("ehr", __name__)
@@ -42,8 +42,10 @@ def _demo_kind(patient: dict | None) -> str:
 def chart():
     """The patient's chart: the EHR's banner, the app in an iframe (a new launch each time), and orders."""
     sandbox = state.current()
-    user = USERS_BY_ID.get(request.args.get("user", ""))
     patient = sandbox.store.get("Patient", request.args.get("patient", ""))
+    user = USERS_BY_ID.get(request.args.get("user", ""))
+    if request.args.get("user") == PATIENT_SELF and patient is not None:
+        user = User(f"Patient/{patient['id']}", "", "", None, None, "", "Patient", "The patient (portal)")
     clients = _launchable_clients()
     client = sandbox.auth.client(request.args.get("app")) if request.args.get("app") else (
         clients[0] if clients else None)
@@ -52,7 +54,8 @@ def chart():
     if client is None or not client.launch_url:
         abort(400, "No app is registered with a launch URL.")
     encounter_id = in_progress_encounter(patient["id"])
-    launch = sandbox.auth.new_launch(client.client_id, EndUser(user.practitioner_id, patient["id"], encounter_id))
+    launch = sandbox.auth.new_launch(client.client_id, EndUser(user.practitioner_id, patient["id"], encounter_id),
+                                     need_patient_banner=request.args.get("app_banner") == "1")
     separator = "&" if "?" in client.launch_url else "?"
     app_url = client.launch_url + separator + urlencode({"iss": state.fhir_base(), "launch": launch.launch_id})
     encounter = sandbox.store.get("Encounter", encounter_id) if encounter_id else None
