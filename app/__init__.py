@@ -133,6 +133,7 @@ def register_blueprints(app: Flask) -> None:
         board,
         bundle,
         cds,
+        chrome,
         feedback,
         home,
         jwks,
@@ -143,7 +144,7 @@ def register_blueprints(app: Flask) -> None:
         tuning,
     )
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks,
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks, chrome,
                    operations, cds, board):
         app.register_blueprint(module.bp)
 

@@ -12,20 +12,19 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from app import assessment
+from app import abnormal, roles
 from app.alerts import orders as bundle_orders
 from app.alerts import screening as screenings
 from app.alerts import store
 from app.alerts.bundle import (
     BLOOD_CULTURE_CODES,
     CULTURE_LOOKBACK,
-    FLUID_ML_PER_KG,
     MEDICATION_LOOKBACK,
     BundleStatus,
     Culture,
@@ -38,15 +37,14 @@ from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
 from app.alerts.findings import UnscoredFinding, scored_without, unscored_finding
 from app.alerts.policy import (
     ABSTAIN,
-    ALERT,
-    LOW,
     UNAVAILABLE,
-    WATCH,
     Assessment,
     Policy,
     display_unit,
 )
-from app.alerts.workflow import DISMISS_REASONS, PAUSE_CHOICES, Actor, Scope, may_decide
+from app.alerts.workflow import DISMISS_REASONS, PAUSE_CHOICES, WITHDRAW_REASONS, Actor, Scope, may_decide
+from app.assessment import assess_and_sync
+from app.assessment import resolve_model as resolve_scoring_model
 from app.fhir import (
     Demographics,
     FhirError,
@@ -57,17 +55,18 @@ from app.fhir import (
     Rejected,
     Transport,
     fetch_patient_record,
-    map_observations,
     map_record,
 )
 from app.fhir.codes import loinc_codings
 from app.fhir.dates import fhir_instant, parse_datetime
 from app.fhir.encounters import icu_admission, read_encounter
 from app.fhir.paging import search
-from app.fhir.searches import latest_weight
-from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Model, Risk, load_model
+from app.fluid_order import FluidDefaults, ReviewInvalid, fluid_review
+from app.headline import RISK_WORDS, Headline, headline
+from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Measurement, Model, Risk, load_model
 from app.model.scoring import MAX_AGE_H, REQUIRED
 from app.screening.history import CHART
+from app.timewords import clock_text, date_text
 
 log = logging.getLogger(__name__)
 
@@ -75,13 +74,6 @@ KEY_VITALS = ("heart_rate", "resp_rate", "sbp", "map", "temperature", "spo2")
 TREND_HOURS = 24
 LIMIT_LINES = {"sbp": 90.0, "map": 65.0}  # drawn on the sparkline: the organ-dysfunction limits
 MAX_REJECTED_SHOWN = 200
-LEVEL_WORDS = {
-    ALERT: "High risk of sepsis, with a sign of organ dysfunction",
-    WATCH: "High risk of sepsis, no sign of organ dysfunction yet: watch",
-    LOW: "Low risk of sepsis",
-    ABSTAIN: "No risk score: not enough recent data",
-    UNAVAILABLE: "No risk score: the risk model is not available",
-}
 
 
 # -- who and where -----------------------------------------------------------------------------------------
@@ -148,9 +140,16 @@ class Row:
     label: str
     value_text: str
     unit: str
-    time: datetime | None  # None for age and sex
+    time: datetime | None
     starred: bool
     count: int  # values of this concept used
+    flag: str | None = None  # "high" | "low": outside the bedside limits (app.abnormal)
+    reason: str | None = None  # for a starred row, why it matters in words: "RR 30, rising"
+
+    @property
+    def shown_first(self) -> bool:
+        """In the collapsed table: the starred and the abnormal values."""
+        return self.starred or self.flag is not None
 
 
 @dataclass(frozen=True)
@@ -196,13 +195,27 @@ class NursingAssessment:
     abstain_rule: str
     finding: UnscoredFinding | None = None  # signs of organ dysfunction or shock while there is no score
     scored_without: tuple[str, ...] = ()  # expected measurements a score was made without (partial data)
+    demographics: str | None = None  # "age 67, sex female": what the model was given besides measurements
+
+    @property
+    def scored(self) -> bool:
+        """The model gave a number: only then are rows "used by the model" and starred."""
+        return self.probability is not None
+
+    @property
+    def rows_first(self) -> tuple[Row, ...]:
+        return tuple(r for r in self.rows if r.shown_first)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return tuple(r.reason for r in self.rows if r.reason)
 
 
 @dataclass(frozen=True)
 class DataLists:
     """Issue 4 item 5: the data used, and the data not used with the reason."""
 
-    used: tuple[tuple[str, int, datetime, datetime], ...]  # label, count, first, last
+    used: tuple[tuple[str, int, datetime, datetime], ...]  # label, count, first, last (measurements only)
     rejected: tuple[Rejected, ...]
     rejected_total: int
     reason_counts: dict
@@ -210,32 +223,46 @@ class DataLists:
     window_start: datetime
     notes: tuple[str, ...]
     complete: bool
+    also: tuple[str, ...] = ()  # read but not "in the time window": demographics, an older body weight
 
 
 def _value_text(concept: str, value: float) -> str:
-    if concept == "sex_male":
-        return "male" if value >= 0.5 else "female"
-    if concept == "age":
-        return f"{int(value)}"
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
-def _rows(used: Iterable[Mapped], risk: Risk | None) -> tuple[Row, ...]:
+def sex_words(value: float) -> str:
+    """The model's 0/1 sex input in words (FHIR administrative gender: 1 = male)."""
+    return "male" if value >= 0.5 else "female"
+
+
+def _demographics(used: Iterable[Mapped]) -> str | None:
+    """ "age 67, sex female": the model's inputs from the patient record rather than a measurement."""
+    found = {m.measurement.concept: m.measurement.value for m in used
+             if CONCEPTS[m.measurement.concept].kind == "demographic"}
+    parts = ([f"age {int(found['age'])}"] if "age" in found else []) + (
+        [f"sex {sex_words(found['sex_male'])}"] if "sex_male" in found else [])
+    return ", ".join(parts) or None
+
+
+def _rows(used: Iterable[Mapped], risk: Risk | None, now: datetime) -> tuple[Row, ...]:
+    """The newest value of each measured model input, with its flag and, when starred, why in words.
+    Demographics are not measurements: they are named once beside the table (`_demographics`)."""
     by_concept: dict[str, list[Mapped]] = defaultdict(list)
     for mapped in used:
         by_concept[mapped.measurement.concept].append(mapped)
     starred = risk.starred if risk else frozenset()
     order = {c: i for i, c in enumerate(CONCEPTS)}
-    kind_order = {"vital": 0, "lab": 1, "demographic": 2}
+    kind_order = {"vital": 0, "lab": 1}
     rows = []
     for concept, items in by_concept.items():
-        if not CONCEPTS[concept].model_input:
-            continue  # e.g. body weight: used by the bundle, not by the model
+        if not CONCEPTS[concept].model_input or CONCEPTS[concept].kind == "demographic":
+            continue  # body weight: used by the bundle, not by the model; age and sex: named beside the table
         latest = max(items, key=lambda x: x.measurement.time).measurement
-        demographic = CONCEPTS[concept].kind == "demographic"
-        rows.append(Row(concept, "Sex" if concept == "sex_male" else CONCEPTS[concept].label,
-                        _value_text(concept, latest.value), "" if concept == "sex_male" else display_unit(concept),
-                        None if demographic else latest.time, concept in starred, len(items)))
+        points = [(m.measurement.time, m.measurement.value) for m in items]
+        star = concept in starred
+        rows.append(Row(concept, CONCEPTS[concept].label, _value_text(concept, latest.value), display_unit(concept),
+                        latest.time, star, len(items), abnormal.flag(concept, latest.value),
+                        abnormal.reason(concept, CONCEPTS[concept].label, points, now) if star else None))
     rows.sort(key=lambda r: (kind_order.get(CONCEPTS[r.concept].kind, 3), order[r.concept]))
     return tuple(rows)
 
@@ -285,15 +312,6 @@ def _missing(abstain: Abstain, mapping: MappingResult, now: datetime,
     return tuple(out)
 
 
-def clock_text(t: datetime, now: datetime | None = None) -> str:
-    """A time as a clinician reads it, in the site's zone (the zone of `now`, from the app clock): "14:05", or
-    "22 Nov 14:05" on another day."""
-    local = t.astimezone(now.tzinfo if now is not None else None)
-    if now is not None and local.date() == now.date():
-        return local.strftime("%H:%M")
-    return local.strftime("%d %b %H:%M").lstrip("0")
-
-
 def nursing_assessment(patient_id: str, verdict: Assessment, mapping: MappingResult, now: datetime, *,
                        threshold_version: int | None, lookback_hours: float) -> NursingAssessment:
     used = mapping.used
@@ -304,28 +322,42 @@ def nursing_assessment(patient_id: str, verdict: Assessment, mapping: MappingRes
     lines = tuple(s for c in KEY_VITALS if (s := sparkline(c, series.get(c, []), now)) is not None)
     risk = verdict.risk
     return NursingAssessment(
-        patient_id=patient_id, level=verdict.level, words=LEVEL_WORDS[verdict.level],
+        patient_id=patient_id, level=verdict.level, words=RISK_WORDS[verdict.level],
         probability=risk.probability if risk else None, threshold=verdict.threshold,
         threshold_version=threshold_version, model_version=(risk.model_version if risk else
                                                             verdict.abstain.model_version if verdict.abstain
                                                             else None),
         signs=verdict.signs, sign_window_hours=verdict.policy.sign_window.total_seconds() / 3600,
-        rows=_rows(used, risk), sparklines=lines,
+        rows=_rows(used, risk, now), sparklines=lines, demographics=_demographics(used) if risk else None,
         missing=_missing(verdict.abstain, mapping, now, lookback_hours) if verdict.abstain else (),
         unavailable_reason=verdict.unavailable_reason, abstain_rule=ABSTAIN_RULE,
         finding=unscored_finding(verdict), scored_without=scored_without(verdict))
 
 
-def data_lists(record: PatientRecord, mapping: MappingResult) -> DataLists:
-    by_concept: dict[str, list[datetime]] = defaultdict(list)
+def data_lists(record: PatientRecord, mapping: MappingResult, now: datetime) -> DataLists:
+    """What was read: the measurements inside the time window, and apart from them what is not a measurement
+    of the window (age and sex from the patient record; a body weight, often older, for fluid volumes)."""
+    by_concept: dict[str, list[Measurement]] = defaultdict(list)
     for mapped in mapping.used:
-        by_concept[mapped.measurement.concept].append(mapped.measurement.time)
-    used = tuple(sorted(((CONCEPTS[c].label, len(ts), min(ts), max(ts)) for c, ts in by_concept.items()),
-                        key=lambda u: u[0]))
+        by_concept[mapped.measurement.concept].append(mapped.measurement)
+    window = {c: ms for c, ms in by_concept.items()
+              if CONCEPTS[c].kind != "demographic" and CONCEPTS[c].model_input
+              and any(m.time >= record.window_start for m in ms)}
+    used = tuple(sorted(((CONCEPTS[c].label, len(ms), min(m.time for m in ms), max(m.time for m in ms))
+                         for c, ms in window.items()), key=lambda u: u[0]))
+    also = []
+    demographics = _demographics(mapping.used)
+    if demographics:
+        also.append(f"From the patient record: {demographics}.")
+    weights = sorted(by_concept.get("body_weight", []), key=lambda m: m.time)
+    if weights:
+        also.append(f"Body weight {_value_text('body_weight', weights[-1].value)} kg, recorded "
+                    f"{date_text(weights[-1].time, now)}: used for fluid volumes only, not by the model.")
     rejected = tuple(sorted(mapping.rejected, key=lambda r: (r.reason, r.label, r.time or record.fetched_at)))
     return DataLists(used=used, rejected=rejected[:MAX_REJECTED_SHOWN], rejected_total=len(rejected),
                      reason_counts=mapping.reason_counts(), not_relevant=mapping.not_relevant,
-                     window_start=record.window_start, notes=record.notes, complete=record.complete)
+                     window_start=record.window_start, notes=record.notes, complete=record.complete,
+                     also=tuple(also))
 
 
 # -- the provider's panel (database only) ------------------------------------------------------------------
@@ -347,6 +379,17 @@ class AlertPanel:
     form: dict = field(default_factory=dict)
     notice: str | None = None
     notice_kind: str = "saved"  # saved | conflict | failed
+    withdraw_reasons: dict = field(default_factory=lambda: dict(WITHDRAW_REASONS))
+    why_no_withdraw: str | None = None  # None: this user may withdraw a confirmation
+
+    @property
+    def can_withdraw(self) -> bool:
+        return self.why_no_withdraw is None
+
+    @property
+    def withdraw_reason_text(self) -> str | None:
+        a = self.alert
+        return WITHDRAW_REASONS.get(a.withdraw_reason or "", a.withdraw_reason) if a else None
 
     @property
     def visible(self) -> bool:
@@ -368,10 +411,6 @@ class AlertPanel:
         return DISMISS_REASONS.get(a.dismiss_reason or "", a.dismiss_reason) if a else None
 
 
-ROLE_WORDS = {"nurse": "a nurse", "provider": "a provider", "deployment": "the deployment team",
-              "read-only": "a read-only user"}
-
-
 _UNREAD = object()
 
 
@@ -380,13 +419,11 @@ def alert_panel(engine: sa.Engine, ctx: Context, now: datetime, *, alert: store.
     """The provider evaluation section from the database (no FHIR): the scope's newest alert and its actions.
     `screening`: the scope's latest nurse screening, when the caller has read it already."""
     alert = alert or store.newest(engine, ctx.scope)
-    can = may_decide(ctx.role)
     return AlertPanel(
-        patient_id=ctx.patient_id, alert=alert, level=level, can_decide=can,
-        why_disabled=None if can else (f"Only providers can confirm, dismiss or pause an alert; you are signed in "
-                                       f"as {ROLE_WORDS.get(ctx.role, ctx.role)}. Tell the provider if you are "
-                                       "concerned."),
-        submission_ids={k: new_submission_id() for k in ("confirm", "dismiss", "pause")},
+        patient_id=ctx.patient_id, alert=alert, level=level, can_decide=may_decide(ctx.role),
+        why_disabled=roles.why_not(ctx.role, "decide_on_alerts"),
+        submission_ids={k: new_submission_id() for k in ("confirm", "dismiss", "pause", "withdraw")},
+        why_no_withdraw=roles.why_not(ctx.role, "withdraw_confirmation"),
         dismiss_reasons=DISMISS_REASONS, pause_choices=tuple(PAUSE_CHOICES),
         screening=screenings.latest(engine, ctx.scope) if screening is _UNREAD else screening,
         by_encounter=ctx.scope.by_encounter, now=now, **extra)
@@ -410,9 +447,7 @@ def screening_panel(engine: sa.Engine, ctx: Context, now: datetime, *, latest=_U
     can = screenings.may_screen(ctx.role)
     return ScreeningPanel(
         patient_id=ctx.patient_id, latest=screenings.latest(engine, ctx.scope) if latest is _UNREAD else latest,
-        can_submit=can,
-        why_disabled=None if can else (f"Nurses and providers submit the screening; you are signed in as "
-                                       f"{ROLE_WORDS.get(ctx.role, ctx.role)}."),
+        can_submit=can, why_disabled=roles.why_not(ctx.role, "submit_the_nurse_screening"),
         submission_id=new_submission_id(), sources=screenings.INFECTION_SOURCES, now=now, **extra)
 
 
@@ -435,17 +470,16 @@ class OrderCell:
     notice: str | None = None
     error: str | None = None
     choice: str | None = None
+    review: FluidDefaults | None = None  # fluids: what the review step starts from
 
     @classmethod
     def build(cls, ctx: Context, alert_id: int, element: str, record: bundle_orders.OrderRecord | None, *,
               orderable: bool, now: datetime, notice: str | None = None, error: str | None = None,
-              choice: str | None = None) -> OrderCell:
+              choice: str | None = None, review: FluidDefaults | None = None) -> OrderCell:
         can = bundle_orders.may_order(ctx.role)
-        return cls(ctx.patient_id, alert_id, element, record, orderable, can,
-                   None if can else f"Only providers can place orders; you are signed in as "
-                                    f"{ROLE_WORDS.get(ctx.role, ctx.role)}.",
+        return cls(ctx.patient_id, alert_id, element, record, orderable, can, roles.why_not(ctx.role, "place_orders"),
                    new_submission_id(), {k: v.display for k, v in bundle_orders.ANTIBIOTIC_CHOICES.items()}, now,
-                   notice, error, choice)
+                   notice, error, choice, review if element == "fluids" else None)
 
     @property
     def retry(self) -> bool:
@@ -468,14 +502,14 @@ class BundlePanel:
 
     @property
     def why_disabled(self) -> str | None:
-        return None if self.can_order else (f"Only providers can place orders; you are signed in as "
-                                            f"{ROLE_WORDS.get(self.ctx.role, self.ctx.role)}. The orders placed "
-                                            "are shown here.")
+        return roles.why_not(self.ctx.role, "place_orders")
 
     def cell(self, element) -> OrderCell:
         record = self.orders.get(element.key)
         orderable = (record.retryable(self.now) if record else element.orderable)
-        return OrderCell.build(self.ctx, self.alert.id, element.key, record, orderable=orderable, now=self.now)
+        review = FluidDefaults.of(self.status.weight_kg, self.status.weight_time) if self.status else None
+        return OrderCell.build(self.ctx, self.alert.id, element.key, record, orderable=orderable, now=self.now,
+                               review=review)
 
 
 def _codings(concept: object) -> list[tuple[str | None, str | None]]:
@@ -575,12 +609,49 @@ def bundle_panel(engine: sa.Engine, ctx: Context, now: datetime, alert: store.Al
                        now=now)
 
 
+# -- the headline and the order of the sections ------------------------------------------------------------
+
+@dataclass(frozen=True)
+class HeadlinePanel:
+    """Where the alert stands (app.headline), as its fragment takes it; refreshed after every decision."""
+
+    patient_id: str
+    headline: Headline
+
+
+def headline_panel(ctx: Context, now: datetime, alert: store.AlertRecord | None,
+                   assessment: NursingAssessment | None = None) -> HeadlinePanel:
+    """From the page's assessment when there is one; a fragment refresh words the risk from the alert's record."""
+    if assessment is not None:
+        words = headline(assessment.level, assessment.probability, assessment.threshold, alert, now)
+        if assessment.finding is not None and words.kind in (ABSTAIN, UNAVAILABLE):
+            # No score, but organ dysfunction or shock in the data: the finding is the page's first line.
+            words = Headline(assessment.finding.level, assessment.finding.headline, words.title)
+        return HeadlinePanel(ctx.patient_id, words)
+    return HeadlinePanel(ctx.patient_id, headline(None, None, None, alert, now))
+
+
+NURSING, PROVIDER, BUNDLE = "nursing", "provider", "bundle"
+
+
+def section_order(role: str, alert: store.AlertRecord | None) -> tuple[str, ...]:
+    """Each role's task first, every section for everyone: the nurse's screening; the provider's decision, or
+    once confirmed the bundle and its clocks; the rest in the page's usual order."""
+    if role == roles.PROVIDER:
+        confirmed = alert is not None and alert.time_zero is not None
+        return (BUNDLE, PROVIDER, NURSING) if confirmed else (PROVIDER, BUNDLE, NURSING)
+    return (NURSING, PROVIDER, BUNDLE)
+
+
 # -- one page load -----------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class Snapshot:
     record: PatientRecord
     banner: Banner
+    headline: HeadlinePanel
+    sections: tuple[str, ...]
+    screening_first: bool  # in the nursing section: the nurse's form before the assessment
     assessment: NursingAssessment
     data: DataLists
     alert: AlertPanel
@@ -597,12 +668,27 @@ class FetchSettings:
 
 
 def resolve_model(model: Model | None) -> tuple[Model | None, str | None]:
-    return assessment.resolve_model(model, loader=lambda: load_model())
+    return resolve_scoring_model(model, loader=lambda: load_model())
+
+
+def _location_name(transport: Transport, reference: str) -> str | None:
+    """The Location's name, read once when an alert is raised, so the adoption pages never show a raw id."""
+    ref = _relative(reference, transport.base)
+    parts = ref.split("/")
+    if len(parts) != 2 or parts[0] != "Location":
+        return None
+    try:
+        name = transport.get_json(ref, expect="Location").get("name")
+    except FhirError as exc:
+        log.info("care unit: Location read failed (%s)", exc.code)
+        return None
+    return name.strip() if isinstance(name, str) and name.strip() else None
 
 
 def care_unit(transport: Transport, encounter_id: str | None) -> str:
-    """Where the patient is, from the Encounter: its active location (display, else reference), else the
-    serviceType or type text; "unknown" when there is none or the read fails (it must never block an alert)."""
+    """Where the patient is, from the Encounter: its active location (display, else the Location's name, else
+    the reference), else the serviceType or type text; "unknown" when there is none or the read fails (it must
+    never block an alert)."""
     if not encounter_id:
         return "unknown"
     try:
@@ -610,11 +696,12 @@ def care_unit(transport: Transport, encounter_id: str | None) -> str:
     except FhirError as exc:
         log.info("care unit: Encounter read failed (%s)", exc.code)
         return "unknown"
-    return unit_of(enc)
+    return unit_of(enc, transport)
 
 
-def unit_of(enc: dict | None) -> str:
-    """The care unit an Encounter resource names (see care_unit); "unknown" when it names none."""
+def unit_of(enc: dict | None, transport: Transport | None = None) -> str:
+    """The care unit an Encounter resource names (see care_unit); "unknown" when it names none. With a
+    `transport`, a location given only by reference is named by reading the Location (once, at raise)."""
     if not isinstance(enc, dict):
         return "unknown"
     locations = [x for x in enc.get("location") or [] if isinstance(x, dict) and isinstance(x.get("location"), dict)]
@@ -624,7 +711,8 @@ def unit_of(enc: dict | None) -> str:
         if isinstance(ref.get("display"), str) and ref["display"].strip():
             return ref["display"].strip()
         if isinstance(ref.get("reference"), str) and ref["reference"].strip():
-            return ref["reference"].strip()
+            named = _location_name(transport, ref["reference"].strip()) if transport is not None else None
+            return named or ref["reference"].strip()
     for element in ("serviceType",):
         concept = enc.get(element)
         if isinstance(concept, dict):
@@ -651,9 +739,9 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
     # One Encounter read, shared: the ICU admission time (the model's hours-in-ICU input) and the care unit.
     encounter = read_encounter(transport, ctx.encounter_id)
     admitted = icu_admission(encounter, now) if encounter is not None else None
-    assessed = assessment.assess_and_sync(
+    assessed = assess_and_sync(
         engine, ctx.scope, mapping.measurements, now, source=CHART, model=model, unavailable_reason=unavailable,
-        policy=policy, care_unit=lambda: unit_of(encounter), icu_admitted_at=admitted, read="full",
+        policy=policy, care_unit=lambda: unit_of(encounter, transport), icu_admitted_at=admitted, read="full",
         fhir_requests=transport.round_trips)
     verdict, alert, site = assessed.verdict, assessed.alert, assessed.site
     status, notes = None, ()
@@ -661,12 +749,14 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
         facts, notes = bundle_facts(transport, record, mapping, alert.time_zero, max_pages=settings.max_pages)
         status = evaluate(alert.time_zero, now, facts)
     latest_screening = screenings.latest(engine, ctx.scope)  # one read for both panels that show it
+    assessment = nursing_assessment(ctx.patient_id, verdict, mapping, now,
+                                    threshold_version=site.version if site else None,
+                                    lookback_hours=settings.lookback_hours)
     snapshot = Snapshot(
         record=record, banner=banner(record.patient, now),
-        assessment=nursing_assessment(ctx.patient_id, verdict, mapping, now,
-                                      threshold_version=site.version if site else None,
-                                      lookback_hours=settings.lookback_hours),
-        data=data_lists(record, mapping),
+        headline=headline_panel(ctx, now, alert, assessment), sections=section_order(ctx.role, alert),
+        screening_first=ctx.role == roles.NURSE, assessment=assessment,
+        data=data_lists(record, mapping, now),
         alert=alert_panel(engine, ctx, now, alert=alert, level=verdict.level, screening=latest_screening),
         bundle=bundle_panel(engine, ctx, now, alert, status, notes),
         screening=screening_panel(engine, ctx, now, latest=latest_screening),
@@ -695,22 +785,17 @@ def _relative(reference: str, base: str) -> str:
     return reference[len(prefix):] if reference.startswith(prefix) else reference
 
 
-def order_volume(transport: Transport, ctx: Context, now: datetime) -> int | None:
-    """30 mL/kg of the latest body weight (one FHIR search), or None when no usable weight is recorded."""
-    weight = latest_weight(transport, ctx.patient_id)
-    mapped = map_observations([weight] if weight else [], patient_id=ctx.patient_id, now=now, base=transport.base)
-    kg = [m.measurement.value for m in mapped.used if m.measurement.concept == "body_weight"]
-    return round(FLUID_ML_PER_KG * kg[0]) if kg else None
-
-
 class OrderInvalid(ValueError):
-    """The order form names no known element or medication."""
+    """The order form names no known element or medication, or its reviewed fluid volume cannot be used."""
 
 
 def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id: int, element: str,
-                choice: str | None, submission_id: str, now: datetime) -> tuple[bundle_orders.OrderRecord, bool]:
+                choice: str | None, submission_id: str, now: datetime,
+                review: Mapping[str, str] | None = None) -> tuple[bundle_orders.OrderRecord, bool]:
     """Record, then send, one bundle order; (order, replayed). The row is committed as "sending" before the EHR
     is called and the EHR call is a conditional create, so neither a retry nor a resubmitted form doubles it.
+    A fluid order carries the volume and weight the provider reviewed (`review`: the form's volume_ml and
+    weight_kg); nothing is computed behind their back.
     Raises NotConfirmed, AlreadyOrdered, OrderInvalid, OrderNotPlaced (the EHR refused or did not answer)."""
     alert = store.for_patient(engine, alert_id, ctx.scope)
     if alert.time_zero is None:
@@ -718,7 +803,11 @@ def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id:
     what = bundle_orders.orderable_for(element, choice)
     if what is None:
         raise OrderInvalid("Choose what to order.")
-    volume = order_volume(transport, ctx, now) if element == "fluids" else None
+    try:
+        fluids = fluid_review(review or {}) if element == "fluids" else None
+    except ReviewInvalid as exc:
+        raise OrderInvalid(str(exc)) from exc
+    volume = fluids.volume_ml if fluids else None
     try:
         begun = bundle_orders.begin(engine, alert.id, element, what, volume, ctx.actor, submission_id, now,
                                     iss=alert.iss)
@@ -728,7 +817,8 @@ def place_order(transport: Transport, engine: sa.Engine, ctx: Context, alert_id:
         return begun.order, True
     resource = bundle_orders.fhir_resource(
         begun.order, what, patient_id=ctx.patient_id, encounter_id=alert.encounter_id,
-        requester=_relative(ctx.user_ref, transport.base), requester_name=ctx.user_name, now=now)
+        requester=_relative(ctx.user_ref, transport.base), requester_name=ctx.user_name, now=now,
+        weight_kg=fluids.weight_kg if fluids else None)
     try:
         created = transport.create(what.resource_type, resource,
                                    if_none_exist=bundle_orders.if_none_exist(begun.order, ctx.patient_id))

@@ -10,7 +10,7 @@ Definitions (the page and the CSV say the same):
 - confirmed: alerts confirmed, of evaluated (TREWS reports 38% of evaluated alerts confirmed);
 - pauses: pause actions (an alert may be paused more than once), and alerts paused at least once;
 - dismissal reasons: dismissed alerts by the reason the provider chose.
-Weeks start on Monday, 00:00 UTC.
+Weeks start on Monday, 00:00, in UTC unless a zone is given (the adoption page passes the site's).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 import sqlalchemy as sa
 
@@ -111,19 +111,19 @@ def by_unit(rows: Sequence[AlertRow], now: datetime) -> list[tuple[str, Summary]
     return sorted(((u, summarize(rs, now)) for u, rs in units.items()), key=lambda us: (-us[1].fired, us[0]))
 
 
-def week_of(at: datetime) -> date:
-    """The Monday (UTC) of the week `at` falls in."""
-    day = at.astimezone(UTC).date()
+def week_of(at: datetime, zone: tzinfo = UTC) -> date:
+    """The Monday of the week `at` falls in, in `zone` (UTC by default)."""
+    day = at.astimezone(zone).date()
     return day - timedelta(days=day.weekday())
 
 
-def by_week(rows: Sequence[AlertRow], now: datetime) -> list[tuple[date, Summary]]:
+def by_week(rows: Sequence[AlertRow], now: datetime, zone: tzinfo = UTC) -> list[tuple[date, Summary]]:
     """One summary per week from the first alert's week to the last one's, empty weeks included (for the plot)."""
     if not rows:
         return []
     weeks: dict[date, list[AlertRow]] = {}
     for r in rows:
-        weeks.setdefault(week_of(r.raised_at), []).append(r)
+        weeks.setdefault(week_of(r.raised_at, zone), []).append(r)
     first, last = min(weeks), max(weeks)
     out, week = [], first
     while week <= last:

@@ -73,7 +73,7 @@ def app_launch(stack, user: str, patient: str, hops: dict | None = None) -> tupl
             break
         url = urljoin(url, resp.headers["Location"])
     elapsed = time.perf_counter() - started
-    if resp.status_code != 200 or "patient-banner" not in resp.text:
+    if resp.status_code != 200 or "id=\"headline\"" not in resp.text:
         raise RuntimeError(f"launch did not reach the patient page: HTTP {resp.status_code}")
     return elapsed, trips
 

@@ -38,7 +38,7 @@ def launched(stack, user: str, patient: str) -> tuple[requests.Session, str]:
     url = html.unescape(re.search(r'<iframe[^>]*id="app"[^>]*src="([^"]+)"', chart.text).group(1))
     browser = requests.Session()
     page = browser.get(url, timeout=30)
-    if page.status_code != 200 or "patient-banner" not in page.text:
+    if page.status_code != 200 or "id=\"headline\"" not in page.text:
         raise RuntimeError(f"launch did not reach the patient page: HTTP {page.status_code}")
     return browser, page.text
 

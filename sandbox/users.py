@@ -38,6 +38,9 @@ USERS: tuple[User, ...] = (
          "Priya Raman (deployment team)"),
 )
 USERS_BY_ID = {u.practitioner_id: u for u in USERS}
+# Not care team: the patient themself, as a patient portal would launch an app (fhirUser is the Patient). Lets an
+# app show what it does for a user who must not see a clinician's page.
+PATIENT_SELF = "patient-self"
 
 
 def resources() -> list[dict]:

@@ -51,6 +51,13 @@ def test_vendored_htmx_is_the_pinned_release():
     assert digest == "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"  # htmx.org 2.0.11
 
 
+def test_vendored_axe_core_is_the_pinned_release_and_only_the_tests_have_it():
+    digest = hashlib.sha256((ROOT / "tests" / "e2e" / "vendor" / "axe.min.js").read_bytes()).hexdigest()
+    # axe-core 4.14.1 from npm (`npm pack axe-core@4.14.1`); its sri-history.json gives the same sha256
+    assert digest == "29348999450cdf2849a8e70b7912fc2da85a849da39c0d0d5394f51d4a9ed95c"
+    assert not list((ROOT / "static").glob("axe*")) and not list((ROOT / "templates").rglob("*axe*"))
+
+
 def test_the_fhir_lookback_can_never_be_shorter_than_the_models_longest_window():
     import pytest
 

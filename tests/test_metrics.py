@@ -103,6 +103,11 @@ def test_weeks_start_on_monday_utc():
     assert metrics.week_of(datetime(2026, 11, 23, 0, 30, tzinfo=berlin)) == date(2026, 11, 16)
 
 
+def test_weeks_in_the_sites_zone_when_asked():
+    berlin = ZoneInfo("Europe/Berlin")  # the adoption page's weeks: Monday 00:30 in Berlin is that Monday's week
+    assert metrics.week_of(datetime(2026, 11, 23, 0, 30, tzinfo=berlin), berlin) == date(2026, 11, 23)
+
+
 def test_nothing_yet():
     s = metrics.summarize([], NOW)
     assert (s.fired, s.evaluated.fraction, s.median_minutes_to_evaluation, s.confirmed.fraction) == (0, None, None, None)

@@ -8,6 +8,10 @@ persists after fluids (6 h), and a repeat lactate, drawn after time zero, when t
 provider's confirmation. Evidence comes from FHIR; what counts (SEP-1 look-back windows, approximately):
 a lactate from 6 h before time zero, a blood culture from 48 h before, medications from 24 h before.
 
+Lactates: the element shows the newest one, with the trend from the first in the window ("7.87 mmol/L at
+17:56, up from 6.65 at 12:56"); the first one in the window is the initial lactate, and any later one counts
+as its repeat (SEP-1: a repeat after an initial lactate > 2 mmol/L). Fluids are indicated by the highest.
+
 Code sets (codes only, never display text; a site adds its own product codes, e.g. RxNorm SCDs):
   lactate         the model's lactate concept (LOINC 2524-7, 32693-4, 2518-9, 2519-7, 59032-3)
   blood culture   LOINC 600-7 "Bacteria identified in Blood by Culture" (Observation or ServiceRequest)
@@ -113,6 +117,8 @@ class Element:
     indication: str | None = None  # why it applies and, for fluids, the volume
     orderable: bool = False  # a proposal can be sent to the EHR for it now
     volume_ml: int | None = None  # fluids: 30 mL/kg of the latest weight
+    trend: str | None = None  # lactate: "up from 6.65", since the first lactate in the window
+    since: datetime | None = None  # when that first value was measured
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,16 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
+def lactate_trend(lactates: list[Measurement]) -> str | None:
+    """How the newest lactate moved since the first in the window: "up from 6.65" (None with one lactate).
+    The element's `since` is the first one's time."""
+    if len(lactates) < 2:
+        return None
+    first, newest = lactates[0], lactates[-1]
+    change = "up" if newest.value > first.value else "down" if newest.value < first.value else "unchanged"
+    return f"{change} from {_fmt(first.value)}"
+
+
 def evaluate(time_zero: datetime, now: datetime, facts: Facts) -> BundleStatus:
     """Each element's status at `now`, from what FHIR shows since its look-back before time zero."""
     three, six = time_zero + THREE_HOURS, time_zero + SIX_HOURS
@@ -155,10 +171,12 @@ def evaluate(time_zero: datetime, now: datetime, facts: Facts) -> BundleStatus:
                for kind in MEDICATION_KINDS}
     elements = []
 
-    # 1. Lactate
+    # 1. Lactate: the newest, with its trend
     if first:
-        elements.append(Element("lactate", "Measure lactate", 3, three, DONE, f"Lactate {_fmt(first.value)} mmol/L",
-                                at=first.time))
+        newest = lactates[-1]
+        elements.append(Element("lactate", "Measure lactate", 3, three, DONE, f"Lactate {_fmt(newest.value)} mmol/L",
+                                at=newest.time, trend=lactate_trend(lactates),
+                                since=first.time if len(lactates) > 1 else None))
     else:
         elements.append(Element("lactate", "Measure lactate", 3, three, _clock_status(False, three, now),
                                 "No lactate yet.", orderable=True))
@@ -190,7 +208,7 @@ def evaluate(time_zero: datetime, now: datetime, facts: Facts) -> BundleStatus:
     # 4. 30 mL/kg crystalloid for hypotension or lactate >= 4
     since = time_zero - LACTATE_LOOKBACK
     hypotension = [m for m in facts.pressures if since <= m.time <= now and _hypotensive(m)]
-    high_lactate = [m for m in lactates if m.value >= LACTATE_SHOCK]
+    high_lactate = sorted((m for m in lactates if m.value >= LACTATE_SHOCK), key=lambda m: -m.value)  # highest first
     volume = round(FLUID_ML_PER_KG * facts.weight_kg) if facts.weight_kg else None
     fluids_label = f"{FLUID_ML_PER_KG} mL/kg crystalloid"
     if hypotension or high_lactate:
@@ -221,15 +239,19 @@ def evaluate(time_zero: datetime, now: datetime, facts: Facts) -> BundleStatus:
                                 "Not indicated: no hypotension recorded after the fluid bolus." if fluids_given else
                                 "Not indicated yet: applies if hypotension persists after the fluid bolus."))
 
-    # 6. Repeat lactate when the first was > 2
+    # 6. Repeat lactate when the first was > 2: any later lactate is the repeat (the newest is shown)
     if first is None:
         elements.append(Element("repeat_lactate", "Repeat lactate", 6, six, NOT_INDICATED,
                                 "Depends on the first lactate."))
     elif first.value > LACTATE_HIGH:
-        later = [m for m in lactates if m.time > first.time and m.time >= time_zero]  # after resuscitation began
+        later = [m for m in lactates if m.time > first.time]
         if later:
+            newest = later[-1]
+            rising = newest.value > first.value
             elements.append(Element("repeat_lactate", "Repeat lactate", 6, six, DONE,
-                                    f"Repeat lactate {_fmt(later[0].value)} mmol/L", at=later[0].time))
+                                    f"Repeat lactate {_fmt(newest.value)} mmol/L", at=newest.time,
+                                    trend=lactate_trend(lactates), since=first.time,
+                                    note="rising: consider another after resuscitation" if rising else None))
         else:
             elements.append(Element("repeat_lactate", "Repeat lactate", 6, six, _clock_status(False, six, now),
                                     f"The first lactate was {_fmt(first.value)} mmol/L: repeat it.", orderable=True))

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from app.db import TS, metadata
+from app.roles import allowed
 
 from .bundle import BLOOD_CULTURE_ORDER_CODE, LACTATE_ORDER_CODE, LOINC, RXNORM
 from .errors import AlreadyOrdered, SubmissionTaken
@@ -31,7 +32,7 @@ IDENTIFIER_SYSTEM = "https://sepsis-sentinel.invalid/fhir/bundle-order"
 SNOMED = "http://snomed.info/sct"
 SENDING, PLACED, FAILED = "sending", "placed", "failed"
 STALE_SENDING = timedelta(minutes=2)  # a "sending" row older than this was interrupted: it may be retried
-ORDERERS = frozenset({"provider"})
+ORDERERS = allowed("place_orders")
 
 bundle_orders = sa.Table(
     "bundle_orders", metadata,
@@ -65,8 +66,13 @@ class Orderable:
     resource_type: str
     system: str
     code: str
-    display: str
+    display: str  # the code system's display (LOINC, RxNorm): goes in the coding only
     instruction: str | None = None
+    words: str | None = None  # what a clinician calls the order: shown on the page and as the concept's text
+
+    @property
+    def name(self) -> str:
+        return self.words or self.display
 
 
 ANTIBIOTIC_CHOICES: dict[str, Orderable] = {
@@ -77,10 +83,11 @@ ANTIBIOTIC_CHOICES: dict[str, Orderable] = {
     "vancomycin": Orderable("MedicationRequest", RXNORM, "11124", "Vancomycin IV"),
 }
 ORDERABLES: dict[str, Orderable] = {
-    "lactate": Orderable("ServiceRequest", LOINC, *LACTATE_ORDER_CODE),
-    "repeat_lactate": Orderable("ServiceRequest", LOINC, *LACTATE_ORDER_CODE, instruction="Repeat lactate"),
+    "lactate": Orderable("ServiceRequest", LOINC, *LACTATE_ORDER_CODE, words="Lactate, stat"),
+    "repeat_lactate": Orderable("ServiceRequest", LOINC, *LACTATE_ORDER_CODE, instruction="Repeat lactate",
+                                words="Repeat lactate"),
     "blood_cultures": Orderable("ServiceRequest", LOINC, *BLOOD_CULTURE_ORDER_CODE,
-                                instruction="Two sets, before the first antibiotic dose"),
+                                instruction="Two sets, before the first antibiotic dose", words="Blood cultures x2"),
     "fluids": Orderable("MedicationRequest", RXNORM, "9863", "Sodium chloride 0.9% IV bolus"),
     "vasopressors": Orderable("MedicationRequest", RXNORM, "7512", "Norepinephrine IV infusion",
                               instruction="Titrate to a mean arterial pressure of 65 mmHg or more"),
@@ -155,7 +162,7 @@ def begin(engine: sa.Engine, alert_id: int, element: str, what: Orderable, volum
     """
     t = bundle_orders
     values = dict(iss=iss, alert_id=alert_id, element=element, resource_type=what.resource_type,
-                  identifier=uuid.uuid4().hex, code_system=what.system, code=what.code, display=what.display,
+                  identifier=uuid.uuid4().hex, code_system=what.system, code=what.code, display=what.name,
                   volume_ml=volume_ml, status=SENDING, requested_at=now, requested_by=actor.user_ref,
                   requested_by_name=actor.user_name, role=actor.role, submission_id=submission_id)
     try:
@@ -209,8 +216,9 @@ def _instant(t: datetime) -> str:
 
 
 def fhir_resource(order: OrderRecord, what: Orderable, *, patient_id: str, encounter_id: str | None,
-                  requester: str, requester_name: str | None, now: datetime) -> dict:
-    """The ServiceRequest or MedicationRequest for an order (FHIR R4), identified by the order's identifier."""
+                  requester: str, requester_name: str | None, now: datetime, weight_kg: float | None = None) -> dict:
+    """The ServiceRequest or MedicationRequest for an order (FHIR R4), identified by the order's identifier.
+    `weight_kg`: the weight the provider reviewed a fluid volume against, named in the dosage text."""
     resource: dict = {
         "resourceType": what.resource_type,
         "identifier": [{"system": IDENTIFIER_SYSTEM, "value": order.identifier}],
@@ -223,7 +231,7 @@ def fhir_resource(order: OrderRecord, what: Orderable, *, patient_id: str, encou
     }
     if encounter_id:
         resource["encounter"] = {"reference": f"Encounter/{encounter_id}"}
-    concept = {"coding": [{"system": what.system, "code": what.code, "display": what.display}], "text": what.display}
+    concept = {"coding": [{"system": what.system, "code": what.code, "display": what.display}], "text": what.name}
     notes = [n for n in (what.instruction,) if n]
     if what.resource_type == "ServiceRequest":
         resource["code"] = concept
@@ -237,7 +245,8 @@ def fhir_resource(order: OrderRecord, what: Orderable, *, patient_id: str, encou
         resource["priority"] = "stat"
         dosage: dict = {"text": what.instruction or what.display}
         if order.volume_ml:
-            dosage = {"text": f"{order.volume_ml} mL IV (30 mL/kg) over up to 3 hours",
+            basis = f" (30 mL/kg for {weight_kg:g} kg)" if weight_kg else ""
+            dosage = {"text": f"{order.volume_ml} mL IV over up to 3 hours{basis}",
                       "doseAndRate": [{"doseQuantity": {"value": order.volume_ml, "unit": "mL",
                                                         "system": "http://unitsofmeasure.org", "code": "mL"}}]}
         resource["dosageInstruction"] = [dosage]

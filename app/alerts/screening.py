@@ -15,10 +15,11 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app.db import TS, metadata
+from app.roles import allowed
 
 from .workflow import Actor, Scope, parse_local_time
 
-SCREENERS = frozenset({"nurse", "provider"})
+SCREENERS = allowed("submit_the_nurse_screening")
 INFECTION_SOURCES: dict[str, str] = {
     "none": "No infection suspected",
     "lung": "Lungs (pneumonia)",

@@ -14,10 +14,11 @@ Tables (declared here on `app.db.metadata`; migration 0003):
     first_action_at (the first provider decision: confirm, dismiss or pause), decision (confirmed | dismissed),
     decided_at (= time zero when confirmed), decided_by, decided_by_name, decided_role,
     dismiss_reason (a key of workflow.DISMISS_REASONS), dismiss_note, paused_until, pause_count,
-    last_action, last_action_at, last_action_by, last_action_by_name (who did what last, for a 409).
+    last_action, last_action_at, last_action_by, last_action_by_name (who did what last, for a 409),
+    withdraw_reason, withdraw_note (migration 0009: why a provider took back the last confirmation).
 
 `alert_events`: the append-only history. id, alert_id, at, kind (raised | confirmed | dismissed | paused |
-    resumed | lapsed), user_ref, user_name, role (empty for raised/resumed/lapsed), submission_id (UNIQUE: a
+    resumed | lapsed | withdrawn), user_ref, user_name, role (empty for raised/resumed/lapsed), submission_id (UNIQUE: a
     resubmitted form is recorded once), basis (JSON: the score, threshold, model version and signs the
     decision was made on), detail (JSON: reason, note, paused_until).
 
@@ -80,6 +81,8 @@ alerts = sa.Table(
     sa.Column("last_action_at", TS),
     sa.Column("last_action_by", sa.Text),
     sa.Column("last_action_by_name", sa.Text),
+    sa.Column("withdraw_reason", sa.String(32)),
+    sa.Column("withdraw_note", sa.Text),
     sa.UniqueConstraint("iss", "scope_key", "seq", name="uq_alerts_iss"),
 )
 
@@ -131,6 +134,8 @@ class AlertRecord:
     last_action_at: datetime | None
     last_action_by: str | None
     last_action_by_name: str | None
+    withdraw_reason: str | None = None
+    withdraw_note: str | None = None
 
     @property
     def time_zero(self) -> datetime | None:
@@ -265,16 +270,21 @@ def _raise(engine, scope, assessment, now, threshold_version, measurements, care
 
 def decide(engine: sa.Engine, alert_id: int, decision: Decision, actor: Actor, submission_id: str,
            now: datetime) -> Outcome:
-    """Record one decision on an active alert, atomically with its event; commit before the caller answers.
+    """Record one decision on an active alert (a withdrawal: on a confirmed one), atomically with its event;
+    commit before the caller answers.
 
     A resubmitted form (same `submission_id`) gets the stored outcome (`replayed`). If the alert is no longer
     active, AlreadyDecided carries the alert as it is (who did what, when). The UPDATE runs first so that on
     SQLite the transaction takes the write lock before it reads anything.
     """
-    values = dict(state=decision.state, state_at=now, last_action=decision.state, last_action_at=now,
+    kind = "withdrawn" if decision.kind == "withdraw" else decision.state
+    values = dict(state=decision.state, state_at=now, last_action=kind, last_action_at=now,
                   last_action_by=actor.user_ref, last_action_by_name=actor.user_name,
                   first_action_at=sa.func.coalesce(alerts.c.first_action_at, sa.literal(now, TS)))
-    if decision.kind == "pause":
+    if decision.kind == "withdraw":  # back to active: the bundle's time zero is gone, the events keep it
+        values.update(decision=None, decided_at=None, decided_by=None, decided_by_name=None, decided_role=None,
+                      withdraw_reason=decision.reason, withdraw_note=decision.note)
+    elif decision.kind == "pause":
         values.update(paused_until=decision.paused_until, pause_count=alerts.c.pause_count + 1)
     else:
         values.update(decision=decision.state, decided_at=now, decided_by=actor.user_ref,
@@ -286,15 +296,16 @@ def decide(engine: sa.Engine, alert_id: int, decision: Decision, actor: Actor, s
                                  else None)) if v is not None}
     try:
         with engine.begin() as conn:
-            moved = conn.execute(alerts.update().where(alerts.c.id == alert_id, alerts.c.state == ACTIVE)
+            moved = conn.execute(alerts.update().where(alerts.c.id == alert_id,
+                                                       alerts.c.state == decision.from_state)
                                  .values(**values)).rowcount
             if moved:
                 alert = get(conn, alert_id)
                 conn.execute(alert_events.insert().values(
-                    alert_id=alert_id, at=now, kind=decision.state, user_ref=actor.user_ref,
+                    alert_id=alert_id, at=now, kind=kind, user_ref=actor.user_ref,
                     user_name=actor.user_name, role=actor.role, submission_id=submission_id,
                     basis=alert.latest, detail=detail or None))
-                log.info("alert %s %s by role %s", alert_id, decision.state, actor.role)
+                log.info("alert %s %s by role %s", alert_id, kind, actor.role)
                 return Outcome(alert, replayed=False)
     except sa.exc.IntegrityError:
         pass  # the same submission recorded concurrently: answer with the stored outcome below

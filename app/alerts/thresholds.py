@@ -22,6 +22,7 @@ site_thresholds = sa.Table(
     sa.Column("previous_value", sa.Float, nullable=False),
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("set_by", sa.Text, nullable=False),
+    sa.Column("set_by_name", sa.Text),  # resolved once at launch, shown in the history instead of the id
     sa.Column("set_role", sa.String(32), nullable=False),
     sa.Column("set_at", TS, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
@@ -47,6 +48,7 @@ class SiteThreshold:
     set_by: str | None
     set_at: datetime | None
     reason: str | None
+    set_by_name: str | None = None
 
 
 def current(engine: sa.Engine, default: float, *, iss: str) -> SiteThreshold:
@@ -57,7 +59,7 @@ def current(engine: sa.Engine, default: float, *, iss: str) -> SiteThreshold:
     if row is None:
         return SiteThreshold(value=default, version=0, set_by=None, set_at=None, reason=None)
     return SiteThreshold(value=row["value"], version=row["id"], set_by=row["set_by"], set_at=row["set_at"],
-                         reason=row["reason"])
+                         reason=row["reason"], set_by_name=row["set_by_name"])
 
 
 def history(engine: sa.Engine, *, iss: str) -> list[dict]:
@@ -67,7 +69,8 @@ def history(engine: sa.Engine, *, iss: str) -> list[dict]:
 
 
 def set_threshold(engine: sa.Engine, *, iss: str, value: float, default: float, expected_version: int,
-                  model_version: str, user_ref: str, role: str, reason: str, now: datetime) -> SiteThreshold:
+                  model_version: str, user_ref: str, role: str, reason: str, now: datetime,
+                  user_name: str | None = None) -> SiteThreshold:
     """Record a new threshold version and its audit row in one transaction.
 
     `expected_version` is the version the user was looking at: if someone changed it meanwhile, ThresholdError
@@ -91,9 +94,10 @@ def set_threshold(engine: sa.Engine, *, iss: str, value: float, default: float, 
             previous = latest["value"] if latest else default
             new_id = conn.execute(t.insert().values(
                 iss=iss, value=value, previous_value=previous, model_version=model_version, set_by=user_ref,
-                set_role=role, set_at=now, reason=reason[:2000], based_on=version)).inserted_primary_key[0]
+                set_by_name=user_name[:200] if user_name else None, set_role=role, set_at=now, reason=reason[:2000],
+                based_on=version)).inserted_primary_key[0]
             record(conn, at=now, iss=iss, user_ref=user_ref, role=role, patient_id=None, action="set_threshold",
                    target=f"site_threshold/{new_id}", detail={"old": previous, "new": value})
     except sa.exc.IntegrityError:  # another change from the same version landed between our read and our write
         raise changed_meanwhile from None
-    return SiteThreshold(value=value, version=new_id, set_by=user_ref, set_at=now, reason=reason)
+    return SiteThreshold(value=value, version=new_id, set_by=user_ref, set_at=now, reason=reason, set_by_name=user_name)

@@ -3,6 +3,8 @@
     active --confirm--> confirmed     (final: never re-fires in the encounter; time zero of the bundle)
     active --dismiss--> dismissed     (final; a reason from DISMISS_REASONS, free text)
     active --pause----> paused        (1, 4 or 12 h, or until a chosen time within MAX_PAUSE)
+    confirmed --withdraw--> active    (a provider takes back a mistaken confirmation, with a reason from
+                                       WITHDRAW_REASONS; the bundle's clocks stop, the history keeps both)
     paused --pause over, criteria hold at the next page load--> active   (the same alert comes back)
     paused --pause over, criteria do not hold--> lapsed                  (closed; a new alert may fire later)
 
@@ -18,11 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from app.roles import allowed
+
 ACTIVE, PAUSED, CONFIRMED, DISMISSED, LAPSED = "active", "paused", "confirmed", "dismissed", "lapsed"
 STATES = (ACTIVE, PAUSED, CONFIRMED, DISMISSED, LAPSED)
 FINAL = frozenset({CONFIRMED, DISMISSED})
 
-DECIDERS = frozenset({"provider"})
+DECIDERS = allowed("decide_on_alerts")  # app.roles states who may do what
 PAUSE_CHOICES: dict[str, timedelta] = {"1": timedelta(hours=1), "4": timedelta(hours=4), "12": timedelta(hours=12)}
 MAX_PAUSE = timedelta(hours=24)
 PATIENT_SCOPE_HOLD = timedelta(hours=72)
@@ -34,6 +38,13 @@ DISMISS_REASONS: dict[str, str] = {
     "comfort_care": "Comfort care or goals of care",
     "other": "Other (say why below)",
 }
+WITHDRAW_REASONS: dict[str, str] = {
+    "mistake": "confirmed by mistake",
+    "wrong_patient": "confirmed on the wrong patient's chart",
+    "new_information": "new information: sepsis no longer likely",
+    "other": "other (say why below)",
+}
+WITHDRAWERS = allowed("withdraw_confirmation")
 NOTE_MAX = 1000
 
 
@@ -69,14 +80,24 @@ class Actor:
 
 @dataclass(frozen=True)
 class Decision:
-    kind: str  # confirm | dismiss | pause
+    kind: str  # confirm | dismiss | pause | withdraw
     reason: str | None = None
     note: str | None = None
     paused_until: datetime | None = None
 
     @property
     def state(self) -> str:
-        return {"confirm": CONFIRMED, "dismiss": DISMISSED, "pause": PAUSED}[self.kind]
+        return {"confirm": CONFIRMED, "dismiss": DISMISSED, "pause": PAUSED, "withdraw": ACTIVE}[self.kind]
+
+    @property
+    def from_state(self) -> str:
+        """The state the alert must be in for this decision to apply."""
+        return applies_to(self.kind)
+
+
+def applies_to(kind: str) -> str:
+    """The state an alert must be in for a decision of this kind: a withdrawal needs a confirmation."""
+    return CONFIRMED if kind == "withdraw" else ACTIVE
 
 
 class DecisionInvalid(ValueError):
@@ -101,19 +122,20 @@ def parse_decision(kind: str, form: Mapping[str, str], now: datetime) -> Decisio
     """A decision from a submitted form, or DecisionInvalid with a message per field."""
     if kind == "confirm":
         return Decision("confirm")
-    if kind == "dismiss":
+    if kind in ("dismiss", "withdraw"):
         reason = (form.get("reason") or "").strip()
         note = (form.get("note") or "").strip()
         errors = {}
-        if reason not in DISMISS_REASONS:
-            errors["reason"] = "Choose a reason for dismissing the alert."
+        if reason not in (DISMISS_REASONS if kind == "dismiss" else WITHDRAW_REASONS):
+            errors["reason"] = ("Choose a reason for dismissing the alert." if kind == "dismiss" else
+                                "Choose why the confirmation is withdrawn.")
         elif reason == "other" and not note:
             errors["note"] = "Say briefly why, since the reason is 'Other'."
         if len(note) > NOTE_MAX:
             errors["note"] = f"Keep the note under {NOTE_MAX} characters."
         if errors:
             raise DecisionInvalid(errors)
-        return Decision("dismiss", reason=reason, note=note or None)
+        return Decision(kind, reason=reason, note=note or None)
     if kind == "pause":
         choice = (form.get("duration") or "").strip()
         if choice in PAUSE_CHOICES:

@@ -29,6 +29,7 @@ feedback = sa.Table(
     sa.Column("kind", sa.String(16), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("user_ref", sa.Text, nullable=False),
+    sa.Column("user_name", sa.Text),  # resolved once at launch (fhirUser's Practitioner), shown instead of the id
     # The FHIR server the user (and patient) ids belong to: Practitioner/7 on one EHR is not Practitioner/7 on
     # another, so ownership is (iss, user_ref). Migration 0007.
     sa.Column("iss", sa.Text, nullable=False),
@@ -54,6 +55,7 @@ feedback_replies = sa.Table(
               index=True),
     sa.Column("at", TS, nullable=False),
     sa.Column("by_user_ref", sa.Text, nullable=False),
+    sa.Column("by_user_name", sa.Text),
     sa.Column("by_role", sa.String(32), nullable=False),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("read_at", TS),  # when the asker dismissed it; None = shown at their next page
@@ -99,6 +101,7 @@ class Reply:
     by_role: str
     text: str
     read_at: datetime | None
+    by_user_name: str | None = None  # resolved once at launch; shown instead of the id
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,7 @@ class Item:
     mail_error: str | None
     reply_count: int = 0
     replies: tuple[Reply, ...] = ()  # filled by `get`; the listing carries only `reply_count`
+    user_name: str | None = None  # resolved once at launch; shown instead of the id
 
 
 @dataclass(frozen=True)
@@ -152,14 +156,16 @@ def check(kind: str | None, text: str | None) -> tuple[str, str]:
 
 
 def submit(engine: sa.Engine, *, kind: str | None, text: str | None, user_ref: str, iss: str, role: str,
-           context: Context, now: datetime, mail_enabled: bool, submission_id: str | None = None) -> int:
+           context: Context, now: datetime, mail_enabled: bool, submission_id: str | None = None,
+           user_name: str | None = None) -> int:
     """Store one piece of feedback and its audit row in one transaction; returns its id.
 
     A form sent again with the same `submission_id` (its first answer was lost) returns the stored one's id.
     Raises Invalid (nothing stored) or SaveFailed (the database refused; nothing stored)."""
     kind, text = check(kind, text)
-    values = dict(created_at=now, kind=kind, text=text, user_ref=user_ref, iss=iss, role=role,
-                  page=_clip(context.page, 512), patient_id=_clip(context.patient_id), alert_id=_clip(context.alert_id),
+    values = dict(created_at=now, kind=kind, text=text, user_ref=user_ref, user_name=_clip(user_name, 200), iss=iss,
+                  role=role, page=_clip(context.page, 512), patient_id=_clip(context.patient_id),
+                  alert_id=_clip(context.alert_id),
                   model_version=_clip(context.model_version, 64), status="new", status_at=now,
                   mail_status="pending" if mail_enabled else "off", mail_attempts=0, submission_id=submission_id)
     try:
@@ -192,12 +198,12 @@ def _already_sent(engine: sa.Engine, submission_id: str | None, user_ref: str, i
 
 def _reply(row) -> Reply:
     return Reply(id=row["id"], feedback_id=row["feedback_id"], at=row["at"], by_user_ref=row["by_user_ref"],
-                 by_role=row["by_role"], text=row["text"], read_at=row["read_at"])
+                 by_role=row["by_role"], text=row["text"], read_at=row["read_at"], by_user_name=row["by_user_name"])
 
 
 def _item(row, replies: tuple[Reply, ...] = (), reply_count: int | None = None) -> Item:
     return Item(id=row["id"], created_at=row["created_at"], kind=row["kind"], text=row["text"],
-                user_ref=row["user_ref"], iss=row["iss"], role=row["role"],
+                user_ref=row["user_ref"], user_name=row["user_name"], iss=row["iss"], role=row["role"],
                 context=Context(page=row["page"], patient_id=row["patient_id"], alert_id=row["alert_id"],
                                 model_version=row["model_version"]),
                 status=row["status"], status_at=row["status_at"], mail_status=row["mail_status"],
@@ -261,7 +267,8 @@ def counts(engine: sa.Engine, since: datetime | None = None, until: datetime | N
     return {"total": sum(by_status.values()), "status": by_status, "kind": by_kind}
 
 
-def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: str, role: str, now: datetime) -> Reply:
+def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: str, role: str, now: datetime,
+          user_name: str | None = None) -> Reply:
     """Add a reply (the asker sees it on their next page) and mark the item answered, audited, in one transaction."""
     text = (text or "").strip()
     if not text:
@@ -276,7 +283,8 @@ def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: st
             if row is None:
                 raise NotFound(f"feedback/{feedback_id}")
             new_id = conn.execute(feedback_replies.insert().values(
-                feedback_id=feedback_id, at=now, by_user_ref=user_ref, by_role=role, text=text)).inserted_primary_key[0]
+                feedback_id=feedback_id, at=now, by_user_ref=user_ref, by_user_name=_clip(user_name, 200), by_role=role,
+                text=text)).inserted_primary_key[0]
             conn.execute(feedback.update().where(feedback.c.id == feedback_id).values(status="answered",
                                                                                       status_at=now))
             record(conn, at=now, iss=row.iss, user_ref=user_ref, role=role, patient_id=row.patient_id,
@@ -284,7 +292,8 @@ def reply(engine: sa.Engine, feedback_id: int, *, text: str | None, user_ref: st
                    target=f"feedback/{feedback_id}", detail={"reply": new_id})
     except sa.exc.SQLAlchemyError as exc:
         raise SaveFailed(type(exc).__name__) from exc
-    return Reply(id=int(new_id), feedback_id=feedback_id, at=now, by_user_ref=user_ref, by_role=role, text=text,
+    return Reply(id=int(new_id), feedback_id=feedback_id, at=now, by_user_ref=user_ref, by_user_name=user_name,
+                 by_role=role, text=text,
                  read_at=None)
 
 
@@ -347,7 +356,8 @@ def export(engine: sa.Engine, status: str | None = None) -> list[dict]:
     by_item: dict[int, list[dict]] = {}
     for r in replies:
         by_item.setdefault(r["feedback_id"], []).append(
-            {"id": r["id"], "at": r["at"].isoformat(), "by": r["by_user_ref"], "role": r["by_role"], "text": r["text"],
+            {"id": r["id"], "at": r["at"].isoformat(), "by": r["by_user_ref"], "by_name": r["by_user_name"], "role": r["by_role"],
+             "text": r["text"],
              "read_at": r["read_at"].isoformat() if r["read_at"] else None})
     out = []
     for row in rows:

@@ -11,6 +11,7 @@ Depends on `app.model` only for the Measurement type and the concept table.
 from .errors import (
     FhirBadResponse,
     FhirError,
+    FhirFailedMidRead,
     FhirForbidden,
     FhirNotFound,
     FhirRequestRejected,
@@ -30,7 +31,7 @@ from .searches import Demographics, PatientRecord, fetch_patient_record
 from .transport import StaticToken, TokenSource, Transport, on_base
 
 __all__ = [
-    "Demographics", "FhirBadResponse", "FhirError", "FhirForbidden", "FhirNotFound", "FhirRequestRejected",
+    "Demographics", "FhirBadResponse", "FhirError", "FhirFailedMidRead", "FhirForbidden", "FhirNotFound", "FhirRequestRejected",
     "FhirUnauthorized", "FhirUnavailable", "Mapped", "MappingResult", "PatientRecord", "Rejected", "StaticToken",
     "TokenSource", "Transport", "demographic_measurements", "fetch_patient_record", "map_observation",
     "map_observations", "map_record", "on_base",

@@ -67,6 +67,17 @@ class FhirNotFound(FhirBadResponse):
                "Please open Sepsis Sentinel again from the patient's chart.")
 
 
+class FhirFailedMidRead(FhirBadResponse):
+    """A 404 after the Patient was read: the data service lost the search partway (an expired or broken page
+    link), not the patient. Saying "does not know this patient" then would send the clinician the wrong way."""
+
+    code = "fhir_failed_mid_read"
+    status = 502
+    message = ("The EHR's data service failed partway through reading this patient's vital signs and results, so "
+               "no risk score is shown. Please reload the page; if this keeps happening, contact the deployment "
+               "team.")
+
+
 class FhirRequestRejected(FhirBadResponse):
     """400/422 (or similar): the server refused our search. Searches use it to fall back to simpler queries."""
 

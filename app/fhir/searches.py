@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 
 from .codes import BODY_WEIGHT, LOINC, loinc_codings
 from .dates import BirthDate, fhir_instant, parse_birth_date, parse_datetime
-from .errors import FhirBadResponse, FhirRequestRejected
+from .errors import FhirBadResponse, FhirFailedMidRead, FhirNotFound, FhirRequestRejected
 from .paging import SearchResult, search
 from .transport import Transport
 
@@ -212,6 +212,9 @@ def fetch_patient_record(transport: Transport, patient_id: str, *, now: datetime
     try:
         obs = recent_observations(transport, patient_id, since, page_size=page_size, max_pages=max_pages,
                                   notes=notes)
+    except FhirNotFound as exc:
+        patient_read.result()  # the Patient was read: the search failed partway, the patient is known
+        raise FhirFailedMidRead(detail=exc.detail) from exc
     except BaseException:
         patient_read.result()  # the Patient's error, if it has one, is the one to report (as when read first)
         raise

@@ -37,14 +37,20 @@ ABSTAIN_RULE = (
     "lists what was missing; those scores stayed calibrated on hospital A."
 )
 
-# Stars: inputs whose replacement by the population mean lowers the risk by at least MATERIAL (absolute
-# probability), largest first, at most MAX_STARS. Only the set leaves this package, never the sizes.
+# Stars answer "why this risk" by measurement, as TREWS did: every feature of one measurement is replaced by
+# the population mean at once, and measurements whose replacement lowers the risk by at least MATERIAL
+# (absolute probability) are candidates, largest first, at most MAX_STARS. One blood-pressure reading is one
+# measurement (systolic, diastolic and mean together). Age and sex are not measurements: never starred.
+# Only the set of concept keys leaves this package, never the sizes.
 MAX_STARS = 3
 MATERIAL = 0.01
+MEASUREMENT_GROUPS: tuple[tuple[str, ...], ...] = (("sbp", "dbp", "map"),)
+NOT_MEASUREMENTS = frozenset({"age", "sex_male"})
 STAR_RULE = (
-    f"For each measured input, the risk is recomputed with that input's values replaced by its population "
-    f"mean (training data, see population_means). Inputs whose replacement lowers the risk by at least "
-    f"{MATERIAL:g} (absolute probability) are candidates; the largest {MAX_STARS} are starred."
+    f"For each measurement, the risk is recomputed with all of that measurement's values replaced by its "
+    f"population mean (training data, see population_means); a blood pressure (systolic, diastolic and mean) "
+    f"counts as one measurement, and age and sex are not starred. Measurements whose replacement lowers the "
+    f"risk by at least {MATERIAL:g} (absolute probability) are candidates; the largest {MAX_STARS} are starred."
 )
 
 
@@ -111,10 +117,31 @@ def missing_inputs(row: np.ndarray, measurements: Sequence[Measurement], at: dat
     return tuple(out)
 
 
-def _starred(probability: float, perturbed_probabilities: np.ndarray, concepts: list[str]) -> frozenset[str]:
+def star_groups(row: np.ndarray, means: dict[str, float]) -> tuple[list[tuple[str, ...]], np.ndarray]:
+    """Per measurement present in `row`: its concepts, and a copy of `row` with all of them at the mean at once
+    (a group's concepts are replaced one after another, each time with the derived features recomputed)."""
+    concepts, perturbed = at_population_mean(row, means)
+    single = dict(zip(concepts, perturbed, strict=True))
+    grouped = {c for g in MEASUREMENT_GROUPS for c in g}
+    groups = [(c,) for c in concepts if c not in grouped and c not in NOT_MEASUREMENTS]
+    rows = [single[c] for c, in groups]
+    for group in MEASUREMENT_GROUPS:
+        present = tuple(c for c in group if c in single)
+        if not present:
+            continue
+        r = row
+        for concept in present:
+            r = at_population_mean(r, {concept: means[concept]})[1][0]
+        groups.append(present)
+        rows.append(r)
+    return groups, np.array(rows).reshape(len(rows), len(row))
+
+
+def _starred(probability: float, perturbed_probabilities: np.ndarray,
+             groups: list[tuple[str, ...]]) -> frozenset[str]:
     contribution = probability - perturbed_probabilities
     order = np.argsort(-contribution, kind="stable")
-    return frozenset(concepts[i] for i in order[:MAX_STARS] if contribution[i] >= MATERIAL)
+    return frozenset(c for i in order[:MAX_STARS] if contribution[i] >= MATERIAL for c in groups[i])
 
 
 def score(
@@ -136,14 +163,14 @@ def score(
     missing = missing_inputs(row, measurements, at)
     if missing:
         return Abstain(missing=missing, model_version=model.version)
-    concepts, perturbed = at_population_mean(row, model.means)
+    groups, perturbed = star_groups(row, model.means)
     probabilities = model.probabilities(np.vstack([row[None, :], perturbed]))  # one call: row + N perturbed
     p = float(probabilities[0])
     return Risk(
         probability=p,
         threshold=thr,
         above_threshold=p >= thr,
-        starred=_starred(p, probabilities[1:], concepts),
+        starred=_starred(p, probabilities[1:], groups),
         model_version=model.version,
         missing=missing_inputs(row, measurements, at, EXPECTED),
     )

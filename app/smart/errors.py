@@ -76,6 +76,19 @@ class SessionExpired(LaunchError):
     message = "Your Sepsis Sentinel session has ended. Please open it again from the patient's chart."
 
 
+class NotForPatients(LaunchError):
+    """The signed-in user is a Patient or RelatedPerson: the app is a clinical tool and opens no session."""
+
+    code = "not_for_patients"
+    status = 403
+    title = "Sepsis Sentinel is for the care team"
+    relaunch = False
+    message = ("Sepsis Sentinel helps the nurses and doctors caring for a patient in hospital: it shows a sepsis "
+               "risk estimate and treatment steps that need a clinician to interpret them. It is not available to "
+               "patients or their family. If you have a question about your care, or a relative's, please ask "
+               "the care team.")
+
+
 class BackendError(LaunchError):
     """SMART Backend Services (the screening's system access) failed. Nobody is at a screen when it happens, so the
     message is for the deployment team. `temporary` says whether trying again later may work (network, 5xx) or

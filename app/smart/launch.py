@@ -16,13 +16,15 @@ import sqlalchemy as sa
 
 from .context import User, resolve_user
 from .discovery import SmartConfiguration, check_iss, discover
-from .errors import AuthorizationDenied, ContextMissing
+from .errors import AuthorizationDenied, ContextMissing, NotForPatients
 from .idtoken import verify_id_token
 from .oauth import FHIR_ID, authorize_url, exchange_code, new_pkce_verifier
 from .registration import Registration
 from .sessions import PendingLaunch, Session, SessionStore
+from .style import fetch_style
 
 log = logging.getLogger(__name__)
+PATIENT_FACING = frozenset({"Patient", "RelatedPerson"})  # fhirUser types that are not the care team
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,18 @@ class Launcher:
         identity = verify_id_token(tokens.id_token, jwks_uri=config.jwks_uri, issuer=config.issuer, iss=pending.iss,
                                    client_id=self.reg.client_id, nonce=pending.nonce, http=self.http,
                                    timeout=self.options.timeout, now=now.timestamp())
+        # The EHR's style is read beside the user's Practitioner and roles: the launch waits for the slower only.
+        style = self._pool.submit(contextvars.copy_context().run, fetch_style, tokens.smart_style_url, pending.iss,
+                                  self.http, self.options.timeout)
         read = self._reader(pending.iss, tokens.access_token)
         user = resolve_user(identity.fhir_user, pending.iss, read, self.options.roles, fallback_name=identity.name,
                             read_both=self._at_once(read), now=now)
+        if user.ref.split("/")[0] in PATIENT_FACING:
+            raise NotForPatients(detail=f"fhirUser is a {user.ref.split('/')[0]}")
+        display = {"need_patient_banner": tokens.need_patient_banner is not False, "style": style.result()}
         session_id, session = self.store.create(iss=pending.iss, token_endpoint=config.token_endpoint,
                                                 tokens=tokens, user_ref=user.ref, user_name=user.name,
-                                                role=user.role, now=now, also=on_session)
+                                                role=user.role, now=now, display=display, also=on_session)
         log.info("launch complete: role=%s", user.role)
         return Launched(session_id=session_id, session=session, user=user, app_context=tokens.app_context,
                         fhir_context=tokens.fhir_context)

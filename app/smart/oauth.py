@@ -37,6 +37,9 @@ class TokenSet:
     fhir_context: tuple[str, ...] = ()
     # How long the token lived when issued (expires_in): the refresh margin scales with it (app.smart.tokens).
     lifetime: timedelta | None = None
+    # SMART App Launch 2.0 launch context for the app's display (token response; absent on refresh)
+    need_patient_banner: bool | None = None
+    smart_style_url: str | None = None
 
 
 def new_pkce_verifier() -> str:
@@ -120,6 +123,9 @@ def _token_set(token: dict, now: datetime, previous: TokenSet | None = None) -> 
         app_context=_app_context(token, previous),
         fhir_context=_fhir_context(token, previous),
         lifetime=timedelta(seconds=max(0, expires_in)),
+        need_patient_banner=token["need_patient_banner"] if isinstance(token.get("need_patient_banner"), bool)
+        else None,
+        smart_style_url=token.get("smart_style_url") if isinstance(token.get("smart_style_url"), str) else None,
     )
 
 

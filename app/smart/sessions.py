@@ -91,6 +91,8 @@ class Session:
     created_at: datetime
     expires_at: datetime
     last_seen_at: datetime
+    # How the EHR wants the app shown: {"need_patient_banner": bool, "style": {safe smart_style_url values}}
+    display: dict | None = None
     # The tokens as read with the session (still encrypted), so that a request's first FHIR call needs no second
     # read of the same row. Never shown; `SessionStore.tokens` reads them afresh (after a refresh, for instance).
     access_token_enc: str | None = field(default=None, repr=False, compare=False)
@@ -161,7 +163,7 @@ class SessionStore:
 
     # -- sessions ---------------------------------------------------------------------------------------
     def create(self, *, iss: str, token_endpoint: str, tokens: TokenSet, user_ref: str, user_name: str | None,
-               role: str, now: datetime,
+               role: str, now: datetime, display: dict | None = None,
                also: Callable[[sa.Connection, Session], None] | None = None) -> tuple[str, Session]:
         """Open a session. `also(conn, session)` writes in the same transaction (the launch's audit row), so a
         launch costs one commit here, and the session and its audit row exist together or not at all."""
@@ -173,7 +175,7 @@ class SessionStore:
             access_token_enc=self.sealer.seal(tokens.access_token),
             refresh_token_enc=self.sealer.seal(tokens.refresh_token), token_expires_at=tokens.expires_at,
             token_lifetime_s=_seconds(tokens.lifetime), csrf_secret=new_secret(), created_at=now, last_seen_at=now,
-            expires_at=now + self.max_age, app_context=tokens.app_context,
+            expires_at=now + self.max_age, display=display, app_context=tokens.app_context,
             fhir_context=list(tokens.fhir_context) or None)
         session = self._session(values)
         with self.engine.begin() as conn:

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, render_template, request
 from app import feedback, metrics
 from app.alerts.workflow import DISMISS_REASONS
 from app.cds import store as cds_store
+from app.timewords import zone_text
 
 from .charts import Chart, line_chart
 from .guards import any_session, require_role, services
@@ -48,15 +49,16 @@ def build() -> Adoption:
     svc = services()
     period, since, now = _period()
     rows = metrics.load(svc.engine, since=since)
-    sent = Counter(metrics.week_of(t) for t in feedback.created_times(svc.engine, since=since))
-    weeks = [(week, summary, sent[week]) for week, summary in metrics.by_week(rows, now)]
+    zone = now.tzinfo  # the site's: the weeks a ward manager reads
+    sent = Counter(metrics.week_of(t, zone) for t in feedback.created_times(svc.engine, since=since))
+    weeks = [(week, summary, sent[week]) for week, summary in metrics.by_week(rows, now, zone)]
     return Adoption(period=period, since=since, now=now, overall=metrics.summarize(rows, now),
                     units=metrics.by_unit(rows, now), weeks=weeks, feedback=feedback.counts(svc.engine, since=since),
-                    charts=charts_for(weeks), trews=metrics.TREWS, reasons=DISMISS_REASONS,
+                    charts=charts_for(weeks, zone_text(now)), trews=metrics.TREWS, reasons=DISMISS_REASONS,
                     cards=cds_store.card_counts(svc.engine, since=since))
 
 
-def charts_for(weeks: list[tuple[date, metrics.Summary, int]]) -> list[Chart]:
+def charts_for(weeks: list[tuple[date, metrics.Summary, int]], zone: str = "UTC") -> list[Chart]:
     if not weeks:
         return []
     xs = list(range(len(weeks)))
@@ -65,12 +67,12 @@ def charts_for(weeks: list[tuple[date, metrics.Summary, int]]) -> list[Chart]:
     return [
         line_chart("Alerts fired per week", xs, {"alerts fired": [s.fired for _, s, _ in weeks],
                                                  "feedback received": [f for _, _, f in weeks]},
-                   x_label="week starting (Monday, UTC)", y_label="count", x_ticks=ticks,
+                   x_label=f"week starting (Monday, {zone})", y_label="count", x_ticks=ticks,
                    y_format=lambda v: f"{v:.3g}"),
         line_chart("Evaluated and confirmed, by week", xs,
                    {"% evaluated (of fired)": [s.evaluated.fraction for _, s, _ in weeks],
                     "% confirmed (of evaluated)": [s.confirmed.fraction for _, s, _ in weeks]},
-                   x_label="week starting (Monday, UTC)", y_label="share of alerts", x_ticks=ticks, y_max=1.0,
+                   x_label=f"week starting (Monday, {zone})", y_label="share of alerts", x_ticks=ticks, y_max=1.0,
                    y_format=lambda v: f"{v * 100:.0f}%",
                    references=[(metrics.TREWS["evaluated"], "TREWS 89% evaluated"),
                                (metrics.TREWS["confirmed"], "TREWS 38% confirmed")]),
@@ -79,14 +81,14 @@ def charts_for(weeks: list[tuple[date, metrics.Summary, int]]) -> list[Chart]:
 
 @bp.get("")
 @any_session
-@require_role("deployment", action="read_adoption_metrics")
+@require_role("read_adoption_metrics")
 def page():
     return render_template("adoption/page.html", adoption=build(), periods=PERIODS)
 
 
 @bp.get("/export.csv")
 @any_session
-@require_role("deployment", action="read_adoption_metrics")
+@require_role("read_adoption_metrics")
 def export():
     """The same figures as the page: one row for all alerts, one per care unit, one per week."""
     a = build()

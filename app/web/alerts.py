@@ -11,7 +11,7 @@ from flask import Blueprint, abort, render_template, request
 
 from app.alerts import store
 from app.alerts.errors import AlreadyDecided
-from app.alerts.workflow import DECIDERS, DecisionInvalid, parse_decision
+from app.alerts.workflow import DecisionInvalid, applies_to, parse_decision
 from app.bedside import alert_panel, clock_text
 
 from .guards import is_htmx, launched, require_role, services
@@ -19,7 +19,7 @@ from .patient import audit, back_to_page, context, page_with, submission_id
 
 bp = Blueprint("alerts", __name__)
 KINDS = ("confirm", "dismiss", "pause")
-DONE_WORDS = {"confirm": "confirmed", "dismiss": "dismissed", "pause": "paused"}
+DONE_WORDS = {"confirm": "confirmed", "dismiss": "dismissed", "pause": "paused", "withdraw": "withdrawn"}
 
 
 @bp.get("/patients/<patient_id>/alert")
@@ -32,12 +32,26 @@ def panel(patient_id: str):
 
 @bp.post("/patients/<patient_id>/alerts/<int:alert_id>/<kind>")
 @launched
-@require_role(*DECIDERS, action="decide_on_alerts")
+@require_role("decide_on_alerts")
 def decide(patient_id: str, alert_id: int, kind: str):
     if kind not in KINDS:
         abort(404)
+    return _decide(patient_id, alert_id, kind)
+
+
+@bp.post("/patients/<patient_id>/alerts/<int:alert_id>/withdraw")
+@launched
+@require_role("withdraw_confirmation")
+def withdraw(patient_id: str, alert_id: int):
+    """Take back a mistaken confirmation, with a reason: the alert is active again and the history keeps both."""
+    return _decide(patient_id, alert_id, "withdraw")
+
+
+def _decide(patient_id: str, alert_id: int, kind: str):
     svc, ctx, now = services(), context(), services().clock()
     alert = store.for_patient(svc.engine, alert_id, ctx.scope)
+    if kind == "withdraw" and alert.state != applies_to(kind):
+        raise AlreadyDecided(alert, alert.state)  # nothing to withdraw: 409 with where the alert stands
     form = {k: request.form.get(k, "") for k in ("reason", "note", "duration", "until")}
     sid = submission_id()
     try:
@@ -58,6 +72,9 @@ def decide(patient_id: str, alert_id: int, kind: str):
     if not is_htmx():
         return back_to_page(patient_id, DONE_WORDS[kind])
     words = f"{DONE_WORDS[kind].capitalize()} at {clock_text(outcome.alert.last_action_at, now)}."
+    if kind == "withdraw":
+        words = (f"Confirmation withdrawn at {clock_text(outcome.alert.last_action_at, now)}. The alert is active "
+                 "again; orders already proposed stay in the EHR as drafts: cancel them there if not wanted.")
     if outcome.replayed:
         words = f"Already recorded: {words}"
     panel = alert_panel(svc.engine, ctx, now, alert=outcome.alert, notice=words)
@@ -68,7 +85,8 @@ def conflict_response(exc: AlreadyDecided):
     """409: the alert as it now stands, saying who decided what and when (app.web.errors registers this)."""
     svc, ctx, now = services(), context(), services().clock()
     a = exc.alert
-    audit(f"{request.view_args.get('kind', 'decide')}_alert", outcome="conflict", target=f"alert/{a.id}",
+    attempted = request.view_args.get("kind") or ("withdraw" if request.endpoint == "alerts.withdraw" else "decide")
+    audit(f"{attempted}_alert", outcome="conflict", target=f"alert/{a.id}",
           detail={"state": a.state})
     if not is_htmx():
         return back_to_page(ctx.patient_id, "conflict")
@@ -78,6 +96,9 @@ def conflict_response(exc: AlreadyDecided):
     if a.state == "lapsed":
         notice = (f"Not applied: this alert closed at {clock_text(a.state_at, now)}, when its pause ended and the "
                   "criteria no longer held.")
+    elif attempted == "withdraw":
+        notice = (f"Not applied: this alert is no longer confirmed ({verb} since {when}, by {who}), so there is no "
+                  "confirmation to withdraw.")
     else:
         notice = f"Not applied: this alert was already {verb} by {who} at {when}."
     panel = alert_panel(svc.engine, ctx, now, alert=a, notice=notice, notice_kind="conflict")

@@ -6,11 +6,14 @@ Only providers may order (403 on the server; nurses see the order and a disabled
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, abort, g, render_template, request
 
 from app.alerts import orders, store
 from app.alerts.errors import AlreadyOrdered, OrderNotPlaced
 from app.bedside import OrderCell, OrderInvalid, bundle_only, clock_text, place_order
+from app.fluid_order import FluidDefaults
 
 from .fhir_access import transport_for
 from .guards import is_htmx, launched, require_role, services
@@ -39,12 +42,24 @@ def _cell(alert_id: int, element: str, *, notice: str | None = None, error: str 
     alert = store.for_patient(svc.engine, alert_id, ctx.scope)
     record = orders.for_alert(svc.engine, alert.id, alert.iss).get(element)
     return OrderCell.build(ctx, alert_id, element, record, orderable=record is None or record.retryable(now), now=now,
-                           notice=notice, error=error, choice=choice)
+                           notice=notice, error=error, choice=choice, review=_typed_review())
+
+
+def _typed_review() -> FluidDefaults | None:
+    """A fluid review step as it was sent (a 422 shows what was typed, with the weight's recorded time)."""
+    if "volume_ml" not in request.form and "weight_kg" not in request.form:
+        return None
+    try:
+        recorded = datetime.fromisoformat(request.form.get("weight_time", ""))
+    except ValueError:
+        recorded = None
+    return FluidDefaults(request.form.get("weight_kg", "")[:16], request.form.get("volume_ml", "")[:16],
+                         recorded if recorded and recorded.tzinfo else None)
 
 
 @bp.post("/patients/<patient_id>/alerts/<int:alert_id>/orders/<element>")
 @launched
-@require_role(*orders.ORDERERS, action="place_orders")
+@require_role("place_orders")
 def order(patient_id: str, alert_id: int, element: str):
     svc, ctx, now = services(), context(), services().clock()
     if element not in ELEMENTS:
@@ -56,7 +71,7 @@ def order(patient_id: str, alert_id: int, element: str):
             alert_id, element, error="This form has expired. Reload the page and order again.")), 422
     try:
         placed, replayed = place_order(transport_for(g.session), svc.engine, ctx, alert_id, element,
-                                       request.form.get("choice"), sid, now)
+                                       request.form.get("choice"), sid, now, review=request.form)
     except OrderInvalid as exc:
         audit("place_order", outcome="invalid", target=f"alert/{alert_id}", detail={"element": element})
         return render_template("bundle/_order.html", order=_cell(alert_id, element, error=str(exc),

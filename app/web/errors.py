@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
+from app import roles
 from app.alerts.errors import AlertNotFound, AlreadyDecided, AlreadyOrdered, NotConfirmed, OrderNotPlaced
 from app.fhir import FhirError, FhirUnauthorized
 from app.ops import metrics
@@ -18,8 +19,6 @@ from .guards import CsrfRejected, NotLaunched, RoleForbidden, WrongPatient, is_h
 
 log = logging.getLogger(__name__)
 
-ROLE_WORDS = {"provider": "providers", "nurse": "nurses", "deployment": "the deployment team",
-              "read-only": "read-only users"}
 
 
 def one_line(value: object) -> str:
@@ -38,7 +37,8 @@ def init_app(app: Flask) -> None:
     def launch_error(exc: LaunchError):
         log.warning("launch error: code=%s detail=%s", exc.code, one_line(exc.detail))
         metrics.launch(exc.code)
-        return _page(exc.status, "Sepsis Sentinel could not open", exc.message)
+        return _page(exc.status, getattr(exc, "title", "Sepsis Sentinel could not open"), exc.message,
+                     relaunch=getattr(exc, "relaunch", True))
 
     @app.errorhandler(FhirError)
     def fhir_error(exc: FhirError):
@@ -72,9 +72,8 @@ def init_app(app: Flask) -> None:
         record(svc.engine, at=svc.clock(), iss=session.iss if session else None,
                user_ref=session.user_ref if session else None, role=exc.role,
                patient_id=session.patient_id if session else None, action=exc.action, outcome="forbidden")
-        return _page(403, "Not allowed for your role",
-                     f"Only the roles allowed to {exc.action.replace('_', ' ')} can do this; you are signed in as "
-                     f"{ROLE_WORDS.get(exc.role, exc.role)}. Nothing was changed.", relaunch=False)
+        return _page(403, "Not allowed for your role", f"{roles.why_not(exc.role, exc.action)} Nothing was changed.",
+                     relaunch=False)
 
     @app.errorhandler(CsrfRejected)
     def csrf_rejected(_exc):

@@ -159,7 +159,7 @@ def submit():
     htmx = is_htmx()
     try:
         feedback_id = feedback.submit(svc.engine, kind=form.kind, text=form.text, user_ref=s.user_ref, iss=s.iss,
-                                      role=s.role,
+                                      user_name=s.user_name, role=s.role,
                                       context=form.context, now=svc.clock(), submission_id=submission_id(),
                                       mail_enabled=mail.MailSettings.from_settings(svc.settings).enabled)
     except feedback.Invalid as exc:
@@ -253,7 +253,7 @@ class InboxFilter:
 
 @bp.get("/inbox")
 @any_session
-@require_role("deployment", action="read_feedback")
+@require_role("read_feedback")
 def inbox():
     svc = services()
     chosen = InboxFilter.from_args(request.args)
@@ -271,7 +271,7 @@ def _item_or_404(feedback_id: int) -> feedback.Item:
 
 @bp.get("/inbox/<int:feedback_id>")
 @any_session
-@require_role("deployment", action="read_feedback")
+@require_role("read_feedback")
 def item(feedback_id: int):
     return render_template("feedback/item.html", thread=Thread(_item_or_404(feedback_id)))
 
@@ -296,12 +296,13 @@ def _thread_response(thread: Thread, status: int = 200):
 
 @bp.post("/inbox/<int:feedback_id>/replies")
 @any_session
-@require_role("deployment", action="reply_to_feedback")
+@require_role("reply_to_feedback")
 def add_reply(feedback_id: int):
     svc, s = services(), g.session
     text = request.form.get("reply", "")
     try:
-        feedback.reply(svc.engine, feedback_id, text=text, user_ref=s.user_ref, role=s.role, now=svc.clock())
+        feedback.reply(svc.engine, feedback_id, text=text, user_ref=s.user_ref, user_name=s.user_name, role=s.role,
+                       now=svc.clock())
     except feedback.NotFound:
         abort(404)
     except feedback.Invalid as exc:
@@ -317,7 +318,7 @@ def add_reply(feedback_id: int):
 
 @bp.post("/inbox/<int:feedback_id>/status")
 @any_session
-@require_role("deployment", action="change_feedback_status")
+@require_role("change_feedback_status")
 def change_status(feedback_id: int):
     svc, s = services(), g.session
     try:

@@ -6,7 +6,7 @@ import functools
 
 from flask import current_app, g, request
 
-from app import Services
+from app import Services, roles
 
 SESSION_COOKIE = "sentinel_sessions"  # up to MAX_SESSIONS opaque ids, so several charts can be open at once
 LAUNCH_COOKIE = "sentinel_launch"  # binds a pending launch to this browser
@@ -109,13 +109,15 @@ def any_session(view):
     return wrapper
 
 
-def require_role(*roles: str, action: str):
-    """Refuse (403) users whose role is not in `roles`; the page disables the control, this enforces it."""
+def require_role(action: str):
+    """Refuse (403) users whose role may not take `action` (app.roles); the page disables the control, this
+    enforces it."""
+    allowed = roles.allowed(action)  # at import: an undeclared action fails loudly, never opens a door
 
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
-            if g.session.role not in roles:
+            if g.session.role not in allowed:
                 raise RoleForbidden(action, g.session.role)
             return view(*args, **kwargs)
 

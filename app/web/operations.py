@@ -14,7 +14,7 @@ bp = Blueprint("operations", __name__, url_prefix="/operations")
 
 @bp.get("/screening")
 @any_session
-@require_role("deployment", action="read_screening_cycles")
+@require_role("read_screening_cycles")
 def screening():
     svc = services()
     cycles = history.cycle_summaries(svc.engine, limit=50)

@@ -14,8 +14,9 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from app.alerts import screening as screenings
 from app.alerts import store
 from app.audit import record
-from app.bedside import Context, FetchSettings, clock_text, screening_panel, take_snapshot
+from app.bedside import Context, FetchSettings, clock_text, headline_panel, screening_panel, take_snapshot
 from app.ops import metrics
+from app.timewords import duration_text
 
 from . import risk_trend
 from .fhir_access import transport_for
@@ -28,6 +29,8 @@ NOTICES = {
     "confirmed": ("saved", "Alert confirmed. The treatment bundle's clocks have started."),
     "dismissed": ("saved", "Alert dismissed. It will not fire again during this encounter."),
     "paused": ("saved", "Alert paused."),
+    "withdrawn": ("saved", "Confirmation withdrawn. The alert is active again; orders already proposed stay in the "
+                           "EHR as drafts."),
     "conflict": ("conflict", "Not applied: someone else decided on this alert first. Its current state is shown."),
     "screening": ("saved", "Nurse screening saved."),
     "ordered": ("saved", "Order proposed to the EHR."),
@@ -80,9 +83,7 @@ def clock_filter(t: datetime | str | None) -> str:
 
 @bp.app_template_filter("duration")
 def duration_filter(delta: timedelta) -> str:
-    minutes = int(abs(delta.total_seconds()) // 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
+    return duration_text(delta)
 
 
 @bp.app_template_filter("pct")
@@ -129,6 +130,15 @@ def page(patient_id: str):
     return render_template("patient/page.html", view=snapshot, notice=notice, trend=trend)
 
 
+@bp.get("/patients/<patient_id>/headline")
+@launched
+def headline(patient_id: str):
+    """The headline alone (database only): what the page shows after a decision."""
+    svc, ctx = services(), context()
+    panel = headline_panel(ctx, svc.clock(), store.newest(svc.engine, ctx.scope))
+    return render_template("patient/_headline.html", headline=panel)
+
+
 @bp.get("/patients/<patient_id>/assessment")
 @launched
 def assessment(patient_id: str):
@@ -147,7 +157,7 @@ def screening(patient_id: str):
 
 @bp.post("/patients/<patient_id>/screening")
 @launched
-@require_role(*screenings.SCREENERS, action="submit_the_nurse_screening")
+@require_role("submit_the_nurse_screening")
 def submit_screening(patient_id: str):
     svc, ctx, now = services(), context(), services().clock()
     form = {k: request.form.get(k, "") for k in ("infection_source", "infection_other", "new_confusion",

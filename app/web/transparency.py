@@ -12,6 +12,7 @@ from pathlib import Path
 from flask import Blueprint, abort, g, render_template, send_file
 
 from app.alerts import thresholds
+from app.card_summary import plain_summary
 from app.model.hti1 import source_attributes
 
 from .card import current_card, model_dir
@@ -125,7 +126,7 @@ def page():
     card = current_card()
     svc = services()
     current, history = _site_threshold(card)
-    return render_template("transparency/page.html", card=card,
+    return render_template("transparency/page.html", card=card, summary=plain_summary(card) if card else None,
                            plots=reliability_plots(card, model_dir()) if card else [],
                            handling=data_handling(svc.settings, svc.engine.dialect.name),
                            site_threshold=current, threshold_history=history,

@@ -62,11 +62,12 @@ def charts_for(points: list[dict], site: float | None, default: float | None) ->
 
     # Ticks at round thresholds (the card's grid is uneven: 0.02 ... 0.1, then 0.12, 0.15, 0.2, 0.3).
     step = 0.05 if xs and max(xs) - min(xs) > 0.15 else 0.02
-    ticks = [(round(k * step, 3), f"{k * step:g}") for k in range(1, 100) if xs and min(xs) - 1e-9 <= k * step <= max(xs) + 1e-9]
+    ticks = [(round(k * step, 3), f"{k * step * 100:g}%") for k in range(1, 100)
+             if xs and min(xs) - 1e-9 <= k * step <= max(xs) + 1e-9]
 
     def chart(title, key, **kw):
-        return line_chart(title, xs, {title: [p.get(key) for p in points]}, x_label="threshold", markers=markers,
-                          x_ticks=ticks, **kw)
+        return line_chart(title, xs, {title: [p.get(key) for p in points]},
+                          x_label="alert threshold (estimated risk of sepsis)", markers=markers, x_ticks=ticks, **kw)
 
     return [
         chart("Sensitivity", "sensitivity", y_label="septic patients alerted before onset", y_max=1.0,
@@ -100,7 +101,7 @@ def build(chosen: str | None = None, **form) -> Tuning:
 
 @bp.get("")
 @any_session
-@require_role("deployment", action="tune_the_site_threshold")
+@require_role("tune_the_site_threshold")
 def page():
     return render_template("tuning/page.html", tuning=build(request.args.get("set")))
 
@@ -112,7 +113,7 @@ def _respond(tuning: Tuning, status: int):
 
 @bp.post("/threshold")
 @any_session
-@require_role("deployment", action="tune_the_site_threshold")
+@require_role("tune_the_site_threshold")
 def set_threshold():
     """422: a value or reason the form must fix. 409: someone changed the threshold since this page was loaded
     (the page shows their value; nothing was overwritten). 200/303: saved, for new alerts only."""
@@ -134,7 +135,8 @@ def set_threshold():
     try:
         thresholds.set_threshold(svc.engine, iss=s.iss, value=value, default=default, expected_version=expected,
                                  model_version=card.get("model", {}).get("version", "unknown"),
-                                 user_ref=s.user_ref, role=s.role, reason=reason, now=svc.clock())
+                                 user_ref=s.user_ref, user_name=s.user_name, role=s.role, reason=reason,
+                                 now=svc.clock())
     except thresholds.ThresholdError as exc:
         if exc.field == "conflict":
             return _respond(build(chosen, reason=reason, conflict=True, errors={"value": str(exc)}), 409)

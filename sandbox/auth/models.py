@@ -205,10 +205,12 @@ class AuthStore:
             return True
 
     # launches
-    def new_launch(self, client_id: str, user: EndUser) -> Launch:
+    def new_launch(self, client_id: str, user: EndUser, need_patient_banner: bool = False) -> Launch:
+        """`need_patient_banner`: False (the default) as the chart shows its own banner around the app's iframe;
+        True for a chart that does not, so the app shows one."""
         launch_id = secrets.token_urlsafe(18)
         launch = Launch(launch_id, client_id, EndUser(user.practitioner_id, user.patient_id, user.encounter_id,
-                                                      launch_id, need_patient_banner=False,
+                                                      launch_id, need_patient_banner=need_patient_banner,
                                                       app_context=user.app_context, fhir_context=user.fhir_context),
                         self.clock())
         with self.lock:

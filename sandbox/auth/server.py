@@ -27,7 +27,8 @@ TOKEN_AUTH_METHODS = ["client_secret_basic", "none"]
 
 
 def fhir_user_url(practitioner_id: str) -> str:
-    relative = f"Practitioner/{practitioner_id}"
+    """The user's fhirUser; a user who is not a Practitioner (the patient themself) is stored as "Patient/<id>"."""
+    relative = practitioner_id if "/" in practitioner_id else f"Practitioner/{practitioner_id}"
     if state.current().settings["FHIR_USER"] == "relative":
         return relative  # as the public SMART sandbox sends it
     return f"{state.fhir_base()}/{relative}"

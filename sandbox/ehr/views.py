@@ -10,7 +10,7 @@ from flask import Blueprint, abort, jsonify, redirect, render_template, request,
 
 from .. import state
 from ..auth.models import EndUser
-from ..users import USERS, USERS_BY_ID
+from ..users import PATIENT_SELF, USERS, USERS_BY_ID, User
 from . import cds
 from .patients import age_years, in_progress_encounter, patient_label, patient_name
 
@@ -64,8 +64,10 @@ def chart():
     time), and orders. `card` + `link`: the user followed a card's SMART link, so the app is launched with the
     link's appContext (and the encounter as fhirContext), and the service hears the card was accepted."""
     sandbox = state.current()
-    user = USERS_BY_ID.get(request.args.get("user", ""))
     patient = sandbox.store.get("Patient", request.args.get("patient", ""))
+    user = USERS_BY_ID.get(request.args.get("user", ""))
+    if request.args.get("user") == PATIENT_SELF and patient is not None:
+        user = User(f"Patient/{patient['id']}", "", "", None, None, "", "Patient", "The patient (portal)")
     clients = _launchable_clients()
     client = sandbox.auth.client(request.args.get("app")) if request.args.get("app") else (
         clients[0] if clients else None)
@@ -80,7 +82,8 @@ def chart():
     hook = None if app_context is not None else cds.call_patient_view(patient, encounter_id, user.practitioner_id)
     launch = sandbox.auth.new_launch(client.client_id, EndUser(
         user.practitioner_id, patient["id"], encounter_id, app_context=app_context,
-        fhir_context=(f"Encounter/{encounter_id}",) if app_context is not None and encounter_id else ()))
+        fhir_context=(f"Encounter/{encounter_id}",) if app_context is not None and encounter_id else ()),
+        need_patient_banner=request.args.get("app_banner") == "1")
     separator = "&" if "?" in client.launch_url else "?"
     app_url = client.launch_url + separator + urlencode({"iss": state.fhir_base(), "launch": launch.launch_id})
     encounter = sandbox.store.get("Encounter", encounter_id) if encounter_id else None

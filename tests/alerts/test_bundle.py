@@ -66,7 +66,21 @@ def test_first_lactate_over_2_needs_a_repeat_within_6_h():
     assert status(b, "repeat_lactate") == DONE and b.element("repeat_lactate").at == T0 + timedelta(minutes=40)
     assert status(evaluate(T0, NOW, Facts(lactates=(lactate(1.9, -30),))), "repeat_lactate") == NOT_INDICATED
     before_t0 = evaluate(T0, NOW, Facts(lactates=(lactate(3.1, -120), lactate(4.0, -30))))
-    assert status(before_t0, "repeat_lactate") == DUE  # a repeat is drawn after resuscitation began
+    assert status(before_t0, "repeat_lactate") == DONE  # a later lactate is the repeat, even before time zero
+
+
+def test_the_lactate_element_shows_the_newest_with_its_trend_and_the_later_one_is_the_repeat():
+    # The page's case: 6.65 at 12:56, then 7.87 at 17:56, confirmed at 18:03.
+    b = evaluate(T0, NOW, Facts(lactates=(lactate(7.87, -7), lactate(6.65, -307))))
+    first = b.element("lactate")
+    assert first.evidence == "Lactate 7.87 mmol/L" and first.at == T0 - timedelta(minutes=7)
+    assert first.trend == "up from 6.65" and first.since == T0 - timedelta(minutes=307)
+    repeat = b.element("repeat_lactate")
+    assert repeat.status == DONE and repeat.evidence == "Repeat lactate 7.87 mmol/L"
+    assert repeat.note == "rising: consider another after resuscitation"
+    assert "lactate 7.87 mmol/L" in b.element("fluids").indication  # the highest lactate indicates fluids
+    single = evaluate(T0, NOW, Facts(lactates=(lactate(1.4, -30),))).element("lactate")
+    assert single.trend is None and single.since is None
 
 
 def test_fluids_for_hypotension_or_lactate_4_with_the_volume_from_the_latest_weight():

@@ -255,6 +255,35 @@ def test_without_an_encounter_alerts_are_scoped_to_the_patient_and_held_back_72_
     assert later.id != first.id and later.state == ACTIVE
 
 
+def test_a_withdrawn_confirmation_makes_the_alert_active_again_and_the_history_keeps_both(engine):
+    alert = sync(engine)
+    store.decide(engine, alert.id, Decision("confirm"), DR_A, "c-1", NOW)
+    later = NOW + timedelta(minutes=5)
+    out = store.decide(engine, alert.id, Decision("withdraw", reason="mistake", note="wrong bed"), DR_B, "w-1", later)
+    a = out.alert
+    assert (a.state, a.decision, a.decided_at, a.time_zero) == (ACTIVE, None, None, None)
+    assert (a.last_action, a.last_action_by_name, a.withdraw_reason, a.withdraw_note) == (
+        "withdrawn", "Dr B", "mistake", "wrong bed")
+    assert a.first_action_at == NOW  # the first evaluation still counts for the adoption metrics
+    events = store.events(engine, alert.id)
+    assert [e["kind"] for e in events] == ["raised", "confirmed", "withdrawn"]
+    assert events[-1]["user_ref"] == "Practitioner/b" and events[-1]["detail"] == {"reason": "mistake",
+                                                                                    "note": "wrong bed"}
+    assert store.decide(engine, alert.id, Decision("withdraw", reason="mistake"), DR_B, "w-1", later).replayed
+    with pytest.raises(AlreadyDecided):  # active now: there is no confirmation to withdraw
+        store.decide(engine, alert.id, Decision("withdraw", reason="mistake"), DR_A, "w-2", later)
+    again = store.decide(engine, alert.id, Decision("confirm"), DR_A, "c-2", later + timedelta(minutes=1))
+    assert again.alert.time_zero == later + timedelta(minutes=1)  # a new confirmation: a new time zero
+
+
+def test_only_a_confirmed_alert_can_be_withdrawn(engine):
+    alert = sync(engine)
+    with pytest.raises(AlreadyDecided):
+        store.decide(engine, alert.id, Decision("withdraw", reason="mistake"), DR_A, "w-1", NOW)
+    store.decide(engine, alert.id, Decision("dismiss", reason="chronic"), DR_A, "d-1", NOW)
+    with pytest.raises(AlreadyDecided):
+        store.decide(engine, alert.id, Decision("withdraw", reason="mistake"), DR_A, "w-2", NOW)
+    assert store.get(engine, alert.id).state == DISMISSED
 def test_two_ehrs_with_the_same_patient_id_keep_separate_alerts_screenings_and_orders(engine):
     """A production and a test EHR both have Patient/demo-1 in encounter demo-1-icu: nothing is shared."""
     test_ehr = Scope(iss="https://test-ehr.example.org/fhir", patient_id="demo-1", encounter_id="demo-1-icu")

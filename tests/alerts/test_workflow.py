@@ -102,3 +102,15 @@ def test_without_an_encounter_a_decision_holds_back_new_alerts_for_a_while():
 
 def test_after_a_lapse_a_new_alert_may_fire():
     assert next_step(LAPSED, fires=True, now=NOW, scope=ENC) is Step.RAISE
+
+
+def test_withdrawing_a_confirmation_needs_a_listed_reason_and_text_for_other():
+    with pytest.raises(DecisionInvalid) as exc:
+        parse_decision("withdraw", {}, NOW)
+    assert exc.value.errors == {"reason": "Choose why the confirmation is withdrawn."}
+    with pytest.raises(DecisionInvalid) as exc:
+        parse_decision("withdraw", {"reason": "other"}, NOW)
+    assert "note" in exc.value.errors
+    d = parse_decision("withdraw", {"reason": "wrong_patient"}, NOW)
+    assert (d.kind, d.state, d.from_state, d.reason) == ("withdraw", "active", "confirmed", "wrong_patient")
+    assert parse_decision("confirm", {}, NOW).from_state == "active"

@@ -54,7 +54,7 @@ def open_chart(page: Page, user: str, patient: str) -> FrameLocator:
     page.select_option("select#patient", patient)
     page.get_by_role("button", name="Open Sepsis Sentinel").click()
     app = page.frame_locator("iframe#app")
-    expect(app.locator("#patient-banner")).to_be_visible(timeout=15_000)
+    expect(app.locator("#headline")).to_be_visible(timeout=15_000)
     return app
 
 

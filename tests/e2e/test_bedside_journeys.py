@@ -68,7 +68,7 @@ def open_at(page: Page, stack, user: str, patient: str = SEPTIC) -> FrameLocator
     page.select_option("select#patient", patient)
     page.get_by_role("button", name="Open Sepsis Sentinel").click()
     app = page.frame_locator("iframe#app")
-    expect(app.locator("#patient-banner")).to_be_visible(timeout=15_000)
+    expect(app.locator("#headline")).to_be_visible(timeout=15_000)
     return app
 
 
@@ -80,11 +80,12 @@ def shot(page: Page, app: FrameLocator, selector: str, name: str) -> None:
 
 def test_nurse_sees_the_alert_but_cannot_confirm_and_a_forged_post_is_refused(page: Page, bedside):
     app = open_at(page, bedside, "nurse")
-    expect(app.locator("#risk-level")).to_contain_text("High risk of sepsis, with a sign of organ dysfunction")
+    expect(app.locator("#risk-level")).to_contain_text(
+        "Sepsis alert: risk above this site's alert threshold, with a sign of organ dysfunction")
     expect(app.locator("#active-alert")).to_be_visible()
     expect(app.locator("#alert-signs")).to_contain_text("Systolic BP")
     expect(app.locator("#confirm-alert")).to_be_disabled()
-    expect(app.locator("#decide-why")).to_contain_text("Only providers can confirm")
+    expect(app.locator("#decide-why")).to_contain_text("Only a provider can confirm")
     expect(app.locator("#save-screening")).to_be_enabled()
     shot(page, app, "#nursing", "bedside-nurse-sees-alert")
 
@@ -103,13 +104,16 @@ def test_provider_confirms_the_clocks_start_and_an_order_appears_in_the_ehr(page
     expect(app.locator("#alert-state")).to_have_attribute("data-state", "confirmed")
     expect(app.locator("#time-zero")).to_contain_text("3-hour clock ends")  # the bundle refreshed itself
     expect(app.locator("#element-lactate")).to_have_attribute("data-status", "done")
-    app.locator("#order-button-repeat_lactate").click()
-    expect(app.locator("#order-repeat_lactate")).to_contain_text("Proposed Lactate")
+    # The repeat lactate is done (a later lactate is the repeat), so the first order is the antibiotic.
+    expect(app.locator("#element-repeat_lactate")).to_have_attribute("data-status", "done")
+    app.locator("#choice-antibiotics").select_option("piperacillin")
+    app.locator("#order-button-antibiotics").click()
+    expect(app.locator("#order-antibiotics")).to_contain_text("Proposed Piperacillin-tazobactam IV")
     orders = page.frame_locator("iframe#orders")
-    expect(orders.locator("#order-list")).to_contain_text("Lactate", timeout=10_000)
+    expect(orders.locator("#order-list")).to_contain_text("Piperacillin", timeout=10_000)
     expect(orders.locator("#order-list")).to_contain_text("draft / proposal")
     shot(page, app, "#bundle-title", "bedside-provider-confirms-and-orders")
-    placed = [o for o in state.of(bedside.ehr).store.in_compartment(SEPTIC, "ServiceRequest")
+    placed = [o for o in state.of(bedside.ehr).store.in_compartment(SEPTIC, "MedicationRequest")
               if o.get("requester", {}).get("reference") == "Practitioner/provider"]
     assert len(placed) == 1 and placed[0]["encounter"]["reference"] == f"Encounter/{SEPTIC}-icu"
 

@@ -243,3 +243,17 @@ def test_logs_of_a_whole_fetch_and_mapping_hold_no_phi_values_or_token(transport
     assert "round trips" in caplog.text and "implausible value" in caplog.text
     for leaked in (TOKEN, PATIENT, "Ada", "Testperson", "1950", "38.6", "4.1", "71.5"):
         assert leaked not in caplog.text, leaked
+
+
+@responses.activate
+def test_a_page_404_after_the_patient_was_read_says_the_data_service_failed_mid_read(transport):
+    from app.fhir import FhirFailedMidRead
+
+    responses.add(responses.GET, PATIENT_URL, json=patient_resource())
+    page_two = f"{BASE}?_getpages=gone&_getpagesoffset=200"
+    responses.add(responses.GET, SEARCH, json=bundle(vitals(), next_url=page_two))
+    responses.add(responses.GET, BASE, status=404, json={"resourceType": "OperationOutcome"})
+    with pytest.raises(FhirFailedMidRead) as caught:
+        fetch_patient_record(transport, PATIENT, now=NOW)
+    assert "failed partway through reading" in caught.value.message
+    assert "does not know this patient" not in caught.value.message

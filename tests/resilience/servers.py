@@ -295,7 +295,7 @@ class Browser:
         self.http = requests.Session()
         self._tabs: list[requests.Session] = [self.http]
         landing = self.http.get(html.unescape(src), timeout=timeout)
-        if landing.status_code != 200 or "patient-banner" not in landing.text:
+        if landing.status_code != 200 or "headline" not in landing.text:
             raise RuntimeError(f"the launch did not reach the patient page: HTTP {landing.status_code}")
         self.first_page = landing.text
         self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', landing.text).group(1)

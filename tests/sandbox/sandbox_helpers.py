@@ -34,9 +34,10 @@ def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlparse(url).query).items()}
 
 
-def open_chart(client, user: str = "nurse", patient: str = SEPTIC, app: str = APP_ID) -> dict[str, str]:
-    """Press 'Open Sepsis Sentinel' on the EHR: returns the iframe's launch URL parameters (iss, launch)."""
-    page = client.get("/ehr/chart?" + urlencode({"user": user, "patient": patient, "app": app}))
+def open_chart(client, user: str = "nurse", patient: str = SEPTIC, app: str = APP_ID, **choices: str) -> dict[str, str]:
+    """Press 'Open Sepsis Sentinel' on the EHR: returns the iframe's launch URL parameters (iss, launch).
+    `choices`: the front page's other fields (app_banner="1")."""
+    page = client.get("/ehr/chart?" + urlencode({"user": user, "patient": patient, "app": app, **choices}))
     assert page.status_code == 200
     src = unescape(re.search(r'<iframe id="app"[^>]*src="([^"]+)"', page.text).group(1))
     return query_of(src)

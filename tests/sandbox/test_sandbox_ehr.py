@@ -16,7 +16,7 @@ def options(page: str, select_id: str) -> list[str]:
 
 def test_front_page_offers_users_then_demo_and_sample_patients(client):
     page = client.get("/").text
-    assert options(page, "user") == ["nurse", "provider", "deployment"]
+    assert options(page, "user") == ["nurse", "provider", "deployment", "patient-self"]  # the last: not care team
     patients = options(page, "patient")
     assert patients[0].startswith("demo-") and len(patients) == 10 + 32
     assert all(p.startswith("demo-") for p in patients[:10])

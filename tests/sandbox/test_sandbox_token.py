@@ -45,6 +45,11 @@ def test_token_response_carries_tokens_scope_and_launch_context(client):
     assert token["smart_style_url"].endswith("/ehr/smart-style.json")
 
 
+def test_the_chart_can_ask_the_app_for_its_own_banner(client):
+    auth = authorize(client, launch=open_chart(client, app_banner="1")["launch"])
+    assert exchange(client, auth).json["need_patient_banner"] is True
+
+
 def test_only_registered_scopes_are_granted(client):
     token = ehr_launch(client, scope=EHR_SCOPE + " patient/Condition.rs user/Observation.cruds")
     granted = token["scope"].split()

@@ -21,7 +21,7 @@ def launched_page(stack, user: str, patient: str) -> str:
     chart = requests.get(f"{stack.ehr_url}/ehr/chart", params={"user": user, "patient": patient}, timeout=30)
     url = html.unescape(re.search(r'<iframe[^>]*id="app"[^>]*src="([^"]+)"', chart.text).group(1))
     page = requests.Session().get(url, timeout=30)
-    assert page.status_code == 200 and "patient-banner" in page.text
+    assert page.status_code == 200 and 'id="nursing"' in page.text
     return page.text
 
 

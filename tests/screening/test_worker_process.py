@@ -108,7 +108,7 @@ def test_a_worker_killed_mid_job_leaves_the_job_to_be_done_again_and_nothing_is_
 
     retried = []
     in_thread(lambda: retried.append(asyncio.run(retry())))  # a loop of its own (see test_tasks.in_thread)
-    assert retried == [1]
+    assert retried and retried[0] >= 1  # the patient's job (and a periodic job it ran beside, at a minute's tick)
     setup.open()
     assert [j["status"] for j in jobs(engine) if j["task_name"].endswith("patient")] == ["todo"]
     setup.start_worker()

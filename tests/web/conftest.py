@@ -87,9 +87,11 @@ class Launched:
         return match.group(1)
 
 
-def ehr_launch_url(ehr, user: str, patient: str) -> str:
-    """What the EHR puts in the chart's iframe: the app's launch URL with iss and a fresh launch id."""
-    chart = requests.get(f"{ehr.base_url}/ehr/chart", params={"user": user, "patient": patient}, timeout=10)
+def ehr_launch_url(ehr, user: str, patient: str, **chart_args: str) -> str:
+    """What the EHR puts in the chart's iframe: the app's launch URL with iss and a fresh launch id.
+    `chart_args` are the EHR front page's other choices (app_banner="1": need_patient_banner true)."""
+    chart = requests.get(f"{ehr.base_url}/ehr/chart", params={"user": user, "patient": patient, **chart_args},
+                         timeout=10)
     chart.raise_for_status()
     src = re.search(r'<iframe[^>]*id="app"[^>]*src="([^"]+)"', chart.text) or re.search(
         r'<iframe[^>]*src="([^"]+)"[^>]*id="app"', chart.text)
@@ -106,9 +108,9 @@ def follow_authorize(client, launch_response, ehr_session: requests.Session | No
     return client.get(f"{callback.path}?{callback.query}")
 
 
-def run_launch(app, ehr, role: str, patient: str, client=None) -> Launched:
+def run_launch(app, ehr, role: str, patient: str, client=None, **chart_args: str) -> Launched:
     client = client or app.test_client()
-    url = urlsplit(ehr_launch_url(ehr, USERS[role], patient))
+    url = urlsplit(ehr_launch_url(ehr, USERS[role], patient, **chart_args))
     callback = follow_authorize(client, client.get(f"{url.path}?{url.query}"))
     assert callback.status_code == 303, callback.get_data(as_text=True)[:800]
     page = client.get(callback.headers["Location"])
@@ -119,8 +121,8 @@ def run_launch(app, ehr, role: str, patient: str, client=None) -> Launched:
 def launch(app, ehr):
     """launch(role="nurse", patient=SEPTIC, client=None) -> Launched, through a real EHR launch."""
 
-    def _launch(role: str = "nurse", patient: str = SEPTIC, client=None) -> Launched:
-        return run_launch(app, ehr, role, patient, client)
+    def _launch(role: str = "nurse", patient: str = SEPTIC, client=None, **chart_args: str) -> Launched:
+        return run_launch(app, ehr, role, patient, client, **chart_args)
 
     return _launch
 

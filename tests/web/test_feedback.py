@@ -344,3 +344,16 @@ def test_on_a_patient_with_an_alert_the_alert_shown_is_attached(app, launch):
     [alert_row] = [a for a in [alerts_store.newest(engine_of(app), scope_of(app, SEPTIC))] if a]
     send(nurse)
     assert only_item(app).context.alert_id == str(alert_row.id)
+
+
+def test_the_inbox_and_thread_show_names_resolved_at_launch_not_fhir_ids(app, launch):
+    nurse = launch("nurse")
+    send(nurse, text="Who reads this?")
+    item = only_item(app)
+    assert item.user_name == "Nora Lindqvist"  # stored with the record, from the launch's Practitioner read
+    team = launch("deployment")
+    inbox = text_of(team.client.get("/feedback/inbox"))
+    assert re.search(r'Nora Lindqvist <span class="hint">\(nurse\)</span>', inbox) and "Practitioner/" not in inbox
+    team.client.post(f"/feedback/inbox/{item.id}/replies", data={"csrf_token": token(team), "reply": "We do."})
+    thread = text_of(team.client.get(f"/feedback/inbox/{item.id}"))
+    assert "Priya Raman replied on" in thread and "Practitioner/" not in thread

@@ -9,11 +9,17 @@ from .conftest import PUBLIC_URL, SEPTIC, ehr_launch_url, follow_authorize
 
 def test_nurse_and_provider_land_on_the_patient_page_with_banner_and_role(launch):
     for role in ("nurse", "provider"):
-        launched = launch(role)
+        launched = launch(role, app_banner="1")  # the EHR asks the app for its banner: need_patient_banner true
         text = launched.page.get_data(as_text=True)
         assert launched.page.status_code == 200
         assert 'id="patient-banner"' in text and "Margaret Holloway" in text
         assert f'id="role">{role}<' in text
+
+
+def test_need_patient_banner_false_hides_the_apps_banner_but_the_page_still_names_the_patient(launch):
+    text = launch("nurse").page.get_data(as_text=True)  # the sandbox chart shows its own banner: false
+    assert 'id="patient-banner"' not in text
+    assert '<h1 class="visually-hidden" id="page-title">Sepsis Sentinel for Margaret Holloway</h1>' in text
 
 
 def test_authorize_request_carries_pkce_s256_state_aud_and_launch(app, ehr):

@@ -33,11 +33,12 @@ def test_nurse_sees_all_three_sections_with_risk_in_words_signs_stars_and_trends
     text = text_of(html)
     assert page.status_code == 200
     assert 'id="nursing"' in html and 'id="alert-panel"' in html and 'id="bundle"' in html
-    assert 'data-level="alert"' in html and "High risk of sepsis, with a sign of organ dysfunction" in text
+    assert 'data-level="alert"' in html
+    assert "Sepsis alert: risk above this site's alert threshold, with a sign of organ dysfunction" in text
     assert "Estimated risk 85%; the site alerts at 50% or more" in text
     assert re.search(r"Systolic BP 8\d mmHg at \d\d:\d\d \(Systolic BP < 90 mmHg\)", text)
-    starred = re.findall(r'<tr class="starred" data-concept="(\w+)"', html)
-    assert starred == ["sbp"]
+    starred = re.findall(r'<tr class="starred[^"]*" data-concept="(\w+)"', html)
+    assert set(starred) == {"sbp", "map", "dbp"}  # one blood pressure is one measurement; in both tables
     assert html.count('class="sparkline"') == 6 and "<polyline" in html
     assert "Sepsis Sentinel assists; the clinician decides." in text
     assert 'id="transparency-link"' in html
@@ -53,7 +54,8 @@ def test_nurse_sees_the_alert_but_cannot_decide_or_order(launch):
     html = launch("nurse", SEPTIC).page.get_data(as_text=True)
     assert 'id="active-alert"' in html
     assert re.search(r'<button type="submit" id="confirm-alert" disabled aria-describedby="decide-why"', html)
-    assert "Only providers can confirm, dismiss or pause an alert; you are signed in as a nurse" in text_of(html)
+    assert ("Only a provider can confirm, dismiss or pause a sepsis alert; you are signed in as a nurse. Tell the "
+            "provider if you are concerned.") in text_of(html)
     assert re.search(r'<button type="submit" id="save-screening">', html)  # nurses do screen
 
 
@@ -107,13 +109,13 @@ def test_data_used_and_not_used_lists_with_reasons_and_round_trips(launch, app):
     trips = int(re.search(r'data-round-trips="(\d+)"', html).group(1))
     view = entries(app.extensions["sentinel"].engine, action="view_patient")[0]
     assert view["detail"]["round_trips"] == trips and view["role"] == "nurse" and view["patient_id"] == SEPTIC
-    assert trips <= 4  # Patient + Observations (2 pages) + the Encounter read when the alert is raised
+    assert trips <= 5  # Patient + Observations (2 pages) + the Encounter and its Location when the alert is raised
 
 
 def test_the_alert_records_the_care_unit_from_the_encounter(launch, app):
     launch("nurse", SEPTIC)
     alert = store.newest(app.extensions["sentinel"].engine, scope_of(app, SEPTIC))
-    assert alert.care_unit == "Location/sandbox-sicu" and alert.model_version == "stub-1"
+    assert alert.care_unit == "Surgical ICU" and alert.model_version == "stub-1"  # the Location's name, read once
     assert alert.threshold == 0.5 and alert.threshold_version == 0
     assert {s["concept"] for s in alert.signs} >= {"sbp", "lactate"}
     assert any(m["concept"] == "lactate" for m in alert.measurements)
@@ -168,7 +170,8 @@ def test_screening_without_htmx_answers_303_to_the_page(launch):
 def test_deployment_team_cannot_submit_a_screening_and_the_attempt_is_audited(launch, app):
     launched = launch("deployment", SEPTIC)
     html = launched.page.get_data(as_text=True)
-    assert "Nurses and providers submit the screening" in text_of(html)
+    assert ("Only a provider or a nurse can submit the nurse sepsis screening; you are signed in as a member of "
+            "the deployment team.") in text_of(html)
     resp = launched.client.post(f"/patients/{SEPTIC}/screening", headers=hx(csrf_of(html)), data={
         "submission_id": sid(), "infection_source": "none", "new_confusion": "no"})
     assert resp.status_code == 403

@@ -82,6 +82,8 @@ def test_a_change_is_saved_audited_and_shown_in_the_history(app, launch):
     assert audit["detail"] == {"old": THRESHOLD, "new": 0.12} and audit["role"] == "deployment"
     text = text_of(team.client.get("/tuning"))
     assert "This site's threshold: <strong>0.12</strong>" in text and "0.08 → 0.12" in text
+    assert row["set_by_name"] == "Priya Raman" and "by Priya Raman on" in text  # the name, not the FHIR id
+    assert "<td>Priya Raman (deployment team)</td>" in text and "Practitioner/" not in text
 
 
 def test_with_htmx_the_section_comes_back_with_the_new_markers(app, launch):
