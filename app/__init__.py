@@ -48,11 +48,18 @@ class Services:
     backend_key: BackendKey | None = None
     backend: BackendTokens | None = None
     backend_jwks: dict | None = None  # what the JWKS URL serves: the signing key's public half, then any others
+    # The time patients are scored at: the clock itself, except in the demo, whose sandbox replays the records on a
+    # faster clock (app.demo): sessions, tokens and forms keep real time, the data and its scoring move faster.
+    clinical_clock: Callable[[], datetime] | None = None
+
+    def clinical_now(self) -> datetime:
+        return (self.clinical_clock or self.clock)()
 
 
 def create_app(overrides: dict | None = None) -> Flask:
     overrides = dict(overrides or {})
     clock = overrides.pop("clock", None)
+    clinical_clock = overrides.pop("clinical_clock", None)
     settings = load_settings(overrides)
     clock = clock or site_clock(settings.site_timezone)
     logs.configure(settings.log_format, settings.log_level)
@@ -61,6 +68,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(SECRET_KEY=settings.secret_key, TESTING=settings.testing,
                       MAX_CONTENT_LENGTH=64 * 1024, SEND_FILE_MAX_AGE_DEFAULT=3600)
     app.extensions["sentinel"] = build_services(settings, clock)
+    app.extensions["sentinel"].clinical_clock = clinical_clock
     register_operations(app)
     register_blueprints(app)
     register_security(app)
@@ -128,12 +136,14 @@ def register_blueprints(app: Flask) -> None:
         home,
         jwks,
         launch,
+        operations,
         patient,
         transparency,
         tuning,
     )
 
-    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks, chrome):
+    for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks, chrome,
+                   operations):
         app.register_blueprint(module.bp)
 
 

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from app import abnormal, roles
 from app.alerts import orders as bundle_orders
 from app.alerts import screening as screenings
-from app.alerts import store, thresholds
+from app.alerts import store
 from app.alerts.bundle import (
     BLOOD_CULTURE_CODES,
     CULTURE_LOOKBACK,
@@ -40,10 +40,11 @@ from app.alerts.policy import (
     UNAVAILABLE,
     Assessment,
     Policy,
-    assess,
     display_unit,
 )
 from app.alerts.workflow import DISMISS_REASONS, PAUSE_CHOICES, WITHDRAW_REASONS, Actor, Scope, may_decide
+from app.assessment import assess_and_sync
+from app.assessment import resolve_model as resolve_scoring_model
 from app.fhir import (
     Demographics,
     FhirError,
@@ -62,8 +63,9 @@ from app.fhir.encounters import icu_admission, read_encounter
 from app.fhir.paging import search
 from app.fluid_order import FluidDefaults, ReviewInvalid, fluid_review
 from app.headline import RISK_WORDS, Headline, headline
-from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Measurement, Model, ModelError, Risk, load_model, score
+from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Measurement, Model, Risk, load_model
 from app.model.scoring import MAX_AGE_H, REQUIRED
+from app.screening.history import CHART
 from app.timewords import clock_text, date_text
 
 log = logging.getLogger(__name__)
@@ -666,13 +668,7 @@ class FetchSettings:
 
 
 def resolve_model(model: Model | None) -> tuple[Model | None, str | None]:
-    if model is not None:
-        return model, None
-    try:
-        return load_model(), None
-    except ModelError as exc:
-        log.warning("risk model unavailable: %s", type(exc).__name__)
-        return None, "The risk model has not been installed or did not pass its checks. Tell the deployment team."
+    return resolve_scoring_model(model, loader=lambda: load_model())
 
 
 def _location_name(transport: Transport, reference: str) -> str | None:
@@ -739,18 +735,15 @@ def take_snapshot(transport: Transport, engine: sa.Engine, ctx: Context, now: da
                   model: Model | None = None, policy: Policy | None = None, with_bundle: bool = True) -> Snapshot:
     """Fetch the patient's data once, score it, apply the alert policy and workflow, and build every panel."""
     record, mapping = fetch_and_map(transport, ctx, now, settings)
-    measurements = mapping.measurements
     model, unavailable = resolve_model(model)
-    site = thresholds.current(engine, default=model.threshold, iss=ctx.iss) if model else None
     # One Encounter read, shared: the ICU admission time (the model's hours-in-ICU input) and the care unit.
     encounter = read_encounter(transport, ctx.encounter_id)
     admitted = icu_admission(encounter, now) if encounter is not None else None
-    outcome = score(list(measurements), now, site.value, model=model, icu_admitted_at=admitted) if model else None
-    verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
-                     unavailable_reason=unavailable)
-    alert = store.sync(engine, ctx.scope, verdict, now, threshold_version=site.version if site else 0,
-                       measurements=[m for m in measurements if CONCEPTS[m.concept].kind != "demographic"],
-                       care_unit=lambda: unit_of(encounter, transport))
+    assessed = assess_and_sync(
+        engine, ctx.scope, mapping.measurements, now, source=CHART, model=model, unavailable_reason=unavailable,
+        policy=policy, care_unit=lambda: unit_of(encounter, transport), icu_admitted_at=admitted, read="full",
+        fhir_requests=transport.round_trips)
+    verdict, alert, site = assessed.verdict, assessed.alert, assessed.site
     status, notes = None, ()
     if with_bundle and alert is not None and alert.time_zero is not None:
         facts, notes = bundle_facts(transport, record, mapping, alert.time_zero, max_pages=settings.max_pages)

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "feedback": ("app.feedback_cli", "export feedback and answer it from the command line"),
     "licences": ("app.ops.licences", "print the name, version and licence of every installed Python package"),
     "backend": ("app.backend_cli", "the screening's Backend Services key: keygen, jwks, check against the EHR"),
+    "worker": ("app.screening.worker", "screen every patient on the chosen units in the background (procrastinate)"),
 }
 
 

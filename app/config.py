@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import secrets
 from collections import Counter
 from dataclasses import dataclass, field, fields, replace
@@ -44,6 +45,7 @@ def _default_roles() -> dict[str, str]:
 # The model's longest feature window (app.model.features, the 72 h lab window; tests/test_architecture.py checks
 # they agree). Kept here as a number so that reading settings never imports the model.
 MIN_LOOKBACK_HOURS = 72
+LOCATION_REF = re.compile(r"Location/[A-Za-z0-9\-.]{1,64}")  # a FHIR Location reference, as the census names them
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,13 @@ class Settings:
     site_timezone: str = ""
     # When an alert fires: SEP-1 organ-dysfunction signs by default. JSON, see app/alerts/policy.Policy.from_dict.
     alert_policy: dict = field(default_factory=dict)
+    # Background screening (app.screening): the Location references whose in-progress encounters are screened
+    # (comma-separated, e.g. "Location/icu-4,Location/icu-5"; empty: no screening), how often, and by what.
+    # The FHIR base and the token come from the Backend Services client settings.
+    screen_locations: tuple[str, ...] = ()
+    screen_interval_minutes: int = 15
+    screen_worker_concurrency: int = 4  # patients one `sentinel worker` process screens at once
+    screen_retries: int = 3  # attempts per patient job when the EHR fails, with exponential backoff
     # Environment name; "production" forbids dev defaults.
     # Apply migrations at start (dev, demo, tests). Production runs `sentinel db upgrade` as a deploy step.
     auto_migrate: bool = True
@@ -172,10 +181,24 @@ class Settings:
         if not 1 <= self.keepalive_seconds <= 3600:
             raise ConfigError("SENTINEL_KEEPALIVE_SECONDS must be between 1 and 3600")
         self._validate_backend()
+        self._validate_screening()
         bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
         if bad:
             raise ConfigError(f"SENTINEL_ROLES maps to unknown roles: {', '.join(bad)}")
         return self
+
+    def _validate_screening(self) -> None:
+        if not 1 <= self.screen_interval_minutes <= 24 * 60:
+            raise ConfigError("SENTINEL_SCREEN_INTERVAL_MINUTES must be between 1 and 1440")
+        if not 1 <= self.screen_worker_concurrency <= 64:
+            raise ConfigError("SENTINEL_SCREEN_WORKER_CONCURRENCY must be between 1 and 64")
+        if not 1 <= self.screen_retries <= 10:
+            raise ConfigError("SENTINEL_SCREEN_RETRIES must be between 1 and 10")
+        bad = [loc for loc in self.screen_locations if not LOCATION_REF.fullmatch(loc)]
+        if bad:
+            raise ConfigError(f"SENTINEL_SCREEN_LOCATIONS must be Location references (Location/<id>), not "
+                              f"{bad[0]!r}")
+
 
     def _validate_backend(self) -> None:
         if not self.backend_client_id:

@@ -43,6 +43,7 @@ ACTIONS: dict[str, Action] = {
     "reply_to_feedback": Action(frozenset({DEPLOYMENT}), "reply to feedback"),
     "change_feedback_status": Action(frozenset({DEPLOYMENT}), "change the status of feedback"),
     "read_adoption_metrics": Action(frozenset({DEPLOYMENT}), "see the adoption metrics"),
+    "read_screening_cycles": Action(frozenset({DEPLOYMENT}), "see the background screening's cycles"),
     "tune_the_site_threshold": Action(frozenset({DEPLOYMENT}), "change this site's alert threshold"),
 }
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask, request
 
-from . import faults, users
+from . import faults, replay, users
 from .auth import server as auth_server
 from .auth.backend import DEFAULT_BACKEND_SCOPE, BackendClient, check_public_jwks
 from .auth.keys import SigningKey
@@ -54,6 +54,8 @@ def create_sandbox(settings: dict | None = None) -> Flask:
     _register_blueprints(app)
     _register_error_handlers(app)
     faults.install(app)
+    if sandbox.replay is not None:
+        replay.install(app, sandbox.replay)
     sandbox.startup_seconds = time.perf_counter() - started
     log.info("sandbox ready: %d resources, %d demo + %d sample patients, %.2f s", store.count(),
              len(sandbox.demo_patient_ids), len(sandbox.sample_patient_ids), sandbox.startup_seconds)
@@ -68,18 +70,35 @@ def _load_data(sandbox: Sandbox, config: dict) -> None:
         sandbox.store.add(resource)
     sandbox.user_ids = [u.practitioner_id for u in users.USERS]
     if config["LOAD_DEMO_PATIENTS"]:
-        ids, resources = load_demo_patients(config["DEMO_PATIENTS_DIR"], now)
+        replay_clock = config["REPLAY_CLOCK"]
+        start = datetime.fromtimestamp(float(replay_clock()), UTC).replace(microsecond=0) if replay_clock else now
+        ids, resources = load_demo_patients(config["DEMO_PATIENTS_DIR"],
+                                            start + timedelta(hours=config["REPLAY_HOURS"]) if replay_clock else now)
+        if replay_clock:
+            resources, held = replay.split(resources, start)
+            sandbox.replay = replay.Replay(replay_clock, held)
         for resource in resources:
-            resource.setdefault("meta", {}).update({"versionId": "1", "lastUpdated": now_iso})
-            sandbox.store.add(resource)
+            sandbox.store.add(_as_recorded(resource, now_iso))
         sandbox.demo_patient_ids = ids
         sandbox.demo_notes = {r["id"]: r["shows"] for r in demo_records(config["DEMO_PATIENTS_DIR"])}
+    if config["CENSUS_PATIENTS"]:
+        from .census import load as load_census
+
+        for resource in load_census(int(config["CENSUS_PATIENTS"]), config["CENSUS_HOURS"], now)[1]:
+            sandbox.store.add(_as_recorded(resource, now_iso))
     if config["LOAD_SAMPLE_PATIENTS"]:
         try:
             sandbox.sample_patient_ids = load_folder(config["SAMPLE_PATIENTS_DIR"], sandbox.store, now_iso)
         except (OSError, ValueError) as exc:
             raise SandboxConfigError(f"could not load the sample patients from {config['SAMPLE_PATIENTS_DIR']}: "
                                      f"{exc}") from exc
+
+
+def _as_recorded(resource: dict, now_iso: str) -> dict:
+    """Version 1, last updated as the EHR recorded it: an Observation when it was entered (its `issued` time)."""
+    recorded = resource.get("issued") if resource.get("resourceType") == "Observation" else None
+    resource.setdefault("meta", {}).update({"versionId": "1", "lastUpdated": recorded or now_iso})
+    return resource
 
 
 def _register_blueprints(app: Flask) -> None:

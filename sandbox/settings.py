@@ -51,13 +51,20 @@ DEFAULTS: dict = {
     "BACKEND_JWKS_TIMEOUT": 5,  # seconds to fetch a backend client's registered JWKS URL
     "BACKEND_JWKS_CACHE_SECONDS": 300,  # a fetched JWKS is reused this long (an unknown kid refetches at once)
     "CLOCK": time.time,  # () -> float seconds since the epoch
+    # The demo's replay (sandbox/replay.py): a clock that runs faster, and how many of each demo record's last hours
+    # arrive on it after the start. None: every record is there at once, ending now.
+    "REPLAY_CLOCK": None,  # () -> float seconds since the epoch, on the demo clock
+    "REPLAY_HOURS": 30,
+    # The screening benchmark's census (sandbox/census.py): this many PhysioNet set-B patients, their last hours.
+    "CENSUS_PATIENTS": 0,
+    "CENSUS_HOURS": 36,
     "SLEEP": time.sleep,  # the slow-response fault calls this
 }
 
 _POSITIVE_INTS = ("ACCESS_TOKEN_LIFETIME", "REFRESH_TOKEN_LIFETIME", "AUTH_CODE_LIFETIME", "LAUNCH_LIFETIME",
                   "ID_TOKEN_LIFETIME", "SEARCH_PAGE_DEFAULT", "SEARCH_PAGE_MAX", "SEARCH_SNAPSHOT_LIFETIME",
                   "ORDERS_REFRESH_SECONDS", "BACKEND_TOKEN_LIFETIME", "BACKEND_JWKS_TIMEOUT",
-                  "BACKEND_JWKS_CACHE_SECONDS")
+                  "BACKEND_JWKS_CACHE_SECONDS", "REPLAY_HOURS", "CENSUS_HOURS")
 
 
 def resolve(settings: dict | None) -> dict:
@@ -74,6 +81,8 @@ def resolve(settings: dict | None) -> dict:
         raise SandboxConfigError("SEARCH_PAGE_DEFAULT must not exceed SEARCH_PAGE_MAX")
     if merged["FHIR_USER"] not in ("absolute", "relative"):
         raise SandboxConfigError("FHIR_USER must be 'absolute' or 'relative'")
+    if merged["REPLAY_CLOCK"] is not None and not callable(merged["REPLAY_CLOCK"]):
+        raise SandboxConfigError("REPLAY_CLOCK must be callable (or None: no replay)")
     for key in ("CLOCK", "SLEEP"):
         if not callable(merged[key]):
             raise SandboxConfigError(f"{key} must be callable")

@@ -33,6 +33,7 @@ class Sandbox:
     startup_seconds: float = 0.0
     auth_server: object = None  # authlib AuthorizationServer, set by auth.server.build
     protector: object = None  # authlib ResourceProtector
+    replay: object = None  # sandbox.replay.Replay when the demo replays its records on a demo clock
 
     @property
     def clock(self) -> Callable[[], float]:

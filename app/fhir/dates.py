@@ -64,6 +64,11 @@ class BirthDate:
             born = born + timedelta(days=14)
         return (at.date() - born).days / 365.25
 
+    @property
+    def text(self) -> str:
+        """As a FHIR `date` at its precision ("1954", "1954-03", "1954-03-18"): what parse_birth_date reads."""
+        return self.first_day.isoformat()[:{"year": 4, "month": 7}.get(self.precision, 10)]
+
 
 def parse_birth_date(value: object) -> BirthDate | None:
     """FHIR `date` (YYYY, YYYY-MM or YYYY-MM-DD); None when absent or unreadable."""

@@ -1,4 +1,5 @@
-"""When the patient came to the ICU, from the FHIR Encounter: the model's `hours_in_icu` input, live.
+"""The Encounter, read two ways: when the patient came to the ICU (the model's `hours_in_icu` input), and the
+census of encounters in progress at the units a site screens.
 
 In training, hours since ICU admission is the PhysioNet ICULOS column. Live, the same instant is the start
 of the period the patient has spent at their current location (Encounter.location[].period.start of the
@@ -8,15 +9,28 @@ care stay gives its period.start. Otherwise the admission time is unknown and th
 model then scores without it (the learner handles missing values), rather than guessing a time.
 
 Reading it must never block a score or an alert: any failure gives None, and says why in the log (codes only).
+
+The census: encounters in progress at the site's chosen locations, from one paged FHIR Encounter search.
+
+`Encounter?status=in-progress&location=Location/a,Location/b&_count=N` (FHIR R4 Encounter search parameters
+`status` (token) and `location` (reference), comma = OR). A server may ignore a parameter it does not support (R4
+search.html, "Handling errors"), and one that ignored `location` or `status` would hand back the whole hospital. So
+the search asks for `Prefer: handling=strict` (a server that cannot honour a parameter answers 400, and the cycle
+says so), and each Encounter returned is checked against both criteria again: the others are counted, never
+screened (for a server that ignores Prefer too).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .dates import parse_datetime
 from .errors import FhirError
+from .paging import search
+from .searches import FHIR_ID
+from .transport import Transport
 
 log = logging.getLogger(__name__)
 
@@ -73,3 +87,99 @@ def read_icu_admission(transport, encounter_id: str | None, now: datetime) -> da
     """Read the launch's Encounter and return its ICU admission time; None when unknown or unreadable."""
     encounter = read_encounter(transport, encounter_id)
     return icu_admission(encounter, now) if encounter is not None else None
+
+
+IN_PROGRESS = "in-progress"
+STRICT = {"Prefer": "handling=strict"}  # R4 http.html#prefer and search.html: refuse what cannot be honoured
+
+
+@dataclass(frozen=True)
+class CensusEntry:
+    """One patient to screen: the encounter in progress and where the patient is."""
+
+    patient_id: str
+    encounter_id: str
+    location: str  # the active location's reference, "Location/<id>"
+    location_display: str | None
+    icu_admitted_at: datetime | None = None  # icu_admission of this Encounter: the model's hours in ICU
+
+
+@dataclass(frozen=True)
+class Census:
+    entries: tuple[CensusEntry, ...]
+    complete: bool  # every page was read
+    pages: int
+    not_matching: int  # returned by the server but not in progress at one of our locations (not screened)
+    unreadable: int  # an Encounter without a usable patient or id (not screened)
+    notes: tuple[str, ...] = ()
+
+
+def _patient_id(encounter: dict) -> str | None:
+    ref = (encounter.get("subject") or {}).get("reference") if isinstance(encounter.get("subject"), dict) else None
+    if not isinstance(ref, str):
+        return None
+    parts = ref.split("/_history/")[0].rstrip("/").split("/")
+    if len(parts) < 2 or parts[-2] != "Patient" or not FHIR_ID.fullmatch(parts[-1]):
+        return None
+    return parts[-1]
+
+
+def _locations(encounter: dict) -> list[tuple[str, str | None, str | None]]:
+    """(reference as "Location/<id>", display, status) of each location of the encounter."""
+    out = []
+    for item in encounter.get("location") or []:
+        if not isinstance(item, dict) or not isinstance(item.get("location"), dict):
+            continue
+        ref = item["location"].get("reference")
+        if not isinstance(ref, str):
+            continue
+        parts = ref.split("/_history/")[0].rstrip("/").split("/")
+        if len(parts) >= 2 and parts[-2] == "Location":
+            display = item["location"].get("display")
+            out.append((f"Location/{parts[-1]}", display if isinstance(display, str) else None, item.get("status")))
+    return out
+
+
+def entry_of(encounter: dict, locations: frozenset[str]) -> CensusEntry | None | bool:
+    """The census entry for one Encounter; False when it is not in progress at one of `locations` (the
+    encounter's current location: status active, else any not completed); None when it cannot be read."""
+    eid = encounter.get("id")
+    pid = _patient_id(encounter)
+    if not isinstance(eid, str) or not FHIR_ID.fullmatch(eid) or pid is None:
+        return None
+    if encounter.get("status") != IN_PROGRESS:
+        return False
+    here = [x for x in _locations(encounter) if x[2] in (None, "active")]
+    here.sort(key=lambda x: x[2] != "active")
+    for ref, display, _status in here:
+        if ref in locations:
+            return CensusEntry(pid, eid, ref, display)
+    return False
+
+
+def read_census(transport: Transport, locations: tuple[str, ...], *, now: datetime, page_size: int = 200,
+                max_pages: int = 50) -> Census:
+    """Every encounter in progress at `locations` ("Location/<id>" each), with its ICU admission time as of `now`.
+    One patient with two encounters in progress there is screened once per encounter (alerts are kept per
+    encounter)."""
+    wanted = frozenset(f"Location/{loc.split('/')[-1]}" for loc in locations)
+    params = {"status": IN_PROGRESS, "location": ",".join(sorted(wanted)), "_count": str(page_size)}
+    result = search(transport, "Encounter", params, max_pages=max_pages, headers=STRICT)
+    entries: dict[str, CensusEntry] = {}
+    not_matching = unreadable = 0
+    for resource in result.resources:
+        if resource.get("resourceType") != "Encounter":
+            continue
+        entry = entry_of(resource, wanted)
+        if entry is None:
+            unreadable += 1
+        elif entry is False:
+            not_matching += 1
+        else:
+            entries.setdefault(entry.encounter_id, replace(entry, icu_admitted_at=icu_admission(resource, now)))
+    if not_matching:
+        log.warning("census: %d Encounter(s) returned that are not in progress at the screened locations "
+                    "(does the server honour status and location?)", not_matching)
+    log.info("census: %d encounters at %d locations, %d pages, complete=%s", len(entries), len(wanted),
+             result.pages, result.complete)
+    return Census(tuple(entries.values()), result.complete, result.pages, not_matching, unreadable, result.notes)

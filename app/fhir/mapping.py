@@ -249,6 +249,24 @@ def _map_observation(obs: object, patient_id: str, now: datetime, not_before: da
     return list(later)
 
 
+def map_unclocked(obs: object, *, patient_id: str, base: str | None = None) -> tuple[datetime | None, list]:
+    """(effective time, Mapped and Rejected results) of one Observation without the two checks against the clock
+    (in the future, before the window): a stored window applies those at each scoring, when `now` is known.
+    Never raises; a non-Observation or an Observation of no relevant code gives (None, [])."""
+    if not isinstance(obs, dict) or obs.get("resourceType") != "Observation":
+        return None, []
+    try:
+        examined = _examined(obs, patient_id, base)
+    except Exception as exc:  # the same safety net as map_observation
+        log.error("mapping failed unexpectedly (%s)", type(exc).__name__)
+        return None, [Rejected(obs.get("id") if isinstance(obs.get("id"), str) else None, None, None,
+                               "could not be read", "internal error")]
+    if examined is None:
+        return None, []
+    early, when, _first, later = examined
+    return when, list(early if early is not None else later)
+
+
 # What one Observation maps to apart from the two checks against the clock (future, time window), memoized by
 # its content: a chart reloaded, or opened by a colleague, brings back the same few hundred Observations, and
 # only the new ones are examined again. The key is a digest of the JSON values' repr (JSON values only: repr

@@ -24,6 +24,7 @@ class SearchResult:
     notes: tuple[str, ...] = ()
     complete: bool = True
     pages: int = 0
+    server_time: str | None = None  # the first page's Bundle.meta.lastUpdated: the server's clock at the search
 
 
 def _next_link(bundle: dict) -> object:
@@ -62,12 +63,15 @@ def _entries(bundle: dict, kind: str, max_entries: int) -> tuple[list[dict], lis
 
 
 def search(transport: Transport, resource_type: str, params: dict, *, max_pages: int = 20,
-           follow: bool = True) -> SearchResult:
+           follow: bool = True, headers: dict | None = None) -> SearchResult:
     """Run one search and follow its `next` links (at most `max_pages` pages, never the same URL twice).
 
     `follow=False` reads the first page only, on purpose (e.g. `_count=1&_sort=-date` for the latest value).
+    `headers` go with the search itself (the `next` links are the server's own).
     """
-    bundle = transport.get_json(resource_type, params, expect="Bundle")
+    bundle = transport.get_json(resource_type, params, expect="Bundle", headers=headers)
+    meta = bundle.get("meta") if isinstance(bundle.get("meta"), dict) else {}
+    server_time = meta.get("lastUpdated") if isinstance(meta.get("lastUpdated"), str) else None
     seen = {transport.last_url} if transport.last_url else set()
     resources: list[dict] = []
     ids: set[tuple[str, str]] = set()
@@ -117,4 +121,4 @@ def search(transport: Transport, resource_type: str, params: dict, *, max_pages:
         bundle = transport.get_json(url, expect="Bundle")
         if transport.last_url:
             seen.add(transport.last_url)
-    return SearchResult(tuple(resources), tuple(notes), complete, pages)
+    return SearchResult(tuple(resources), tuple(notes), complete, pages, server_time)

@@ -56,6 +56,7 @@ class PatientRecord:
     fetched_at: datetime
     complete: bool = True
     patient_resource: dict = field(default_factory=dict, compare=False, repr=False)  # for the banner
+    server_time: str | None = None  # the Observation search's Bundle.meta.lastUpdated: the server's clock
 
 
 def _name(patient: dict) -> str | None:
@@ -129,7 +130,7 @@ def recent_observations(transport: Transport, patient_id: str, since: datetime, 
     resources: list[dict] = []
     ids: set[str] = set()
     result_notes: list[str] = []
-    complete, pages, state = True, 0, {"sort": True}
+    complete, pages, state, server_time = True, 0, {"sort": True}, None
     for category in CATEGORIES:
         part = _search_sorted(transport, {**base, "category": category}, max_pages, result_notes, state)
         for r in part.resources:
@@ -141,7 +142,26 @@ def recent_observations(transport: Transport, patient_id: str, since: datetime, 
             resources.append(r)
         result_notes.extend(n for n in part.notes if n not in result_notes)
         complete, pages = complete and part.complete, pages + part.pages
-    return SearchResult(tuple(resources), tuple(result_notes), complete, pages)
+        server_time = server_time or part.server_time
+    return SearchResult(tuple(resources), tuple(result_notes), complete, pages, server_time)
+
+
+def updated_observations(transport: Transport, patient_id: str, since: str, *, page_size: int = 200,
+                         max_pages: int = 20) -> SearchResult:
+    """Vital signs and laboratory results created or changed after the FHIR instant `since` (`_lastUpdated=gt`),
+    whatever their effective time: a corrected old value comes back too. One comma-OR search, else one per category.
+    Raises FhirRequestRejected when the server refuses `_lastUpdated` (the caller then reads the whole window)."""
+    check_patient_id(patient_id)
+    base = {"patient": patient_id, "_lastUpdated": f"gt{since}", "_count": str(page_size)}
+    try:
+        return search(transport, "Observation", {**base, "category": ",".join(CATEGORIES)}, max_pages=max_pages)
+    except FhirRequestRejected as exc:
+        log.info("comma-OR category search rejected (%s); one search per category", exc.detail)
+    parts = [search(transport, "Observation", {**base, "category": c}, max_pages=max_pages) for c in CATEGORIES]
+    return SearchResult(tuple(r for part in parts for r in part.resources),
+                        tuple(dict.fromkeys(n for part in parts for n in part.notes)),
+                        all(part.complete for part in parts), sum(part.pages for part in parts),
+                        parts[0].server_time)
 
 
 def _newest(observations, code: str) -> dict | None:
@@ -213,6 +233,7 @@ def fetch_patient_record(transport: Transport, patient_id: str, *, now: datetime
     record = PatientRecord(
         patient=demo, observations=obs.resources, weight=weight, round_trips=transport.round_trips - start,
         notes=tuple(notes), window_start=since, fetched_at=now, complete=obs.complete, patient_resource=patient,
+        server_time=obs.server_time,
     )
     log.info("FHIR patient record: %d Observations, weight %s, %d round trips, complete=%s",
              len(record.observations), "found" if weight else "none", record.round_trips, record.complete)

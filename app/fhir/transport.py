@@ -208,8 +208,10 @@ class Transport:
             return target
         return f"{self.base}/{target.lstrip('/')}"
 
-    def get_json(self, target: str, params: dict | None = None, *, expect: str | tuple[str, ...]) -> dict:
-        """GET and return the JSON resource, whose resourceType must be one of `expect`."""
+    def get_json(self, target: str, params: dict | None = None, *, expect: str | tuple[str, ...],
+                 headers: dict | None = None) -> dict:
+        """GET and return the JSON resource, whose resourceType must be one of `expect`. `headers` are sent too
+        (e.g. `Prefer: handling=strict`); never Authorization, which comes from the token source."""
         expected = (expect,) if isinstance(expect, str) else tuple(expect)
         url = self.url(target)
         kind = self._kind(url)
@@ -219,7 +221,8 @@ class Transport:
         attempt = 0
         while True:
             attempt += 1
-            resp = self._send(url, params, token, kind, attempt)
+            resp = self._send(url, params, token, kind, attempt,
+                              extra_headers={k: v for k, v in (headers or {}).items() if k.lower() != "authorization"})
             if resp is None:  # connection failed and a retry fits the budget
                 continue
             status = resp.status_code

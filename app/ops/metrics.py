@@ -131,7 +131,8 @@ def worker_exited(pid: int) -> None:
 # -- values read from the database at scrape time --------------------------------------------------------------
 
 class DatabaseCollector:
-    """Alert events by kind and feedback waiting for an answer, counted in the database when scraped."""
+    """Alert events by kind, feedback waiting for an answer, and the newest background screening cycle (whichever
+    process ran it: a `sentinel worker` serves no metrics of its own), read from the database when scraped."""
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -160,6 +161,31 @@ class DatabaseCollector:
         yield alerts
         yield GaugeMetricFamily("sentinel_feedback_waiting", "Feedback items with status new (no answer yet)",
                                 value=waiting)
+        yield from self._screening()
+
+    def _screening(self) -> Iterable[Metric]:
+        from app.screening.history import cycle_summaries
+
+        try:
+            cycles = cycle_summaries(self.engine, limit=2)
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("metrics: screening cycles not readable (%s)", type(exc).__name__)
+            return
+        # The newest cycle may still be running: its figures are those of the one before, unless it failed.
+        done = next((c for c in cycles if c.error or (c.census_size is not None and c.pending == 0)), None)
+        if done is None:
+            return
+        yield GaugeMetricFamily("sentinel_screening_last_cycle_duration_seconds",
+                                "The newest finished screening cycle: start to last patient screened",
+                                value=done.duration.total_seconds() if done.duration else 0.0)
+        yield GaugeMetricFamily("sentinel_screening_last_cycle_lag_seconds",
+                                "The newest finished screening cycle: when due to last patient screened",
+                                value=done.lag.total_seconds() if done.lag else 0.0)
+        yield GaugeMetricFamily("sentinel_screening_last_cycle_failed_patients",
+                                "Patients the newest finished screening cycle could not read", value=done.failed)
+        yield GaugeMetricFamily("sentinel_screening_last_cycle_census_failed",
+                                "1 when the newest screening cycle could not read its census (EHR down, token "
+                                "refused)", value=1 if done.error else 0)
 
 
 def exposition(engine: sa.Engine | None) -> bytes:

@@ -18,6 +18,7 @@ from app.bedside import Context, FetchSettings, clock_text, headline_panel, scre
 from app.ops import metrics
 from app.timewords import duration_text
 
+from . import risk_trend
 from .fhir_access import transport_for
 from .guards import is_htmx, launched, require_role, services
 
@@ -110,8 +111,8 @@ def page_with(status: int, **panels):
 def _snapshot(patient_id: str, with_bundle: bool = True):
     svc, s = services(), g.session
     transport = transport_for(s)
-    snapshot = take_snapshot(transport, svc.engine, context(), svc.clock(), fetch_settings(), model=bedside_model(),
-                             policy=bedside_policy(), with_bundle=with_bundle)
+    snapshot = take_snapshot(transport, svc.engine, context(), svc.clinical_now(), fetch_settings(),
+                             model=bedside_model(), policy=bedside_policy(), with_bundle=with_bundle)
     metrics.assessment(snapshot.assessment.level)
     return snapshot
 
@@ -125,7 +126,8 @@ def page(patient_id: str):
           detail={"round_trips": snapshot.round_trips, "level": snapshot.assessment.level,
                   "alert": alert.id if alert else None, "alert_state": alert.state if alert else None})
     notice = NOTICES.get(request.args.get("notice", ""))
-    return render_template("patient/page.html", view=snapshot, notice=notice)
+    trend = risk_trend.build(services().engine, context().scope, services().clinical_now())
+    return render_template("patient/page.html", view=snapshot, notice=notice, trend=trend)
 
 
 @bp.get("/patients/<patient_id>/headline")

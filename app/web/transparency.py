@@ -61,7 +61,7 @@ def data_handling(settings, dialect: str) -> list[Stored]:
     return [
         Stored("Vital signs, laboratory results, age and sex",
                "read from the EHR over FHIR each time a page opens; held in the app's memory while that page is built",
-               "not stored, except with an alert (next line)"),
+               "not stored, except with an alert (next line) and in the screening window (below)"),
         Stored("Each alert: patient and encounter id, care unit, when it was raised, the risk, threshold and model "
                "version, the signs of organ dysfunction and every vital sign and laboratory value (with its time) the "
                "model was given (not age or sex); "
@@ -81,6 +81,12 @@ def data_handling(settings, dialect: str) -> list[Stored]:
                "kept until the site deletes it; no automatic deletion"),
         Stored("Site alert threshold: each value, who set it, when and why", f"{db}, table site_thresholds",
                "kept (it is the change history)"),
+        Stored("Background screening: for each patient on the screened units, the vital signs and laboratory values "
+               "(value and time) of the model's time window, birth date and sex, and when they were last read; every "
+               "risk score or abstention with its time (screening and chart opens), and each screening cycle's counts",
+               f"{db}, tables screening_windows, risk_scores and screening_cycles",
+               "the window holds only the model's look-back (older values are dropped at each read) and is "
+               "replaced at every cycle; scores and cycles are kept (they are the risk over time)"),
         Stored("E-mail to the deployment team", "the site's mail server",
                "type, number and a link only: no text, no patient id"),
         Stored("Browser cookies", "your browser", "an opaque random id per open chart; no patient data"),

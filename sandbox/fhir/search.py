@@ -53,6 +53,8 @@ PARAMS: dict[str, dict[str, Param]] = {
     "Encounter": {p.name: p for p in (
         _PATIENT, _SUBJECT, _STATUS, _IDENTIFIER,
         _p("class", "token", "class"), _p("type", "token", "type"), _p("date", "date", "period"),
+        _p("location", "reference", "location.location", target="Location",
+           description="a location the patient is or was at (comma-separated values mean OR)"),
     )},
     "ServiceRequest": {p.name: p for p in (
         _PATIENT, _SUBJECT, _ENCOUNTER, _STATUS, _IDENTIFIER, _p("intent", "token", "intent"),

@@ -107,6 +107,21 @@ class ResourceStore:
         self.add(stored)
         return stored
 
+    def put(self, resource: dict, now_iso: str) -> dict:
+        """Store a resource under its own id as a new version (a FHIR update): versionId + 1, meta.lastUpdated now.
+        What the replay and the tests use to make data appear or change as time passes."""
+        rtype, rid = resource["resourceType"], resource["id"]
+        with self.lock:
+            old = self.get(rtype, rid)
+            version = int((old or {}).get("meta", {}).get("versionId", "0")) + 1
+            stored = {**resource, "meta": {**(resource.get("meta") or {}), "versionId": str(version),
+                                           "lastUpdated": now_iso}}
+            if old is None:
+                self.add(stored)
+            else:
+                self._by_type[rtype][rid] = stored  # the compartments are kept: the subject does not change here
+        return stored
+
     def get(self, rtype: str, rid: str) -> dict | None:
         return self._by_type.get(rtype, {}).get(rid)
 
