@@ -8,7 +8,10 @@ ICU. When the location carries no period, an Encounter whose own type or class s
 care stay gives its period.start. Otherwise the admission time is unknown and the feature is missing: the
 model then scores without it (the learner handles missing values), rather than guessing a time.
 
-Reading it must never block a score or an alert: any failure gives None, and says why in the log (codes only).
+An Encounter the EHR does not have (404) or will not show (403) leaves the admission time unknown, and the score
+says so. An Encounter the EHR failed to send (unavailable, junk, expired access) is a failed read like any other:
+the error reaches the page, which shows no score, because a score computed without an input the EHR failed to
+send is a different, silently wrong score.
 
 The census: encounters in progress at the site's chosen locations, from one paged FHIR Encounter search.
 
@@ -27,7 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .dates import parse_datetime
-from .errors import FhirError
+from .errors import FhirForbidden, FhirNotFound
 from .paging import search
 from .searches import FHIR_ID
 from .transport import Transport
@@ -73,18 +76,19 @@ def icu_admission(encounter: dict, now: datetime) -> datetime | None:
 
 
 def read_encounter(transport, encounter_id: str | None) -> dict | None:
-    """The launch's Encounter, or None when there is none or it cannot be read (logged, codes only)."""
+    """The launch's Encounter, or None when there is none, or the EHR has none by that id or withholds it
+    (logged, codes only). Any other FhirError is raised: a failed read must not become an unknown input."""
     if not encounter_id:
         return None
     try:
         return transport.get_json(f"Encounter/{encounter_id}", expect="Encounter")
-    except FhirError as exc:
-        log.info("Encounter read failed (%s)", exc.code)
+    except (FhirNotFound, FhirForbidden) as exc:
+        log.info("Encounter not available (%s)", exc.code)
         return None
 
 
 def read_icu_admission(transport, encounter_id: str | None, now: datetime) -> datetime | None:
-    """Read the launch's Encounter and return its ICU admission time; None when unknown or unreadable."""
+    """Read the launch's Encounter and return its ICU admission time; None when unknown (a failed read raises)."""
     encounter = read_encounter(transport, encounter_id)
     return icu_admission(encounter, now) if encounter is not None else None
 

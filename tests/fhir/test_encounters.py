@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from app.fhir.encounters import icu_admission, read_icu_admission
-from app.fhir.errors import FhirUnavailable
+from app.fhir.errors import FhirForbidden, FhirNotFound, FhirUnavailable
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=ZoneInfo("America/Chicago"))
 
@@ -53,9 +55,12 @@ class _Transport:
         return self.result
 
 
-def test_reading_it_never_fails_the_caller():
+def test_an_encounter_the_ehr_lacks_is_unknown_but_a_failed_read_is_an_error():
     ok = _Transport(encounter(location=[{"status": "active", "period": {"start": "2026-11-22T06:00:00Z"}}]))
     assert read_icu_admission(ok, "e1", NOW) == datetime(2026, 11, 22, 6, 0, tzinfo=ZoneInfo("UTC"))
     assert ok.asked == [("Encounter/e1", "Encounter")]
-    assert read_icu_admission(_Transport(FhirUnavailable("down")), "e1", NOW) is None
+    assert read_icu_admission(_Transport(FhirNotFound("gone")), "e1", NOW) is None
+    assert read_icu_admission(_Transport(FhirForbidden("withheld")), "e1", NOW) is None
+    with pytest.raises(FhirUnavailable):  # a score without the input the EHR failed to send would be another score
+        read_icu_admission(_Transport(FhirUnavailable("down")), "e1", NOW)
     assert read_icu_admission(ok, None, NOW) is None

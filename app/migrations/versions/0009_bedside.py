@@ -3,14 +3,14 @@ need_patient_banner and safe values of its smart_style_url); and people's names 
 made, resolved once at launch, so the inbox, tuning history and adoption pages never show raw FHIR ids.
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
-down_revision = "0007"
+down_revision = "0008"
 
 COLUMNS = (
     ("alerts", sa.Column("withdraw_reason", sa.String(32))),
