@@ -3,14 +3,14 @@ where the screening found each patient (risk_scores.location, for the unit board
 fhirContext with its session.
 
 Revision ID: 0010
-Revises: 0008, 0009 (joins the screening and bedside branches)
+Revises: 0009
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = ("0008", "0009")  # both heads: it changes tables of each line
+down_revision = "0009"
 
 TS = sa.DateTime(timezone=True)
 
