@@ -130,7 +130,9 @@ def register_blueprints(app: Flask) -> None:
     from app.web import (
         adoption,
         alerts,
+        board,
         bundle,
+        cds,
         chrome,
         feedback,
         home,
@@ -143,7 +145,7 @@ def register_blueprints(app: Flask) -> None:
     )
 
     for module in (home, launch, patient, alerts, bundle, feedback, transparency, tuning, adoption, jwks, chrome,
-                   operations):
+                   operations, cds, board):
         app.register_blueprint(module.bp)
 
 

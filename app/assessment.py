@@ -52,6 +52,19 @@ def resolve_model(model: Model | None, loader: Callable[[], Model] | None = None
         return None, MODEL_UNAVAILABLE
 
 
+def evaluate(engine: sa.Engine, measurements: tuple[Measurement, ...], now: datetime, *, iss: str,
+             model: Model | None = None, unavailable_reason: str | None = None, policy: Policy | None = None,
+             icu_admitted_at: datetime | None = None) -> tuple[Assessment, thresholds.SiteThreshold | None]:
+    """The verdict alone (score or abstain, held to the FHIR server `iss`'s current threshold, the alert policy),
+    touching no alert: for a reader that must say what the model would need (the CDS information card)."""
+    model, unavailable = (None, unavailable_reason) if model is None and unavailable_reason else resolve_model(model)
+    site = thresholds.current(engine, default=model.threshold, iss=iss) if model else None
+    outcome = score(list(measurements), now, site.value, model=model, icu_admitted_at=icu_admitted_at) if model \
+        else None
+    return assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
+                  unavailable_reason=unavailable), site
+
+
 def assess_and_sync(engine: sa.Engine, scope: Scope, measurements: Iterable[Measurement], now: datetime, *,
                     source: str, model: Model | None = None, unavailable_reason: str | None = None,
                     policy: Policy | None = None, care_unit: Callable[[], str],
@@ -62,12 +75,8 @@ def assess_and_sync(engine: sa.Engine, scope: Scope, measurements: Iterable[Meas
     Without a `model` the shipped one is loaded, unless `unavailable_reason` already says why there is none.
     `icu_admitted_at`: when the patient came to the ICU (app.fhir.encounters.icu_admission), for hours in ICU."""
     measurements = tuple(measurements)
-    model, unavailable = (None, unavailable_reason) if model is None and unavailable_reason else resolve_model(model)
-    site = thresholds.current(engine, default=model.threshold, iss=scope.iss) if model else None
-    outcome = score(list(measurements), now, site.value, model=model, icu_admitted_at=icu_admitted_at) if model \
-        else None
-    verdict = assess(outcome, measurements, now, threshold=site.value if site else None, policy=policy,
-                     unavailable_reason=unavailable)
+    verdict, site = evaluate(engine, measurements, now, iss=scope.iss, model=model,
+                             unavailable_reason=unavailable_reason, policy=policy, icu_admitted_at=icu_admitted_at)
     alert = store.sync(engine, scope, verdict, now, threshold_version=site.version if site else 0,
                        measurements=[m for m in measurements if CONCEPTS[m.concept].kind != "demographic"],
                        care_unit=care_unit)

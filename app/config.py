@@ -109,6 +109,17 @@ class Settings:
     backend_scopes: str = "system/Patient.rs system/Encounter.rs system/Observation.rs system/Location.rs"
     # Key rotation: more key files (public or private) whose public halves the JWKS also publishes, unused for signing.
     backend_also_publish: tuple[str, ...] = ()
+    # CDS Hooks (app/cds/): the EHRs (CDS clients) allowed to call the hook, as JSON {"<iss>": "<jwks url>"}: the
+    # `iss` their signed JWT carries and where their public keys are. Empty: every hook call is refused (403).
+    cds_clients: dict = field(default_factory=dict)
+    # A screening or chart scoring at most this old (clinical time) answers the hook from the database alone;
+    # older, the hook scores the EHR's prefetch.
+    cds_fresh_minutes: int = 30
+    # Seconds to wait for a CDS client's JWKS (connect, read); it is cached for an hour.
+    cds_jwks_timeout: float = 2.0
+    # Write-back (app/writeback.py): each screening result as a FHIR RiskAssessment and each alert as a Flag, with
+    # the backend client's token (add system/RiskAssessment.c system/Flag.c to SENTINEL_BACKEND_SCOPES). Off.
+    writeback: bool = False
     env: str = "development"
     testing: bool = False
     log_level: str = "INFO"
@@ -182,6 +193,8 @@ class Settings:
             raise ConfigError("SENTINEL_KEEPALIVE_SECONDS must be between 1 and 3600")
         self._validate_backend()
         self._validate_screening()
+        self._validate_cds()
+        self._validate_writeback()
         bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
         if bad:
             raise ConfigError(f"SENTINEL_ROLES maps to unknown roles: {', '.join(bad)}")
@@ -199,6 +212,24 @@ class Settings:
             raise ConfigError(f"SENTINEL_SCREEN_LOCATIONS must be Location references (Location/<id>), not "
                               f"{bad[0]!r}")
 
+    def _validate_writeback(self) -> None:
+        if not self.writeback:
+            return
+        missing = [s for s in ("system/RiskAssessment.c", "system/Flag.c") if s not in self.backend_scopes.split()]
+        if not self.backend_client_id or missing:
+            raise ConfigError("SENTINEL_WRITEBACK needs the backend client with "
+                              + " ".join(missing or ["its scopes"]) + " in SENTINEL_BACKEND_SCOPES")
+
+    def _validate_cds(self) -> None:
+        if not 1 <= self.cds_fresh_minutes <= 24 * 60:
+            raise ConfigError("SENTINEL_CDS_FRESH_MINUTES must be between 1 and 1440")
+        if not 0.1 <= self.cds_jwks_timeout <= 30:
+            raise ConfigError("SENTINEL_CDS_JWKS_TIMEOUT must be between 0.1 and 30 seconds")
+        for iss, url in self.cds_clients.items():
+            if not isinstance(iss, str) or not iss or not isinstance(url, str) or "://" not in url:
+                raise ConfigError('SENTINEL_CDS_CLIENTS must be a JSON object {"<client iss>": "<its JWKS URL>"}')
+            if self.env == "production" and not url.startswith("https://"):
+                raise ConfigError(f"SENTINEL_CDS_CLIENTS: the JWKS URL of {iss!r} must be https:// in production")
 
     def _validate_backend(self) -> None:
         if not self.backend_client_id:

@@ -92,6 +92,10 @@ sessions = sa.Table(
     sa.Column("expires_at", TS, nullable=False),
     sa.Column("ended_at", TS),
     sa.Column("display", sa.JSON),  # the launch's need_patient_banner and safe smart_style_url values
+    # The launch's appContext (a CDS card's SMART link) and fhirContext references, as the token response gave
+    # them: untrusted, bounded (app.smart.oauth); migration 0010.
+    sa.Column("app_context", sa.Text),
+    sa.Column("fhir_context", sa.JSON),
 )
 
 # Who did what to which patient, when. Ids only, never names or values.

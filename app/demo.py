@@ -88,7 +88,7 @@ def start_stack(host: str = "127.0.0.1", ehr_port: int = 0, app_port: int = 0, a
     the ICU units (token: `token_source`, else the app's backend client)."""
     from app import create_app
     from app.smart import load_registration
-    from sandbox import create_sandbox, register_backend_client, register_client
+    from sandbox import create_sandbox, register_backend_client, register_cds_service, register_client
 
     clock = DemoClock(demo_speed, fast_hours=replay_hours) if demo_speed else None
     sandbox_settings = dict(sandbox_settings or {})
@@ -109,6 +109,7 @@ def start_stack(host: str = "127.0.0.1", ehr_port: int = 0, app_port: int = 0, a
     app_server = serve(host, app_port, _placeholder)
     app_url = f"http://{host}:{app_server.server_port}"
     overrides = {"iss_allowlist": (fhir_base,), "public_url": app_url, "frame_ancestors": ("'self'", ehr_url),
+                 "cds_clients": {ehr_url: f"{ehr_url}/ehr/cds-jwks.json"},  # the EHR as a CDS Hooks client
                  **_backend_overrides(fhir_base, app_overrides or {}), **(app_overrides or {})}
     app = create_app(overrides)
     app_server.app = app
@@ -121,6 +122,7 @@ def start_stack(host: str = "127.0.0.1", ehr_port: int = 0, app_port: int = 0, a
     register_client(ehr, client_id=reg.client_id, redirect_uris=[reg.redirect_uri(app_url)],
                     launch_url=reg.launch_uri(app_url), client_secret=reg.client_secret,
                     scope=" ".join(sorted(set(reg.ehr_launch_scope.split()) | set(reg.standalone_launch_scope.split()))))
+    register_cds_service(ehr, f"{app_url}/cds-services/sepsis-sentinel")  # a chart open calls the hook
     services = app.extensions["sentinel"]
     if clock is not None:
         clock.zone = services.clock().tzinfo  # the site's zone, as every time the app shows

@@ -156,3 +156,9 @@ def register_backend_client(app: Flask, client_id: str, *, jwks: dict | None = N
     client = BackendClient(client_id=client_id, scope=scope, jwks=jwks, jwks_url=jwks_url, name=name)
     app.extensions["sandbox"].auth.add_client(client)
     return client
+
+
+def register_cds_service(app: Flask, service_url: str | None) -> None:
+    """The CDS Hooks service a chart open calls (its patient-view endpoint URL; None: none). The service must know
+    this EHR as a client: iss = the sandbox's base URL, JWKS at {base}/ehr/cds-jwks.json."""
+    app.config["CDS_SERVICE_URL"] = service_url.rstrip("/") if service_url else None

@@ -47,6 +47,8 @@ DEFAULTS: dict = {
     "FAULTS_HTTP": True,  # POST {BASE}/_sandbox/faults; the sandbox is for demo and tests only
     "FAULT_SEED": 2019,  # seeds the probability faults, so a run is repeatable
     "ORDERS_REFRESH_SECONDS": 3,  # the chart's orders panel reloads itself this often
+    "CDS_SERVICE_URL": None,  # the patient-view CDS service a chart open calls (None: no call); register_cds_service
+    "CDS_TIMEOUT": 2.0,  # seconds the chart waits for the CDS service's cards
     "BACKEND_TOKEN_LIFETIME": 300,  # system access tokens; SMART Backend Services recommends at most 300 s
     "BACKEND_JWKS_TIMEOUT": 5,  # seconds to fetch a backend client's registered JWKS URL
     "BACKEND_JWKS_CACHE_SECONDS": 300,  # a fetched JWKS is reused this long (an unknown kid refetches at once)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from flask import Flask, current_app, request
 
-from .auth.keys import SigningKey
+from .auth.keys import CdsKey, SigningKey
 from .auth.models import AuthStore
 from .faults import FaultBoard
 from .fhir.pages import Snapshots
@@ -34,6 +34,7 @@ class Sandbox:
     auth_server: object = None  # authlib AuthorizationServer, set by auth.server.build
     protector: object = None  # authlib ResourceProtector
     replay: object = None  # sandbox.replay.Replay when the demo replays its records on a demo clock
+    cds_key: CdsKey = field(default_factory=CdsKey.generate)  # signs the EHR's CDS Hooks calls (ehr/cds.py)
 
     @property
     def clock(self) -> Callable[[], float]:

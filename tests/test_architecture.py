@@ -75,3 +75,10 @@ def test_operations_need_no_flask_so_a_worker_can_log_and_count_too():
     assert offenders("ops", lambda n: not n.startswith("app.web") and n != "app") == []
     assert [path for path, names in imports_of("ops").items()
             if any(n == "flask" or n.startswith("flask.") for n in names)] == []
+
+
+def test_the_cds_service_needs_no_flask_and_never_imports_web():
+    # app/cds is a use case (the hook's auth, answer, cards); app/web/cds.py binds it to HTTP.
+    assert offenders("cds", lambda n: not n.startswith("app.web") and n != "app") == []
+    assert [path for path, names in imports_of("cds").items()
+            if any(n == "flask" or n.startswith("flask.") for n in names)] == []

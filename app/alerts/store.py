@@ -176,6 +176,18 @@ def newest(engine: sa.Engine, scope: Scope) -> AlertRecord | None:
     return _record(row) if row else None
 
 
+def newest_for_patient(engine: sa.Engine, iss: str, patient_id: str, encounter_id: str | None = None
+                       ) -> AlertRecord | None:
+    """The patient's most recently raised alert on that FHIR server (of that encounter when one is named),
+    whatever its state."""
+    query = sa.select(alerts).where(alerts.c.iss == iss, alerts.c.patient_id == patient_id)
+    if encounter_id:
+        query = query.where(alerts.c.encounter_id == encounter_id)
+    with engine.connect() as conn:
+        row = conn.execute(query.order_by(alerts.c.raised_at.desc(), alerts.c.id.desc()).limit(1)).mappings().first()
+    return _record(row) if row else None
+
+
 def for_patient(engine: sa.Engine, alert_id: int, scope: Scope) -> AlertRecord:
     """The alert, which must be this patient's on this FHIR server; AlertNotFound otherwise (never another
     patient's alert, nor the alert of a same-named patient on another EHR)."""

@@ -56,6 +56,10 @@ SCREENING_CYCLES = Histogram("sentinel_screening_cycle_duration_seconds", "Backg
                              buckets=CYCLE_BUCKETS, registry=_registry)
 SCREENING_FAILURES = Counter("sentinel_screening_patient_failures",
                              "Patients a screening cycle could not screen (FHIR or scoring failed)", registry=_registry)
+CDS_CALLS = Counter("sentinel_cds_calls",
+                    "CDS Hooks calls: answered (from the stored screening or the prefetch, with or without a card) "
+                    "or refused (the reason code, e.g. jwt_replayed, unknown_client)", ["outcome", "path"],
+                    registry=_registry)
 SCREENING_LAG = Gauge("sentinel_screening_lag_seconds",
                       "How far behind schedule the newest screening cycle started", registry=_registry,
                       multiprocess_mode="mostrecent")
@@ -94,6 +98,12 @@ def launch(outcome: str) -> None:
 def assessment(level: str) -> None:
     """One risk assessment: "alert", "watch", "low", "abstain" or "unavailable"."""
     ASSESSMENTS.labels(level).inc()
+
+
+@_safe
+def cds_call(outcome: str, path: str = "") -> None:
+    """One CDS Hooks call: outcome "card" | "no_card" | a refusal's code; path "stored" | "prefetch" | ""."""
+    CDS_CALLS.labels(outcome, path).inc()
 
 
 @_safe

@@ -71,8 +71,11 @@ class Screening:
 
     def __init__(self, engine: sa.Engine, settings: ScreeningSettings, transports: Callable[[], Transport], *,
                  model: Model | None = None, policy: Policy | None = None, clock: Callable[[], datetime],
-                 wall: Callable[[], datetime] = history.wall_now):
+                 wall: Callable[[], datetime] = history.wall_now, after_score: Callable[..., object] | None = None):
         self.engine, self.settings, self.transports = engine, settings, transports
+        # Called after each stored scoring with (transport, scope, window, assessed, alert before, now): the
+        # write-back to the EHR (app.writeback) when the site turns it on.
+        self.after_score = after_score
         self.model, self.unavailable = resolve_model(model)
         self.policy, self.clock, self.wall = policy, clock, wall
 
@@ -156,7 +159,8 @@ class Screening:
                 unavailable_reason=self.unavailable, policy=self.policy,
                 care_unit=lambda: entry.location_display or entry.location,
                 icu_admitted_at=entry.icu_admitted_at, cycle_id=cycle_id, read=read.kind,
-                fhir_requests=read.fhir_requests, duration_ms=_ms(started), cpu_ms=_cpu_ms(cpu))
+                fhir_requests=read.fhir_requests, duration_ms=_ms(started), cpu_ms=_cpu_ms(cpu),
+                location=entry.location, location_display=entry.location_display)
         except FhirError as exc:
             if not final_attempt:
                 raise
@@ -168,6 +172,8 @@ class Screening:
             log.error("screening: patient failed (%s)", error_code(exc))
             return self._failed(cycle_id, scope, now, transport, started, cpu, error_code(exc))
         self._audit(scope, before, assessed, now, cycle_id)
+        if self.after_score is not None:
+            self.after_score(transport, scope, read.window, assessed, before, now)
         return history.outcome_of(assessed.verdict.level)
 
     def _read(self, transport: Transport, scope: Scope, patient_id: str, now: datetime, wall: datetime):

@@ -13,7 +13,8 @@ Tables (declared here on `app.db.metadata`; migration 0008):
     cycle_id, outcome (scored | abstained | unavailable | failed), level (alert | watch | low | abstain |
     unavailable), probability (only when scored), threshold, threshold_version, model_version, alert_id (the
     scope's alert afterwards), read (full | incremental), fhir_requests, duration_ms, cpu_ms, error (the FHIR
-    error code when the patient's data could not be read).
+    error code when the patient's data could not be read), location + location_display (where the census found
+    the patient; migration 0010).
 
 Per cycle, the deployment team's figures are one GROUP BY over risk_scores (`cycle_summaries`).
 """
@@ -70,6 +71,10 @@ risk_scores = sa.Table(
     sa.Column("duration_ms", sa.Integer, nullable=False),
     sa.Column("cpu_ms", sa.Integer, nullable=False),
     sa.Column("error", sa.String(64)),
+    # Where the census found the patient (the screened Location reference and the Encounter's location display),
+    # for the unit board; None for a chart open or a CDS prefetch scoring (migration 0010).
+    sa.Column("location", sa.String(200), index=True),
+    sa.Column("location_display", sa.String(200)),
 )
 
 
@@ -84,11 +89,14 @@ def outcome_of(level: str) -> str:
 
 def record_score(engine_or_conn, *, iss: str, scope_key: str, patient_id: str, encounter_id: str | None,
                  at: datetime, source: str, assessed=None, cycle_id: int | None = None, read: str | None = None,
-                 fhir_requests: int = 0, duration_ms: int = 0, cpu_ms: int = 0, error: str | None = None) -> None:
+                 fhir_requests: int = 0, duration_ms: int = 0, cpu_ms: int = 0, error: str | None = None,
+                 location: str | None = None, location_display: str | None = None) -> None:
     """One row of the risk history: a scoring (`assessed`, an app.assessment.Assessed) or a failure (`error`)."""
     row = dict(iss=iss, scope_key=scope_key, patient_id=patient_id, encounter_id=encounter_id, at=at,
                recorded_at=wall_now(), source=source, cycle_id=cycle_id, read=read, fhir_requests=fhir_requests,
-               duration_ms=duration_ms, cpu_ms=cpu_ms, error=error, outcome=FAILED)
+               duration_ms=duration_ms, cpu_ms=cpu_ms, error=error, outcome=FAILED,
+               location=location[:200] if location else None,
+               location_display=location_display[:200] if location_display else None)
     if assessed is not None:
         verdict = assessed.verdict
         risk = verdict.risk

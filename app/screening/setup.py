@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from app.fhir import TokenSource, Transport
 
 from .cycle import Screening, ScreeningSettings
@@ -28,5 +30,15 @@ def screening_for(services, token_source: TokenSource | None, fhir_base: str, *,
         return Transport(settings.iss, token_source, session=services.http, connect_timeout=st.fhir_connect_timeout,
                          read_timeout=st.fhir_read_timeout, time_budget=st.fhir_time_budget)
 
+    after_score = None
+    if st.writeback:
+        from app import writeback
+
+        lookback = timedelta(hours=st.observation_lookback_hours)
+
+        def after_score(transport, scope, window, assessed, before, now):
+            writeback.write(transport, scope, assessed, before, now,
+                            writeback.basis_ids(window.observations, now, lookback))
+
     return Screening(services.engine, settings, transport, model=model, policy=services.policy,
-                     clock=services.clinical_now)
+                     clock=services.clinical_now, after_score=after_score)

@@ -35,11 +35,18 @@ class LaunchOptions:
     timeout: tuple[float, float]
 
 
+def unit_of(fhir_context: tuple[str, ...]) -> str | None:
+    """The first Location reference in a launch's fhirContext: the unit a user-level launch is for."""
+    return next((ref for ref in fhir_context if ref.startswith("Location/")), None)
+
+
 @dataclass(frozen=True)
 class Launched:
     session_id: str
     session: Session
     user: User
+    app_context: str | None = None  # as the token response carried it (TokenSet.app_context): untrusted
+    fhir_context: tuple[str, ...] = ()
 
 
 class Launcher:
@@ -81,7 +88,9 @@ class Launcher:
         config = SmartConfiguration.from_dict(pending.endpoints)
         tokens = exchange_code(self.reg, config.token_endpoint, self.reg.redirect_uri(public_url), code,
                                pending.code_verifier, self.http, self.options.timeout, now)
-        if not tokens.patient:
+        if not tokens.patient and not unit_of(tokens.fhir_context):
+            # A patient is required, except for a user-level launch into a unit (the unit board): the EHR names
+            # the unit as a Location in fhirContext (SMART App Launch 2). That session is bound to no patient.
             raise ContextMissing(detail="token response has no patient")
         identity = verify_id_token(tokens.id_token, jwks_uri=config.jwks_uri, issuer=config.issuer, iss=pending.iss,
                                    client_id=self.reg.client_id, nonce=pending.nonce, http=self.http,
@@ -99,7 +108,8 @@ class Launcher:
                                                 tokens=tokens, user_ref=user.ref, user_name=user.name,
                                                 role=user.role, now=now, display=display, also=on_session)
         log.info("launch complete: role=%s", user.role)
-        return Launched(session_id=session_id, session=session, user=user)
+        return Launched(session_id=session_id, session=session, user=user, app_context=tokens.app_context,
+                        fhir_context=tokens.fhir_context)
 
     def _at_once(self, read: Callable[[str, dict | None], dict | None]):
         """Two independent FHIR reads in parallel: one on a pool thread, one on this one (a launch waits for

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -14,6 +15,8 @@ from authlib.oauth2 import OAuth2Error
 
 from .errors import ContextMissing, SessionExpired, TokenExchangeFailed
 from .registration import Registration
+
+log = logging.getLogger(__name__)
 
 # FHIR R4 id datatype: [A-Za-z0-9\-\.]{1,64}. Anything else from the EHR is refused, not passed on.
 FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -29,6 +32,9 @@ class TokenSet:
     patient: str | None
     encounter: str | None
     id_token: str | None
+    # CDS Hooks Link.appContext (launched from a card) and SMART 2 fhirContext references: untrusted strings, bounded.
+    app_context: str | None = None
+    fhir_context: tuple[str, ...] = ()
     # How long the token lived when issued (expires_in): the refresh margin scales with it (app.smart.tokens).
     lifetime: timedelta | None = None
     # SMART App Launch 2.0 launch context for the app's display (token response; absent on refresh)
@@ -65,6 +71,32 @@ def authorize_url(reg: Registration, authorization_endpoint: str, redirect_uri: 
     return url
 
 
+MAX_APP_CONTEXT = 2048  # characters; a longer appContext is dropped (logged), never truncated into meaning
+MAX_FHIR_CONTEXT = 10
+FHIR_REFERENCE = re.compile(r"[A-Z][A-Za-z]{1,63}/[A-Za-z0-9\-.]{1,64}")
+
+
+def _app_context(token: dict, previous: TokenSet | None) -> str | None:
+    """The token response's appContext when it is a string of sane length; anything else is ignored (it only
+    steers which page opens first, and the page checks what it names)."""
+    if "appContext" not in token:
+        return previous.app_context if previous else None
+    value = token["appContext"]
+    if isinstance(value, str) and 0 < len(value) <= MAX_APP_CONTEXT:
+        return value
+    log.warning("token response: appContext ignored (not a string of at most %d characters)", MAX_APP_CONTEXT)
+    return None
+
+
+def _fhir_context(token: dict, previous: TokenSet | None) -> tuple[str, ...]:
+    """SMART App Launch 2 fhirContext: the relative references (Type/id) in it, at most MAX_FHIR_CONTEXT."""
+    if "fhirContext" not in token:
+        return previous.fhir_context if previous else ()
+    items = token["fhirContext"] if isinstance(token["fhirContext"], list) else []
+    refs = [i.get("reference") for i in items[:MAX_FHIR_CONTEXT] if isinstance(i, dict)]
+    return tuple(r for r in refs if isinstance(r, str) and FHIR_REFERENCE.fullmatch(r))
+
+
 def _token_set(token: dict, now: datetime, previous: TokenSet | None = None) -> TokenSet:
     access = token.get("access_token")
     if not isinstance(access, str) or not access:
@@ -88,6 +120,8 @@ def _token_set(token: dict, now: datetime, previous: TokenSet | None = None) -> 
         patient=patient,
         encounter=encounter,
         id_token=token.get("id_token"),
+        app_context=_app_context(token, previous),
+        fhir_context=_fhir_context(token, previous),
         lifetime=timedelta(seconds=max(0, expires_in)),
         need_patient_banner=token["need_patient_banner"] if isinstance(token.get("need_patient_banner"), bool)
         else None,

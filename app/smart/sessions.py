@@ -97,6 +97,10 @@ class Session:
     # read of the same row. Never shown; `SessionStore.tokens` reads them afresh (after a refresh, for instance).
     access_token_enc: str | None = field(default=None, repr=False, compare=False)
     refresh_token_enc: str | None = field(default=None, repr=False, compare=False)
+    # From the launch's token response (TokenSet): a CDS card's appContext, the fhirContext references (e.g. the
+    # unit of a user-level launch). Untrusted strings; whoever reads them checks what they name.
+    app_context: str | None = None
+    fhir_context: list | None = None
 
     @property
     def user(self) -> tuple[str, str]:
@@ -165,12 +169,14 @@ class SessionStore:
         launch costs one commit here, and the session and its audit row exist together or not at all."""
         session_id = new_secret()
         values = dict(
-            id_hash=_hash(session_id), iss=iss, token_endpoint=token_endpoint, patient_id=tokens.patient,
+            # patient "" is a user-level (unit board) session: bound to no patient, so no patient page accepts it
+            id_hash=_hash(session_id), iss=iss, token_endpoint=token_endpoint, patient_id=tokens.patient or "",
             encounter_id=tokens.encounter, user_ref=user_ref, user_name=user_name, role=role, scope=tokens.scope,
             access_token_enc=self.sealer.seal(tokens.access_token),
             refresh_token_enc=self.sealer.seal(tokens.refresh_token), token_expires_at=tokens.expires_at,
             token_lifetime_s=_seconds(tokens.lifetime), csrf_secret=new_secret(), created_at=now, last_seen_at=now,
-            expires_at=now + self.max_age, display=display)
+            expires_at=now + self.max_age, display=display, app_context=tokens.app_context,
+            fhir_context=list(tokens.fhir_context) or None)
         session = self._session(values)
         with self.engine.begin() as conn:
             conn.execute(sessions.delete().where(sessions.c.expires_at < now - timedelta(days=1)))

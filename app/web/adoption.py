@@ -11,6 +11,7 @@ from flask import Blueprint, Response, render_template, request
 
 from app import feedback, metrics
 from app.alerts.workflow import DISMISS_REASONS
+from app.cds import store as cds_store
 from app.timewords import zone_text
 
 from .charts import Chart, line_chart
@@ -33,6 +34,7 @@ class Adoption:
     charts: list[Chart]
     trews: dict
     reasons: dict[str, str]
+    cards: cds_store.CardCounts  # CDS Hooks cards shown in the EHR, accepted, overridden (and why)
 
 
 def _period() -> tuple[str, datetime | None, datetime]:
@@ -52,7 +54,8 @@ def build() -> Adoption:
     weeks = [(week, summary, sent[week]) for week, summary in metrics.by_week(rows, now, zone)]
     return Adoption(period=period, since=since, now=now, overall=metrics.summarize(rows, now),
                     units=metrics.by_unit(rows, now), weeks=weeks, feedback=feedback.counts(svc.engine, since=since),
-                    charts=charts_for(weeks, zone_text(now)), trews=metrics.TREWS, reasons=DISMISS_REASONS)
+                    charts=charts_for(weeks, zone_text(now)), trews=metrics.TREWS, reasons=DISMISS_REASONS,
+                    cards=cds_store.card_counts(svc.engine, since=since))
 
 
 def charts_for(weeks: list[tuple[date, metrics.Summary, int]], zone: str = "UTC") -> list[Chart]:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from flask import Blueprint, g, make_response, redirect, render_template, request, url_for
 
+from app.alerts import store as alerts
 from app.audit import record
+from app.cds.cards import alert_of
 from app.ops import metrics
+from app.smart.launch import unit_of
 
 from .guards import (
     LAUNCH_COOKIE,
@@ -56,8 +59,8 @@ def callback():
     svc = services()
 
     def audit_launch(conn, s) -> None:  # in the session's own transaction: one commit for both
-        record(conn, at=svc.clock(), iss=s.iss, user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action="launch",
-               detail={"encounter": s.encounter_id})
+        record(conn, at=svc.clock(), iss=s.iss, user_ref=s.user_ref, role=s.role, patient_id=s.patient_id or None,
+               action="launch", detail={"encounter": s.encounter_id} if s.patient_id else {"user_level": True})
 
     launched = svc.launcher.complete(
         state=request.args.get("state"), code=request.args.get("code"), error=request.args.get("error"),
@@ -67,7 +70,7 @@ def callback():
     previous = cookie_session_ids()
     svc.store.end_sessions(previous, svc.clock(), keep_user=s.user, also=_audit_ended("another_user_launched"))
     metrics.launch("ok")
-    response = redirect(url_for("patient.page", patient_id=s.patient_id), code=303)
+    response = redirect(_landing(launched), code=303)
     add_session_cookie(response, launched.session_id, svc.store.ids_of_user(previous, svc.clock(), s.user))
     delete_cookie(response, LAUNCH_COOKIE)
     return response
@@ -91,3 +94,19 @@ def sign_out():
     response = make_response(render_template("launch/signed_out.html"), 200)
     delete_cookie(response, SESSION_COOKIE)
     return response
+
+
+def _landing(launched) -> str:
+    """The bedside page; launched from a CDS card whose appContext names this patient's alert, the page opens at
+    that alert (an alert of another patient, or a malformed appContext, is ignored and the page opens as usual)."""
+    s = launched.session
+    if not s.patient_id:  # a user-level launch into a unit: the unit board (board.py refuses unscreened units)
+        return url_for("board.page", unit=unit_of(tuple(s.fhir_context or ())))
+    page = url_for("patient.page", patient_id=s.patient_id)
+    alert_id = alert_of(s.app_context)
+    alert = alerts.get(services().engine, alert_id) if alert_id else None
+    if alert is None or alert.patient_id != s.patient_id or alert.iss != s.iss:
+        return page
+    record(services().engine, at=services().clock(), iss=s.iss, user_ref=s.user_ref, role=s.role,
+           patient_id=s.patient_id, action="open_from_cds_card", target=f"alert/{alert.id}")
+    return url_for("patient.page", patient_id=s.patient_id, alert=alert.id, _anchor="assessment")

@@ -7,8 +7,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .guards import CsrfRejected, cookie_session_ids, csrf_token_from_request, services
 
-# Endpoints whose POST needs no session (none yet). Everything else must present a live session's CSRF token.
-CSRF_EXEMPT: set[str] = set()
+# Endpoints whose POST needs no session: the CDS Hooks calls, which the EHR makes server to server with its own
+# signed JWT (app.cds.auth). Everything else must present a live session's CSRF token.
+CSRF_EXEMPT: set[str] = {"cds.call", "cds.feedback"}
 
 
 def init_app(app: Flask) -> None:

@@ -68,8 +68,8 @@ def data_handling(settings, dialect: str) -> list[Stored]:
                "each decision, pause and order proposal with who made it, when, and any reason or note; nurse "
                "screening answers", f"{db}, tables alerts, alert_events, bundle_orders and nurse_screenings",
                "kept; no automatic deletion (it is the record of what the app showed and what was decided)"),
-        Stored("Your session: patient id, encounter id, your user reference, name and role, and the EHR's access "
-               "tokens (encrypted)", f"{db}, table sessions",
+        Stored("Your session: patient id, encounter id, your user reference, name and role, the EHR's access "
+               "tokens (encrypted), and the launch's context (a card's alert id, the unit)", f"{db}, table sessions",
                f"usable for at most {hours} h, or until {idle} min without use; the row is deleted a day after it "
                "expires (at the next launch)"),
         Stored("A launch in progress (state, PKCE verifier, encrypted)", f"{db}, table pending_launches",
@@ -87,6 +87,11 @@ def data_handling(settings, dialect: str) -> list[Stored]:
                f"{db}, tables screening_windows, risk_scores and screening_cycles",
                "the window holds only the model's look-back (older values are dropped at each read) and is "
                "replaced at every cycle; scores and cycles are kept (they are the risk over time)"),
+        Stored("CDS Hooks (cards in the EHR's chart): each card returned (its id, the EHR, the patient id, the alert "
+               "id, when), the EHR's feedback on it (accepted or overridden, the reason and comment the EHR sends), "
+               "and the id of each signed call the EHR made", f"{db}, tables cds_cards, cds_feedback and cds_jtis",
+               "cards and feedback are kept (they are the adoption figures); a call's id is deleted once the call's "
+               "token has expired"),
         Stored("E-mail to the deployment team", "the site's mail server",
                "type, number and a link only: no text, no patient id"),
         Stored("Browser cookies", "your browser", "an opaque random id per open chart; no patient data"),

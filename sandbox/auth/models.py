@@ -71,6 +71,10 @@ class EndUser:
     encounter_id: str | None = None
     launch_id: str | None = None
     need_patient_banner: bool = True
+    # A launch from a CDS Hooks card's SMART link: the link's appContext, returned with the token (CDS Hooks 2.0
+    # Link.appContext; SMART App Launch 2 context parameters), and the FHIR resources in context (fhirContext).
+    app_context: str | None = None
+    fhir_context: tuple[str, ...] = ()
 
 
 @dataclass
@@ -206,7 +210,8 @@ class AuthStore:
         True for a chart that does not, so the app shows one."""
         launch_id = secrets.token_urlsafe(18)
         launch = Launch(launch_id, client_id, EndUser(user.practitioner_id, user.patient_id, user.encounter_id,
-                                                      launch_id, need_patient_banner=need_patient_banner),
+                                                      launch_id, need_patient_banner=need_patient_banner,
+                                                      app_context=user.app_context, fhir_context=user.fhir_context),
                         self.clock())
         with self.lock:
             self.launches[launch_id] = launch

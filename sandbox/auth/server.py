@@ -43,6 +43,10 @@ def _context(user: EndUser) -> dict:
         out["encounter"] = user.encounter_id
     out["need_patient_banner"] = user.need_patient_banner
     out["smart_style_url"] = f"{state.base_url()}/ehr/smart-style.json"
+    if user.app_context is not None:
+        out["appContext"] = user.app_context
+    if user.fhir_context:
+        out["fhirContext"] = [{"reference": ref} for ref in user.fhir_context]
     return out
 
 

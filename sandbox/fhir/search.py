@@ -73,6 +73,10 @@ PARAMS: dict[str, dict[str, Param]] = {
         _p("effective-time", "date", "effectiveDateTime", "effectivePeriod"),
         _p("request", "reference", "request", target="MedicationRequest"),
     )},
+    "RiskAssessment": {p.name: p for p in (
+        _PATIENT, _SUBJECT, _ENCOUNTER, _STATUS, _IDENTIFIER, _p("date", "date", "occurrenceDateTime"),
+    )},
+    "Flag": {p.name: p for p in (_PATIENT, _SUBJECT, _ENCOUNTER, _STATUS, _IDENTIFIER)},
     "Condition": {p.name: p for p in (
         _PATIENT, _SUBJECT, _ENCOUNTER, _p("clinical-status", "token", "clinicalStatus"),
         _p("category", "token", "category"), _p("code", "token", "code"),

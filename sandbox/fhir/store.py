@@ -34,6 +34,8 @@ COMPARTMENT_PATHS: dict[str, tuple[str, ...]] = {
     "Observation": ("subject", "performer"),
     "Procedure": ("subject", "performer.actor"),
     "Provenance": ("target",),
+    "RiskAssessment": ("subject",),
+    "Flag": ("subject",),
     "ServiceRequest": ("subject", "performer"),
     "SupplyDelivery": ("patient",),
 }

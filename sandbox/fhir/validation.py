@@ -1,4 +1,5 @@
-"""Checks on the resources apps may create (ServiceRequest, MedicationRequest), as a FHIR server makes them.
+"""Checks on the resources apps may create (ServiceRequest, MedicationRequest; RiskAssessment and Flag for a
+write-back), as a FHIR server makes them.
 
 Structure against FHIR R4 (hl7.org/fhir/R4/servicerequest.html, medicationrequest.html): known elements only,
 required elements present, coded values from their required value sets, dateTimes well formed, references
@@ -28,11 +29,19 @@ ELEMENTS = {
         "reasonReference", "instantiatesCanonical", "instantiatesUri", "basedOn", "groupIdentifier",
         "courseOfTherapyType", "insurance", "note", "dosageInstruction", "dispenseRequest", "substitution",
         "priorRequest", "detectedIssue", "eventHistory"},
+    "RiskAssessment": _COMMON | {
+        "basedOn", "parent", "status", "method", "code", "subject", "encounter", "occurrenceDateTime",
+        "occurrencePeriod", "condition", "performer", "reasonCode", "reasonReference", "basis", "prediction",
+        "mitigation", "note"},
+    "Flag": _COMMON | {"status", "category", "code", "subject", "period", "encounter", "author"},
 }
 STATUS = {
     "ServiceRequest": {"draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"},
     "MedicationRequest": {"active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft",
                           "unknown"},
+    "RiskAssessment": {"registered", "preliminary", "final", "amended", "corrected", "cancelled",
+                       "entered-in-error", "unknown", "cannot-be-obtained"},
+    "Flag": {"active", "inactive", "entered-in-error"},
 }
 INTENT = {
     "ServiceRequest": {"proposal", "plan", "directive", "order", "original-order", "reflex-order", "filler-order",
@@ -46,7 +55,7 @@ LIST_ELEMENTS = {"identifier", "category", "basedOn", "replaces", "orderDetail",
                  "locationReference", "reasonCode", "reasonReference", "insurance", "supportingInfo", "specimen",
                  "bodySite", "note", "relevantHistory", "dosageInstruction", "supportingInformation",
                  "detectedIssue", "eventHistory", "instantiatesCanonical", "instantiatesUri", "extension",
-                 "modifierExtension", "contained"}
+                 "modifierExtension", "contained", "basis", "prediction", "parent"}
 WRITABLE = frozenset(ELEMENTS)
 
 
@@ -91,10 +100,16 @@ def validate(resource: object, rtype: str, store: ResourceStore, base: str) -> s
             raise _bad(f"{rtype}.{name} must be an array")
     if resource.get("status") not in STATUS[rtype]:
         raise _bad(f"{rtype}.status is required, one of: {', '.join(sorted(STATUS[rtype]))}", "required")
-    if resource.get("intent") not in INTENT[rtype]:
+    if rtype in INTENT and resource.get("intent") not in INTENT[rtype]:
         raise _bad(f"{rtype}.intent is required, one of: {', '.join(sorted(INTENT[rtype]))}", "required")
     if "priority" in resource and resource["priority"] not in PRIORITY:
         raise _bad(f"{rtype}.priority must be one of: {', '.join(sorted(PRIORITY))}", "value")
+    if rtype == "Flag" and not isinstance(resource.get("code"), dict):
+        raise _bad("Flag.code is required (a CodeableConcept)", "required")
+    for p in resource.get("prediction") or []:
+        prob = p.get("probabilityDecimal") if isinstance(p, dict) else None
+        if prob is not None and not (isinstance(prob, (int, float)) and 0 <= prob <= 1):
+            raise _bad("RiskAssessment.prediction.probabilityDecimal must be between 0 and 1", "value")
     for name in ("authoredOn", "occurrenceDateTime"):
         if name in resource and (not isinstance(resource[name], str) or date_range(resource[name]) is None):
             raise _bad(f"{rtype}.{name} is not a valid FHIR dateTime", "value")

@@ -96,3 +96,19 @@ def test_the_period_filter_leaves_out_older_alerts(stored, launch):
     team = launch("deployment", patient=QUIET)
     text = text_of(team.client.get("/adoption?days=7"))
     assert "<td>5</td>" in row(text, "m-fired")  # raised in the last 7 days (from the 16th, noon): alerts 3 to 7
+
+
+def test_the_page_counts_the_ehr_cards_and_why_they_were_overridden(stored, launch):
+    from app.cds import store as cds_store
+
+    now = stored.clock()
+    cds_store.record_cards(stored.engine, [dict(uuid=f"00000000-0000-4000-8000-00000000000{i}", client="ehr",
+                                                hook_instance="h", alert_id=1, patient_id="p0", kind="alert",
+                                                indicator="critical", issued_at=now) for i in range(3)])
+    for i, (outcome, reason) in enumerate([("accepted", None), ("overridden", "Already being treated")]):
+        cds_store.record_feedback(stored.engine, dict(
+            card_uuid=f"00000000-0000-4000-8000-00000000000{i}", client="ehr", outcome=outcome, reason_code=None,
+            reason_display=reason, user_comment=None, outcome_at=now, received_at=now))
+    text = re.sub("<[^>]+>", "", row(text_of(launch("deployment", patient=QUIET).client.get("/adoption")),
+                                     "m-cds-cards"))
+    assert "3 shown; 1 accepted, 1 overridden (1 Already being treated)" in text

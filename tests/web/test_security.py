@@ -9,7 +9,7 @@ from app.web.guards import LAUNCH_COOKIE, SESSION_COOKIE
 from .conftest import SEPTIC
 
 SAMPLE_ARGS = {"patient_id": SEPTIC, "alert_id": 1, "feedback_id": 1, "reply_id": 1, "kind": "confirm",
-               "element": "lactate"}
+               "element": "lactate", "service_id": "sepsis-sentinel"}
 
 
 def post_routes(app):
@@ -19,10 +19,17 @@ def post_routes(app):
 
 
 def test_every_post_refuses_a_missing_or_foreign_csrf_token(app, launch):
+    from app.web.security import CSRF_EXEMPT
+
     launched = launch("provider")
     routes = list(post_routes(app))
     assert len(routes) >= 6, routes
+    exempt = {r.rule for r in app.url_map.iter_rules() if r.endpoint in CSRF_EXEMPT}
+    assert exempt == {"/cds-services/<service_id>", "/cds-services/<service_id>/feedback"}
     for rule, url in routes:
+        if rule in exempt:  # the EHR's server-to-server CDS Hooks calls: no cookie session, its signed JWT instead
+            assert launched.client.post(url, json={}).status_code == 401, rule  # the session cookie is no key
+            continue
         for token in (None, "forged-token"):
             data = {"csrf_token": token} if token else {}
             resp = launched.client.post(url, data=data)
