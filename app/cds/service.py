@@ -142,6 +142,10 @@ class PatientView:
             return conn.execute(query.order_by(t.c.at.desc(), t.c.id.desc()).limit(1)).first()
 
     def _score_prefetch(self, call: HookCall, now: datetime):
+        if not call.encounter_id:
+            # Alerts are one per encounter: without one, a prefetch score could only raise a second, patient-wide
+            # alert beside the screening's. The stored state answers instead.
+            return None
         try:
             record = prefetched_record(call.prefetch, call.patient_id, now=now, lookback=self.lookback)
         except FhirBadResponse as exc:

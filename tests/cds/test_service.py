@@ -102,6 +102,20 @@ def test_a_patient_never_screened_is_scored_from_the_prefetch_through_the_one_sc
     assert sources == ["cds"]
 
 
+def test_a_call_without_an_encounter_never_raises_a_second_alert_for_a_screened_patient(engine):
+    """Alerts are one per encounter: a hook call that names no encounter cannot say which encounter's alert the
+    prefetch would belong to, so it answers from what is stored instead of raising a patient-wide alert."""
+    screen(engine, SEPTIC)
+    observations = [obs("8480-6", 82, "mm[Hg]", oid="sbp"), obs("8867-4", 118, "/min", oid="hr"),
+                    obs("9279-1", 26, "/min", oid="rr"), obs("59408-5", 93, "%", oid="spo2")]
+    prefetch = {"patient": patient_resource(), "observations": bundle(observations)}
+    later = NOW + timedelta(hours=1)  # the screening's score is no longer fresh
+    answer = service(engine).answer(hook(prefetch, encounter=None), CALLER, later)
+    assert answer.path == "stored" and len(answer.cards) == 1
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(alerts.alerts)).scalar_one() == 1
+
+
 def test_a_prefetch_of_another_patient_is_not_used(engine):
     prefetch = {"patient": patient_resource("someone-else"), "observations": bundle([])}
     answer = service(engine).answer(hook(prefetch), CALLER, NOW)
