@@ -30,7 +30,7 @@ import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
-from app.model import artifact, card
+from app.model import artifact, card, card_markdown
 from app.model.dataset import Cohort, load_cohort
 from app.model.features import FEATURE_NAMES
 from app.model.metrics import hourly_auprc, hourly_auroc, reliability_plot
@@ -207,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
     reliability_plot(choose.labels, scored.probabilities, out / "reliability_site.png",
                      "Reliability, the site's choosing part")
     artifact.write_card(model_card, out)
-    (out / "model_card.md").write_text(card.render_markdown(model_card))
+    (out / "model_card.md").write_text(card_markdown.render_markdown(model_card))
     print(f"site adaptation took {time.perf_counter() - start:.1f} s; wrote {out}", flush=True)
     return 0
 

@@ -17,7 +17,7 @@ import numpy as np
 import sklearn
 from sklearn.ensemble import HistGradientBoostingClassifier
 
-from app.model import artifact, card
+from app.model import artifact, card, card_markdown
 from app.model.baselines import CLOCK
 from app.model.dataset import Cohort, load_cohort
 from app.model.features import FEATURE_NAMES, FEATURES, LAB_WINDOW
@@ -323,7 +323,7 @@ def run(args: argparse.Namespace) -> int:
         model, path_a, set(sorted(held_ids)[:TIMING_PATIENTS]))
     model_card["targets"] = targets(model_card)
     artifact.write_card(model_card, out)
-    (out / "model_card.md").write_text(card.render_markdown(model_card))
+    (out / "model_card.md").write_text(card_markdown.render_markdown(model_card))
     _say("held-out A:\n" + format_table(model_card["heldout_A"]["metrics"]), start)
     _say(f"wrote {artifact_path} ({model_card['model']['size_bytes']} bytes, sha256 {sha256[:12]}...) and the card", start)
     print(f"training took {model_card['model']['training_seconds']:.1f} s (plus {time.perf_counter() - start - model_card['model']['training_seconds']:.1f} s timing the scorer)", flush=True)
