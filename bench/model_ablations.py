@@ -6,7 +6,7 @@ then fits each variant on a patient subsample of A's training part (`train.split
 precision on held-out A is >= 0.30, sensitivity and utility; the same model's figures on B are printed beside
 them for the card's change log, never used to choose.
 
-    nice .venv/bin/python bench/model_ablations.py [--fraction 0.5] [--cache DIR (default: $TMPDIR/sentinel-cache)]
+    nice .venv/bin/python -m bench.model_ablations [--fraction 0.5] [--cache DIR (default: $TMPDIR/sentinel-cache)]
 
 Numbers, not a test.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,16 +22,14 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.config import shared_data_dir  # noqa: E402
-from app.model import train  # noqa: E402
-from app.model.artifact import Model  # noqa: E402
-from app.model.dataset import Cohort, load_cohort  # noqa: E402
-from app.model.features import FEATURE_NAMES, FEATURES, LAB_WINDOW  # noqa: E402
-from app.model.metrics import alert_metrics, hourly_auprc, hourly_auroc  # noqa: E402
-from app.model.physionet import find_set  # noqa: E402
-from app.model.validation import score_cohort  # noqa: E402
+from app.config import shared_data_dir
+from app.model import train
+from app.model.artifact import Model
+from app.model.dataset import Cohort, load_cohort
+from app.model.features import FEATURE_NAMES, FEATURES, LAB_WINDOW
+from app.model.metrics import alert_metrics, hourly_auprc, hourly_auroc
+from app.model.physionet import find_set
+from app.model.validation import score_cohort
 
 
 def cached_cohort(data: Path, name: str, cache: Path) -> Cohort:
@@ -132,7 +129,7 @@ def for_card(results: dict, fraction: float) -> dict:
                "held-out A (hourly AUROC; sensitivity at the most sensitive threshold with patient-level precision "
                ">= 0.30 there); B at the same threshold, reported only. The first release (uncapped history, "
                "counts of measurements and orders, 7-leaf trees, all of A's training part) had held-out A AUROC "
-               "0.804 and B AUROC 0.759. Reproduce: `nice .venv/bin/python bench/model_ablations.py`.",
+               "0.804 and B AUROC 0.759. Reproduce: `nice .venv/bin/python -m bench.model_ablations`.",
         "rows": rows,
     }
 

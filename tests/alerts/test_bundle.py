@@ -15,8 +15,7 @@ from app.alerts.bundle import (
     medication_kind,
 )
 from app.model import Measurement
-
-from .builders import NOW
+from tests.support.builders import NOW
 
 T0 = NOW - timedelta(hours=1)  # confirmed an hour ago
 

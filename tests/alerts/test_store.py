@@ -20,8 +20,7 @@ from app.alerts.workflow import (
     Scope,
 )
 from app.model import Measurement
-
-from .builders import NOW, m, risk
+from tests.support.builders import NOW, m, risk
 
 ISS = "https://ehr.example.org/fhir"
 SCOPE = Scope(iss=ISS, patient_id="demo-1", encounter_id="demo-1-icu")

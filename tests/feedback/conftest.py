@@ -2,7 +2,7 @@
 
 import pytest
 
-from .smtp import free_port, running_smtp_server
+from tests.support.smtp import free_port, running_smtp_server
 
 
 @pytest.fixture

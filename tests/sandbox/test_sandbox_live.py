@@ -13,8 +13,7 @@ from werkzeug.serving import make_server
 
 from sandbox import create_sandbox, register_client
 from sandbox.__main__ import parse_args
-
-from .sandbox_helpers import SEPTIC, pkce
+from tests.support.sandbox_launch import SEPTIC, pkce
 
 TIMEOUT = (2, 10)
 

@@ -13,10 +13,9 @@ from app.alerts.workflow import Scope
 from app.audit import entries
 from app.smart import load_registration
 from sandbox import create_sandbox, register_client
-from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import alert_id_of, csrf_of, sid
-
-from .conftest import PUBLIC_URL, SEPTIC, run_launch
+from tests.support.builders import stub_model
+from tests.support.launch import PUBLIC_URL, SEPTIC, run_launch
+from tests.support.web import alert_id_of, csrf_of, sid
 
 
 @pytest.fixture
