@@ -200,7 +200,7 @@ def run(servers: Servers, clients: int, duration: float, think: float) -> dict:
     warm_up(servers, list(PATIENTS))
     rec = Recorder()
     master, workers = servers.gunicorn_pids()
-    pids = {"app workers": workers, "ehr": [servers.procs["ehr"].pid]}
+    pids = {"app workers": workers, "ehr": [servers.ehr.proc.pid]}
     before = {k: process_cpu_seconds(v) for k, v in pids.items()}
     client_before = time.process_time()
     deadline = time.monotonic() + duration

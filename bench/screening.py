@@ -24,7 +24,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from app.config import ROOT
-from sandbox.stack import Postgres, free_port
+from sandbox.stack import Postgres, free_port, serve
 
 PYTHON = sys.executable
 
@@ -34,13 +34,11 @@ SCOPE = "system/Patient.rs system/Encounter.rs system/Observation.rs"
 
 def serve_ehr(args) -> int:
     """The EHR process: the census, the backend client registered by its public keys, every FHIR answer late."""
-    from werkzeug.serving import make_server
-
     from sandbox import create_sandbox, faults, register_backend_client
 
     app = create_sandbox({"CENSUS_PATIENTS": args.patients, "LOAD_SAMPLE_PATIENTS": False,
                           "LOAD_DEMO_PATIENTS": False})
-    server = make_server("127.0.0.1", args.port, app, threaded=True)
+    server = serve("127.0.0.1", args.port, app)
     app.config["SANDBOX_BASE_URL"] = f"http://127.0.0.1:{args.port}"
     register_backend_client(app, BACKEND_ID, jwks=json.loads(Path(args.jwks).read_text()), scope=SCOPE)
     if args.delay_ms:

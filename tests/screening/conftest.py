@@ -12,7 +12,8 @@ import pytest
 from app.fhir import Transport
 from app.fhir.transport import http_session
 from app.screening.cycle import Screening, ScreeningSettings
-from tests.support.screening import LOCATIONS, backend_for, served_sandbox
+from tests.support.ehr import served_sandbox
+from tests.support.screening import LOCATIONS, backend_for
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ from app.screening.cycle import SYSTEM_ACTOR
 from sandbox.users import SICU_ID
 from tests.support.screening import LOCATIONS
 
-SEPTIC = ("demo-102421", "demo-108952", "demo-100946", "demo-109721")  # sandbox/demo_patients/README.md
+SEPTIC = ("demo-102421", "demo-108952", "demo-100946", "demo-109721")  # sandbox/sandbox/demo_patients/README.md
 DEMO = 10
 
 

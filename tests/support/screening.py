@@ -1,9 +1,8 @@
-"""Helpers for the screening tests: the sandbox EHR served on loopback, the app's Backend Services client for it,
+"""Helpers for the screening tests: the app's Backend Services client for the sandbox EHR,
 the ICU units screened, the sandbox's records read and written by hand, and the task queue's jobs."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from datetime import UTC, datetime
 
@@ -13,7 +12,6 @@ from app.fhir.transport import http_session
 from app.smart.backend import BackendTokens
 from app.smart.backend_key import generate_key
 from sandbox import register_backend_client
-from sandbox.stack import EhrServer
 from sandbox.users import MICU_ID, SICU_ID
 
 LOCATIONS = (f"Location/{MICU_ID}", f"Location/{SICU_ID}")
@@ -30,18 +28,6 @@ def backend_for(ehr, *, registered: bool = True) -> BackendTokens:
     base = f"{ehr.base_url}/fhir"
     return BackendTokens(base, BACKEND_ID, key, http_session(), scope=BACKEND_SCOPE, iss_allowlist=(base,),
                          require_https=False)
-
-
-@contextlib.contextmanager
-def served_sandbox(settings: dict | None = None):
-    """The sandbox EHR (demo patients only) on a free loopback port, for as long as the block runs: its Flask app,
-    with the address it serves on as `base_url`."""
-    server = EhrServer({"LOAD_SAMPLE_PATIENTS": False, **(settings or {})})
-    server.app.base_url = server.base_url
-    try:
-        yield server.app
-    finally:
-        server.close()
 
 
 def now_iso() -> str:

@@ -12,17 +12,15 @@ import pytest
 from app import create_app
 from app.smart import load_registration
 from sandbox import register_client
-from sandbox.stack import EhrServer
+from tests.support.ehr import served_sandbox
 from tests.support.launch import PUBLIC_URL, SEPTIC, Launched, run_launch
 
 
 @pytest.fixture(scope="session")
 def ehr():
     """The sandbox EHR on a free loopback port; yields its Flask app with `.base_url`."""
-    server = EhrServer({})
-    server.app.base_url = server.base_url
-    yield server.app
-    server.close()
+    with served_sandbox(sample_patients=True) as app:
+        yield app
 
 
 @pytest.fixture

@@ -178,16 +178,8 @@ class GunicornStack:
         return self.ehr.base_url
 
     @property
-    def fhir_base(self) -> str:
-        return self.ehr.fhir_base
-
-    @property
     def app_url(self) -> str:
         return self.app.url
-
-    @property
-    def database_url(self) -> str:
-        return self.app.database_url
 
     def gunicorn_pids(self) -> tuple[int, list[int]]:
         """(master pid, worker pids) of the app."""
