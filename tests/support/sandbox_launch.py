@@ -1,4 +1,4 @@
-"""Helpers for the sandbox tests: run a SMART launch against the sandbox the way an app does."""
+"""A SMART launch run against the sandbox the way an app does (the sandbox tests and bench.inspect_sandbox)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A real SMTP server on a free loopback port (aiosmtpd) for the feedback notices, and a way to make the database
-refuse writes. Plain helpers, so tests/web can use them too."""
+refuse writes (the feedback and web tests)."""
 
 from __future__ import annotations
 

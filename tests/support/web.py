@@ -1,5 +1,5 @@
-"""Helpers for the bedside web tests (tests/web/test_patient_*.py, test_alerts_*.py): a clock that can move,
-htmx headers, and what to read out of a page."""
+"""What the web tests send and read: a clock that can move, htmx headers, the CSRF token and what a reader sees
+in a page, the EHR's orders, the alert scope of a launched patient."""
 
 from __future__ import annotations
 
