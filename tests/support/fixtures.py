@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sandbox.stack import Postgres, postgres_available
+from sandbox.stack import Postgres, free_port, postgres_available
+from tests.support.smtp import running_smtp_server
 
 
 @pytest.fixture(scope="session")
@@ -17,3 +18,16 @@ def postgres():
     server = Postgres()
     yield server
     server.close()
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on a free loopback port (aiosmtpd), its inbox to read."""
+    with running_smtp_server() as server:
+        yield server
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port with nothing listening: connections are refused at once."""
+    return free_port()

@@ -1,6 +1,6 @@
 """A clinician's browser against a live stack (the app under gunicorn, sandbox.stack.AppProcess, and the sandbox
 EHR in this process, sandbox.stack.EhrServer), after a real EHR launch, sending what the page's htmx forms send;
-and the patients and the FHIR time budget the resilience tests and bench/faults.py share."""
+and the patients and the FHIR time budget the resilience tests and bench.faults share."""
 
 from __future__ import annotations
 

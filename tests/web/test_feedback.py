@@ -13,10 +13,11 @@ import sqlalchemy as sa
 from app import feedback
 from app.alerts import store as alerts_store
 from app.audit import entries
+from sandbox.stack import free_port
 from tests.support.launch import SEPTIC, launch_on
 from tests.support.launch import feedback_form_token as token
 from tests.support.sample_card import VERSION, use_model_dir, write_sample_card
-from tests.support.smtp import free_port, refuse_writes_to, running_smtp_server
+from tests.support.smtp import refuse_writes_to, running_smtp_server
 from tests.support.web import scope_of
 
 OTHER_PATIENT = "demo-100402"
