@@ -15,7 +15,8 @@ from playwright.sync_api import FrameLocator, Page, expect
 
 from sandbox import state
 from sandbox.stack import start_stack
-from tests.support.e2e import SEPTIC, SharedClock, open_at, screenshot
+from tests.support.e2e import SEPTIC, open_at, screenshot
+from tests.support.web import Clock as SharedClock
 
 
 @pytest.fixture(scope="module", autouse=True)

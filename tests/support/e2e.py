@@ -1,15 +1,15 @@
-"""What the Playwright journeys share: where screenshots and the run's log go, a clock tests can move, and how a
-clinician opens a chart in the sandbox EHR (pick a user and a patient, press "Open Sepsis Sentinel")."""
+"""What the Playwright journeys share: where screenshots and the run's log go, and how a clinician opens a chart in
+the sandbox EHR (pick a user and a patient, press "Open Sepsis Sentinel")."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from playwright.sync_api import FrameLocator, Page, expect
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
 RUN_LOG = ARTIFACTS / "run.log"  # every log line of the e2e session, in JSON; test_zz_logs.py searches it for PHI
+SEPTIC = "demo-102421"  # alerts with the trained model (sandbox/sandbox/demo_patients/README.md)
 
 
 def open_chart(page: Page, user: str, patient: str) -> FrameLocator:
@@ -23,23 +23,6 @@ def screenshot(page: Page, name: str) -> Path:
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
-
-
-SEPTIC = "demo-102421"  # alerts with the trained model (sandbox/sandbox/demo_patients/README.md)
-
-
-class SharedClock:
-    def __init__(self):
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def epoch(self) -> float:
-        return self.now().timestamp()
-
-    def advance(self, **kw) -> None:
-        self.offset += timedelta(**kw)
 
 
 def open_at(page: Page, stack, user: str, patient: str = SEPTIC) -> FrameLocator:

@@ -12,6 +12,7 @@ import uuid
 import requests
 
 from sandbox.stack import AppProcess, EhrServer
+from tests.support.web import csrf_of
 
 SEPTIC = "demo-102421"  # raises an alert with the shipped model (sandbox/sandbox/demo_patients/README.md)
 OTHER_SEPTIC = "demo-108952"  # so does this one
@@ -37,7 +38,7 @@ class Browser:
         if landing.status_code != 200 or "headline" not in landing.text:
             raise RuntimeError(f"the launch did not reach the patient page: HTTP {landing.status_code}")
         self.first_page = landing.text
-        self.csrf = re.search(r'name="csrf_token" value="([^"]+)"', landing.text).group(1)
+        self.csrf = csrf_of(landing.text)
         self.page_url = f"{app.url}/patients/{patient}"
 
     def tab(self) -> Browser:
