@@ -2,8 +2,11 @@
 
 from datetime import timedelta
 
-from app.alerts.workflow import Actor
+import pytest
+
+from app.alerts.workflow import Actor, Scope
 from app.nursing import form as screening
+from app.nursing.errors import SubmissionTaken
 from tests.alerts.builders import NOW, SCOPE
 
 
@@ -23,3 +26,13 @@ def test_screening_validation_names_each_field():
     _, errors = screening.validate({"infection_source": "none", "new_confusion": "no",
                                     "provider_notified_at": future}, NOW)
     assert "future" in errors["provider_notified_at"]
+
+
+def test_a_reused_submission_id_never_answers_with_another_patients_screening(engine):
+    data, _ = screening.validate({"infection_source": "lung", "new_confusion": "yes"}, NOW)
+    actor = Actor("Practitioner/n", "Nurse N", "nurse")
+    screening.save(engine, SCOPE, data, actor, "sc-1", NOW, None)
+    other = Scope(iss=SCOPE.iss, patient_id="someone-else", encounter_id=None)
+    with pytest.raises(SubmissionTaken):
+        screening.save(engine, other, data, actor, "sc-1", NOW, None)
+    assert screening.latest(engine, other) is None
