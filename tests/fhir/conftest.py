@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.fhir.transport import StaticToken, Transport
+from app.fhir.tokens import StaticToken
+from app.fhir.transport import Transport
 from tests.support.fhir import BASE, NOW, TOKEN, FakeClock
 
 

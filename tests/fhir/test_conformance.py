@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.fhir.conformance import conforms
-from app.fhir.mapping import _structure_problem
+from app.fhir.conformance import structure_problem as _structure_problem
 from tests.support.fhir_strategies import json_values, observations
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fhir-sample-patients"

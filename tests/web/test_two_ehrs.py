@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.alerts import screening, store
+from app.alerts import store
 from app.alerts.workflow import Scope
 from app.audit import entries
+from app.nursing import form as screening
 from app.smart import load_registration
 from sandbox import register_client
 from tests.support.builders import stub_model

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from app.alerts.bundle import (
+from app.bundle.elements import (
     DONE,
     DUE,
     NOT_INDICATED,
