@@ -11,10 +11,10 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from app.alerts import screening as screenings
 from app.alerts import store
 from app.audit import record
 from app.bedside import Context, FetchSettings, clock_text, headline_panel, screening_panel, take_snapshot
+from app.nursing import form as screenings
 from app.ops import metrics
 from app.timewords import duration_text
 
