@@ -3,6 +3,10 @@
 Set A is split by patient into a training part and a held-out part. Hyper-parameters and the alert
 threshold are chosen on held-out A only. Set B (another hospital) is scored once, after everything is
 frozen, and only reported in the card: nothing is chosen by looking at it.
+
+`run` reads as its steps: `load_split` (set A's features, split by patient), `fit_candidates` (each learner
+setting fitted and judged on held-out A), `choose_threshold`, `model_section` (the card's model entry),
+`describe_heldout` (held-out A's figures), then, frozen, `external_validation` (set B, reported only).
 """
 
 from __future__ import annotations
