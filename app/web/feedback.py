@@ -21,8 +21,8 @@ from app.alerts.errors import AlertNotFound
 from app.alerts.workflow import Scope
 from app.feedback import mail
 
-from .card import model_version
 from .guards import any_session, cookie_session_ids, is_htmx, require_role, services
+from .model_card import model_version
 from .patient import submission_id
 
 log = logging.getLogger(__name__)

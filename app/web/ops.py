@@ -23,7 +23,7 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from app.ops import logs, probes
 from app.ops import metrics as ops_metrics
 
-from .card import model_dir
+from .model_card import model_dir
 
 bp = Blueprint("ops", __name__)
 access_log = logging.getLogger("app.access")

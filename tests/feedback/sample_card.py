@@ -93,7 +93,7 @@ def write_sample_card(directory: Path, **kwargs) -> dict:
 
 
 def use_model_dir(monkeypatch, directory: Path) -> None:
-    """Point the web pages' model card reader at `directory` for one test (app.web.card.DIRECTORY)."""
-    from app.web import card as web_card
+    """Point the web pages' model card reader at `directory` for one test (app.web.model_card.DIRECTORY)."""
+    from app.web import model_card as web_card
 
     monkeypatch.setattr(web_card, "DIRECTORY", directory)

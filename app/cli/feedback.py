@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 from app import feedback
+from app.adoption import csv_text
 from app.audit import record
 from app.feedback import mail
-from app.metrics import csv_text
 
 CSV_COLUMNS = ("id", "created_at", "kind", "status", "role", "user_ref", "page", "patient_id", "alert_id",
                "model_version", "text", "replies", "last_reply", "mail_status", "mail_attempts")
