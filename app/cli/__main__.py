@@ -2,4 +2,5 @@
 
 from app.cli import main
 
-raise SystemExit(main())
+if __name__ == "__main__":  # importing the module (a package walk) must not run the command
+    raise SystemExit(main())

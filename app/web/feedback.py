@@ -21,9 +21,9 @@ from app.alerts.errors import AlertNotFound
 from app.alerts.workflow import Scope
 from app.feedback import mail
 
+from .forms import submission_id
 from .guards import any_session, cookie_session_ids, is_htmx, require_role, services
 from .model_card import model_version
-from .patient import submission_id
 
 log = logging.getLogger(__name__)
 
