@@ -11,7 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("app.demo", "start the sandbox EHR and the app, with SQLite, and print the URL to open"),
     "serve": ("app.cli.serve", "run the app alone (production: point it at your EHR and PostgreSQL)"),
     "db": ("app.cli.db", "database schema: upgrade to the latest migration"),
-    "train": ("app.model.train", "train the risk model on PhysioNet 2019 set A"),
+    "train": ("app.cli.train", "train the risk model on PhysioNet 2019 set A"),
     "evaluate": ("app.model.evaluate", "score a PhysioNet-format folder or .tar.gz and print metrics"),
     "inspect": ("app.cli.patient_report", "show what the app would see for one patient on a FHIR server"),
     "feedback": ("app.cli.feedback", "export feedback and answer it from the command line"),
