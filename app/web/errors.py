@@ -86,33 +86,35 @@ def _fhir(exc: FhirError) -> Page:
 
 
 @describe.register
-def _not_launched(exc: NotLaunched) -> Page:
-    return Page(401, "Please open Sepsis Sentinel from the chart",
-                "Your session has ended or was never started in this browser. Open Sepsis Sentinel again "
-                "from the patient's chart in the EHR.", relaunch=True)
-
-
-@describe.register
-def _wrong_patient(exc: WrongPatient) -> Page:
-    log.warning("patient binding refused: path=%s", request.endpoint)
-    return Page(403, "Not the patient you opened",
-                "This page is for a patient other than the one you opened Sepsis Sentinel for. "
-                "Open Sepsis Sentinel from that patient's chart instead.", relaunch=True)
-
-
-@describe.register
 def _role_forbidden(exc: RoleForbidden) -> Page:
     log.warning("role refused: action=%s role=%s", exc.action, exc.role)
     audit_refusal(exc.action, "forbidden", role=exc.role)
     return Page(403, "Not allowed for your role", f"{roles.why_not(exc.role, exc.action)} Nothing was changed.")
 
 
-@describe.register
-def _csrf_rejected(exc: CsrfRejected) -> Page:
-    log.warning("csrf refused: endpoint=%s", request.endpoint)
-    return Page(403, "Request refused",
-                "This form was not sent from a current Sepsis Sentinel page, so nothing was saved. "
-                "Reload the page and try again.")
+# The guards' refusals: a page that never changes, and the log line (with the endpoint) saying which check refused.
+REFUSALS: dict[type[Exception], tuple[str | None, Page]] = {
+    NotLaunched: (None, Page(401, "Please open Sepsis Sentinel from the chart",
+                             "Your session has ended or was never started in this browser. Open Sepsis Sentinel "
+                             "again from the patient's chart in the EHR.", relaunch=True)),
+    WrongPatient: ("patient binding refused: path=%s", Page(
+        403, "Not the patient you opened", "This page is for a patient other than the one you opened Sepsis "
+        "Sentinel for. Open Sepsis Sentinel from that patient's chart instead.", relaunch=True)),
+    CsrfRejected: ("csrf refused: endpoint=%s", Page(
+        403, "Request refused", "This form was not sent from a current Sepsis Sentinel page, so nothing was saved. "
+        "Reload the page and try again.")),
+}
+
+
+def _refused(exc: Exception) -> Page:
+    line, page = next(entry for error, entry in REFUSALS.items() if isinstance(exc, error))
+    if line:
+        log.warning(line, request.endpoint)
+    return page
+
+
+for _refusal in REFUSALS:
+    describe.register(_refusal, _refused)
 
 
 @describe.register
