@@ -158,9 +158,11 @@ def test_the_services_seam_sits_below_web_and_knows_no_flask():
 
 
 def test_blueprints_import_helpers_never_each_other():
+    # A page's helpers (scope, forms, snapshot, errors, ...) are modules of their own; only the factory, which
+    # registers the pages, imports a page.
     pages = blueprint_modules()
     assert {"app.web.patient", "app.web.alerts", "app.web.bundle"} <= pages  # the detection finds the pages
-    assert {m: sorted(app_imports(m) & pages) for m in pages if app_imports(m) & pages} == {}
+    assert {m: sorted(app_imports(m) & pages) for m in APP_MODULES if m != "app" and app_imports(m) & pages} == {}
 
 
 def test_use_cases_never_import_web_or_flask():

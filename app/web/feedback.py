@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
@@ -122,13 +121,6 @@ def inbox_link(feedback_id: int) -> str:
     path = url_for("feedback.item", feedback_id=feedback_id)
     base = services().settings.public_url or request.url_root
     return base.rstrip("/") + path
-
-
-def inbox_links(app) -> Callable[[int], str]:
-    """Absolute inbox links outside a request (`sentinel feedback resend`), from SENTINEL_PUBLIC_URL."""
-    base = app.extensions["sentinel"].settings.public_url.rstrip("/")
-    adapter = app.url_map.bind("localhost")
-    return lambda feedback_id: base + adapter.build("feedback.item", {"feedback_id": feedback_id})
 
 
 def notify(feedback_id: int) -> None:
