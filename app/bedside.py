@@ -19,21 +19,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app import abnormal, roles
-from app.alerts import orders as bundle_orders
-from app.alerts import screening as screenings
 from app.alerts import store
-from app.alerts.bundle import (
-    BLOOD_CULTURE_CODES,
-    CULTURE_LOOKBACK,
-    MEDICATION_LOOKBACK,
-    BundleStatus,
-    Culture,
-    Facts,
-    Given,
-    evaluate,
-    medication_kind,
-)
-from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
 from app.alerts.findings import UnscoredFinding, scored_without, unscored_finding
 from app.alerts.policy import (
     ABSTAIN,
@@ -45,6 +31,24 @@ from app.alerts.policy import (
 from app.alerts.workflow import DISMISS_REASONS, PAUSE_CHOICES, WITHDRAW_REASONS, Actor, Scope, may_decide
 from app.assessment import assess_and_sync
 from app.assessment import resolve_model as resolve_scoring_model
+from app.bundle import (
+    BLOOD_CULTURE_CODES,
+    CULTURE_LOOKBACK,
+    MEDICATION_LOOKBACK,
+    BundleStatus,
+    Culture,
+    Facts,
+    FluidDefaults,
+    Given,
+    NotConfirmed,
+    OrderNotPlaced,
+    ReviewInvalid,
+    SubmissionTaken,
+    evaluate,
+    fluid_review,
+    medication_kind,
+)
+from app.bundle import orders as bundle_orders
 from app.fhir import (
     Demographics,
     FhirError,
@@ -61,10 +65,10 @@ from app.fhir.codes import loinc_codings
 from app.fhir.dates import fhir_instant, parse_datetime
 from app.fhir.encounters import icu_admission, read_encounter
 from app.fhir.paging import search
-from app.fluid_order import FluidDefaults, ReviewInvalid, fluid_review
 from app.headline import RISK_WORDS, Headline, headline
 from app.model import ABSTAIN_RULE, CONCEPTS, Abstain, Measurement, Model, Risk, load_model
 from app.model.scoring import MAX_AGE_H, REQUIRED
+from app.nursing import form as screenings
 from app.screening.history import CHART
 from app.timewords import clock_text, date_text
 

@@ -11,10 +11,9 @@ from datetime import datetime
 
 from flask import Blueprint, abort, g, render_template, request
 
-from app.alerts import orders, store
-from app.alerts.errors import AlreadyOrdered, NotConfirmed, OrderNotPlaced
+from app.alerts import store
 from app.bedside import OrderCell, OrderInvalid, bundle_only, clock_text, place_order
-from app.fluid_order import FluidDefaults
+from app.bundle import AlreadyOrdered, FluidDefaults, NotConfirmed, OrderNotPlaced, orders
 
 from .errors import Page, render
 from .forms import back_to_page, submission_id

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint, render_template, request
 
-from app.alerts import screening as screenings
 from app.alerts import store
 from app.bedside import clock_text, headline_panel, screening_panel
+from app.nursing import form as screenings
 
 from . import risk_trend, snapshot
 from .forms import back_to_page, submission_id
