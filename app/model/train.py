@@ -195,10 +195,6 @@ def heldout_threshold_grid(threshold: float) -> tuple[float, ...]:
 
 
 def run(args: argparse.Namespace) -> int:
-    if getattr(args, "site_data", None) is not None:
-        from app.model import site
-
-        return site.run(args)
     start = time.perf_counter()
     path_a = find_set(args.data, "A")
     train, held = load_split(path_a, start)
