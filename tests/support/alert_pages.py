@@ -19,7 +19,7 @@ def clock():
 @pytest.fixture
 def app(make_app, clock):
     app = make_app(clock=clock, session_idle_minutes=24 * 60)
-    app.extensions["bedside.model"] = stub_model()
+    app.extensions["sentinel"].model = stub_model()
     return app
 
 

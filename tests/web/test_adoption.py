@@ -1,4 +1,4 @@
-"""The adoption page and its CSV, from alerts stored in the database (the seven alerts of tests/test_metrics.py,
+"""The adoption page and its CSV, from alerts stored in the database (the seven alerts of tests/test_adoption.py,
 moved so that their "now" is the app's now)."""
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import metrics
-from app.metrics import Rate
+from app import adoption as metrics
+from app.adoption import Rate
 from tests.support.adoption import NOW, ROWS, alert, at
 
 
