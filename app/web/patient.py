@@ -14,9 +14,9 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from app.alerts import screening as screenings
 from app.alerts import store
 from app.audit import record
-from app.bedside import Context, FetchSettings, clock_text, headline_panel, screening_panel, take_snapshot
+from app.bedside import FetchSettings, PageContext, clock_text, headline_panel, screening_panel, take_snapshot
+from app.bedside.timewords import duration_text
 from app.ops import metrics
-from app.timewords import duration_text
 
 from . import risk_trend
 from .fhir_access import transport_for
@@ -37,8 +37,8 @@ NOTICES = {
 }
 
 
-def context() -> Context:
-    return Context.of(g.session)
+def context() -> PageContext:
+    return PageContext.of(g.session)
 
 
 def fetch_settings() -> FetchSettings:
