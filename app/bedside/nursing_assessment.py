@@ -104,6 +104,7 @@ class NursingAssessment:
 
 
 def value_text(concept: str, value: float) -> str:
+    """A value as the tables show it: four significant digits, whole numbers from 1000 up."""
     return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
