@@ -16,7 +16,7 @@ from app.alerts import orders as bundle_orders
 from app.alerts import store
 from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
 from app.fhir import FhirError, Transport
-from app.fhir.references import relative
+from app.fhir.references import id_of, relative
 from app.fluid_order import ReviewInvalid, fluid_review
 
 from .errors import OrderInvalid
@@ -61,8 +61,8 @@ def place_order(transport: Transport, engine: sa.Engine, ctx: PageContext, alert
     except FhirError as exc:
         log.warning("bundle order %s not placed: %s", begun.order.id, exc.code)
         raise OrderNotPlaced(bundle_orders.failed(engine, begun.order, exc.code), exc.code) from exc
-    fhir_id = created.get("id")
-    if not isinstance(fhir_id, str) or not fhir_id:
+    fhir_id = id_of(created)
+    if fhir_id is None:
         raise OrderNotPlaced(bundle_orders.failed(engine, begun.order, "no_id"), "no_id")
     log.info("bundle order %s placed as %s", begun.order.id, what.resource_type)
     return bundle_orders.placed(engine, begun.order, fhir_id, now), False
