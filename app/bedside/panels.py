@@ -85,7 +85,6 @@ class AlertPanel:
         return DISMISS_REASONS.get(a.dismiss_reason or "", a.dismiss_reason) if a else None
 
 
-
 def alert_panel(engine: sa.Engine, ctx: PageContext, now: datetime, *, alert=_UNREAD, level: str | None = None,
                 screening=_UNREAD, **extra) -> AlertPanel:
     """The provider evaluation section from the database (no FHIR): the scope's newest alert and its actions.
