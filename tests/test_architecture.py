@@ -139,7 +139,7 @@ def test_templates_ask_app_roles_and_never_compare_against_a_role_name():
 # FHIR R4 element names that no other JSON the app handles uses (CDS Hooks requests, SMART token responses, the
 # app's own JSON columns): read or written outside app/fhir, they mean a FHIR resource is parsed or built by hand.
 # Generic element names (id, status, code, text, value...) are left out: the app's own dicts use them too.
-FHIR_RESOURCE_KEYS = frozenset({
+FHIR_JSON_KEYS = frozenset({
     "resourceType", "medicationCodeableConcept", "medicationReference", "effectivePeriod", "effectiveDateTime",
     "effectiveInstant", "authoredOn", "valueQuantity", "valueCodeableConcept", "valueString", "coding", "birthDate",
     "deceasedBoolean", "deceasedDateTime", "serviceType", "subject", "requester", "performer", "dosageInstruction",
@@ -147,7 +147,7 @@ FHIR_RESOURCE_KEYS = frozenset({
     "occurrenceDateTime", "intent", "basedOn", "period", "probabilityDecimal", "qualitativeRisk",
 })
 # Where a FHIR key outside app/fhir is allowed, each with its reason.
-FHIR_KEYS_ALLOWED = {
+FHIR_JSON_KEYS_ALLOWED = {
     # The SMART client reads the signed-in user's PractitionerRole (and its Bundle) to find the user's role during
     # the launch: part of the launch protocol, which smart/ keeps in one place.
     "app/smart/context.py": {"resourceType", "entry", "coding", "period"},
@@ -159,7 +159,7 @@ FHIR_KEYS_ALLOWED = {
 }
 
 
-def _string_keys(tree: ast.AST):
+def _keys_used(tree: ast.AST):
     """String constants used as a key: d["k"], d.get("k"), {"k": ...}, "k" in d."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
@@ -181,9 +181,9 @@ def test_fhir_resource_json_is_read_and_built_only_in_app_fhir():
         rel = str(path.relative_to(ROOT))
         if rel.startswith(("app/fhir/", "app/migrations/")):
             continue
-        allowed = FHIR_KEYS_ALLOWED.get(rel, set())
-        found += [f"{rel}:{line} {key}" for key, line in _string_keys(ast.parse(path.read_text()))
-                  if key in FHIR_RESOURCE_KEYS and key not in allowed]
+        allowed = FHIR_JSON_KEYS_ALLOWED.get(rel, set())
+        found += [f"{rel}:{line} {key}" for key, line in _keys_used(ast.parse(path.read_text()))
+                  if key in FHIR_JSON_KEYS and key not in allowed]
     assert found == []
 
 
