@@ -16,13 +16,13 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app.alerts import store as alerts
-from app.alerts.bundle import SIX_HOURS, THREE_HOURS
 from app.alerts.policy import ABSTAIN, Policy
-from app.alerts.screening import nurse_screenings
 from app.alerts.workflow import ACTIVE, CONFIRMED, DISMISSED, PAUSED
 from app.assessment import evaluate
+from app.bundle import SIX_HOURS, THREE_HOURS
 from app.cds.cards import shock_signs
 from app.model import Model
+from app.nursing.form import nurse_screenings
 from app.screening import history, window
 
 RECENT = timedelta(hours=12)  # a patient not screened on the unit for this long has left it

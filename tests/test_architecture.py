@@ -84,6 +84,82 @@ def test_the_cds_service_needs_no_flask_and_never_imports_web():
             if any(n == "flask" or n.startswith("flask.") for n in names)] == []
 
 
+# -- the domain packages: alerts (the lifecycle), bundle (SEP-1 bundle and its orders), nursing (the screening form)
+
+DOMAIN = ("alerts", "bundle", "nursing")
+# JSON element names of FHIR resources (R4). Building or reading them is app/fhir's job; the domain passes plain
+# values in and gets plain values back.
+FHIR_RESOURCE_KEYS = frozenset({
+    "resourceType", "subject", "encounter", "identifier", "coding", "reference", "entry", "component",
+    "medicationCodeableConcept", "medicationReference", "dosageInstruction", "doseAndRate", "doseQuantity",
+    "valueQuantity", "valueCodeableConcept", "valueString", "valueInteger", "dataAbsentReason",
+    "effectivePeriod", "effectiveDateTime", "effectiveInstant", "occurrenceDateTime", "authoredOn", "requester",
+    "reasonCode", "intent",
+})
+
+
+def resolved_imports(package: str) -> dict[str, set[str]]:
+    """Every module each file of app/<package> imports, relative imports resolved, and `from x import y`
+    counted as both x and x.y (y may be a submodule: `from app import bundle`)."""
+    found = {}
+    for path in (APP / package).rglob("*.py"):
+        here = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        parent = here.rsplit(".", 1)[0] if path.name != "__init__.py" else here.removesuffix(".__init__")
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = parent.rsplit(".", node.level - 1)[0] if node.level > 1 else parent if node.level else ""
+                module = ".".join(p for p in (base, node.module or "") if p)
+                names |= {module} | {f"{module}.{a.name}" for a in node.names}
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+def domain_imports(package: str, *prefixes: str) -> list[str]:
+    return sorted(f"{path}: {name}" for path, names in resolved_imports(package).items() for name in names
+                  if any(name == p or name.startswith(p + ".") for p in prefixes))
+
+
+def fhir_keys_in(source: str) -> set[str]:
+    """String constants used as a dict's keys, a subscript or `.get`/`.setdefault`/`.pop`'s key, that are FHIR
+    resource element names. (Keyword arguments are not keys: `dict(identifier=...)` fills a table's column.)"""
+    keys = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Dict):
+            keys |= {k.value for k in node.keys if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            keys.add(node.slice.value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.args \
+                and node.func.attr in ("get", "setdefault", "pop") and isinstance(node.args[0], ast.Constant):
+            keys.add(node.args[0].value)
+    return {k for k in keys if isinstance(k, str)} & FHIR_RESOURCE_KEYS
+
+
+def test_the_alert_lifecycle_knows_neither_the_bundle_nor_the_nursing_form():
+    assert domain_imports("alerts", "app.bundle", "app.nursing") == []
+
+
+def test_bundle_and_nursing_build_on_the_alerts_never_on_the_layers_above():
+    above = ("app.bedside", "app.web", "app.screening", "app.cds")
+    assert domain_imports("bundle", *above) == []
+    assert domain_imports("nursing", *above) == []
+
+
+def test_the_domain_needs_neither_flask_nor_an_http_client():
+    assert [hit for package in DOMAIN for hit in domain_imports(package, "flask", "requests")] == []
+
+
+def test_fhir_resource_json_stays_in_the_fhir_package():
+    found = {str(path.relative_to(ROOT)): sorted(keys) for package in DOMAIN for path in (APP / package).rglob("*.py")
+             if (keys := fhir_keys_in(path.read_text()))}
+    assert found == {}
+    # The check sees what it is meant to see: the order JSON app/fhir builds for the bundle.
+    assert {"resourceType", "subject", "encounter", "medicationCodeableConcept"} <= fhir_keys_in(
+        (APP / "fhir" / "orders.py").read_text())
+
+
 def app_imports(package: str) -> dict[str, set[str]]:
     """Like imports_of, with `from app import roles` read as `app.roles` (the module it names)."""
     found = {}
@@ -102,7 +178,7 @@ def app_imports(package: str) -> dict[str, set[str]]:
 # cross-cutting modules (roles, the scoring path). Never web, never the factory, never Flask.
 BEDSIDE_MAY_IMPORT = ("app.bedside", "app.alerts", "app.bundle", "app.nursing", "app.screening.history",
                       "app.assessment", "app.fhir", "app.model", "app.roles", "app.db", "app.audit", "app.config",
-                      "app.writeback", "app.fluid_order")
+                      "app.writeback")
 
 
 def test_bedside_is_an_application_layer_without_flask_that_imports_only_downward():
@@ -136,16 +212,13 @@ def test_templates_ask_app_roles_and_never_compare_against_a_role_name():
     assert found == []
 
 
-# FHIR R4 element names that no other JSON the app handles uses (CDS Hooks requests, SMART token responses, the
-# app's own JSON columns): read or written outside app/fhir, they mean a FHIR resource is parsed or built by hand.
-# Generic element names (id, status, code, text, value...) are left out: the app's own dicts use them too.
-FHIR_JSON_KEYS = frozenset({
-    "resourceType", "medicationCodeableConcept", "medicationReference", "effectivePeriod", "effectiveDateTime",
-    "effectiveInstant", "authoredOn", "valueQuantity", "valueCodeableConcept", "valueString", "coding", "birthDate",
-    "deceasedBoolean", "deceasedDateTime", "serviceType", "subject", "requester", "performer", "dosageInstruction",
-    "entry", "fullUrl", "lastUpdated", "interpretation", "referenceRange", "identifier", "telecom",
-    "occurrenceDateTime", "intent", "basedOn", "period", "probabilityDecimal", "qualitativeRisk",
-})
+# App-wide, the domain's FHIR element names and more, less the two that are also SMART launch-context fields (the
+# token response's `encounter`, fhirContext's `reference`) and an audit detail key. Generic element names (id,
+# status, code, text, value...) are left out everywhere: the app's own dicts use them too.
+FHIR_JSON_KEYS = (FHIR_RESOURCE_KEYS - {"encounter", "reference"}) | {
+    "birthDate", "deceasedBoolean", "deceasedDateTime", "serviceType", "performer", "fullUrl", "lastUpdated",
+    "interpretation", "referenceRange", "telecom", "basedOn", "period", "probabilityDecimal", "qualitativeRisk",
+}
 # Where a FHIR key outside app/fhir is allowed, each with its reason.
 FHIR_JSON_KEYS_ALLOWED = {
     # The SMART client reads the signed-in user's PractitionerRole (and its Bundle) to find the user's role during
@@ -153,9 +226,6 @@ FHIR_JSON_KEYS_ALLOWED = {
     "app/smart/context.py": {"resourceType", "entry", "coding", "period"},
     # The Backend Services check counts the entries of the first search page it made, to print them.
     "app/backend_cli.py": {"entry"},
-    # The bundle's order builders; their FHIR resources belong in app/fhir/orders.py.
-    "app/alerts/orders.py": {"resourceType", "medicationCodeableConcept", "authoredOn", "coding", "subject",
-                             "requester", "dosageInstruction", "identifier", "intent"},
 }
 
 

@@ -7,10 +7,10 @@ import uuid
 from datetime import timedelta
 
 from app import board
-from app.alerts import screening as nurse
 from app.alerts import store as alerts
 from app.alerts.workflow import Actor, Decision, Scope
 from app.assessment import assess_and_sync
+from app.nursing import form as nurse
 from app.screening import history, window
 from tests.alerts.builders import NOW, m, stub_model
 

@@ -3,9 +3,9 @@
 import pytest
 
 from app import roles
-from app.alerts.orders import ORDERERS
-from app.alerts.screening import SCREENERS
 from app.alerts.workflow import DECIDERS, WITHDRAWERS
+from app.bundle.orders import ORDERERS
+from app.nursing.form import SCREENERS
 
 
 def test_the_alerts_package_reads_its_role_sets_from_the_one_table():

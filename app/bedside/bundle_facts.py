@@ -12,7 +12,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
-from app.alerts.bundle import (
+from app.bundle import (
     BLOOD_CULTURE_CODES,
     CULTURE_LOOKBACK,
     MEDICATION_LOOKBACK,

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.alerts.bundle import SIX_HOURS, THREE_HOURS
 from app.alerts.policy import ABSTAIN, ALERT, LOW, UNAVAILABLE, WATCH
 from app.alerts.workflow import CONFIRMED, DISMISS_REASONS, DISMISSED, PAUSED, WITHDRAW_REASONS
+from app.bundle import SIX_HOURS, THREE_HOURS
 
 from .timewords import clock_text, duration_text
 

@@ -12,12 +12,11 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from app.alerts import orders as bundle_orders
 from app.alerts import store
-from app.alerts.errors import NotConfirmed, OrderNotPlaced, SubmissionTaken
+from app.bundle import NotConfirmed, OrderNotPlaced, ReviewInvalid, SubmissionTaken, fluid_review
+from app.bundle import orders as bundle_orders
 from app.fhir import FhirError, Transport
 from app.fhir.references import id_of, relative
-from app.fluid_order import ReviewInvalid, fluid_review
 
 from .errors import OrderInvalid
 from .page_context import PageContext

@@ -16,15 +16,15 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from app import roles
-from app.alerts import screening as screenings
 from app.alerts import store
-from app.alerts.bundle import evaluate
 from app.alerts.policy import Policy
 from app.assessment import assess_and_sync
 from app.assessment import resolve_model as resolve_scoring_model
+from app.bundle import evaluate
 from app.fhir import PatientRecord, Transport, fetch_patient_record, map_record
 from app.fhir.encounters import icu_admission, read_encounter, unit_of
 from app.model import Model, load_model
+from app.nursing import form as screenings
 from app.screening.history import CHART
 
 from .banner import Banner, banner

@@ -14,13 +14,12 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from app import roles
-from app.alerts import orders as bundle_orders
-from app.alerts import screening as screenings
 from app.alerts import store
-from app.alerts.bundle import BundleStatus
 from app.alerts.policy import ABSTAIN, UNAVAILABLE
 from app.alerts.workflow import DISMISS_REASONS, PAUSE_CHOICES, WITHDRAW_REASONS
-from app.fluid_order import FluidDefaults
+from app.bundle import BundleStatus, FluidDefaults
+from app.bundle import orders as bundle_orders
+from app.nursing import form as screenings
 
 from .headline import Headline, headline
 from .nursing_assessment import NursingAssessment

@@ -28,7 +28,8 @@ from .mapping import (
     map_record,
 )
 from .searches import Demographics, PatientRecord, fetch_patient_record
-from .transport import StaticToken, TokenSource, Transport, on_base
+from .tokens import StaticToken, TokenSource
+from .transport import Transport, on_base
 
 __all__ = [
     "Demographics", "FhirBadResponse", "FhirError", "FhirFailedMidRead", "FhirForbidden", "FhirNotFound", "FhirRequestRejected",

@@ -4,15 +4,16 @@ Building fhirclient model objects costs about 80 us per Observation, most of a b
 patient with a few hundred results. `conforms` walks the JSON against the same model tables fhirclient uses
 (`elementProperties`) without building objects. It answers True only when fhirclient's strict parse would raise
 nothing at all; anything else (a wrong type, a missing required element, an unknown element, a contained
-resource) answers False, and the caller asks fhirclient for the exact problem. So the outcome is fhirclient's
-in every case, only faster for the clean ones.
+resource) answers False, and `structure_problem` asks fhirclient for the exact problem. So the outcome is
+fhirclient's in every case, only faster for the clean ones.
 """
 
 from __future__ import annotations
 
-from fhirclient.models.fhirabstractbase import FHIRAbstractBase
+from fhirclient.models.fhirabstractbase import FHIRAbstractBase, FHIRValidationError
 from fhirclient.models.fhirabstractresource import FHIRAbstractResource
 from fhirclient.models.fhirdate import FHIRDate
+from fhirclient.models.observation import Observation
 
 _MODEL, _DATE, _RESOURCE, _PRIMITIVE = range(4)
 _NUMBERS = (int, float)
@@ -121,3 +122,34 @@ def conforms(cls: type, doc: object) -> bool:
     if issubclass(cls, FHIRAbstractResource) and doc.get("resourceType", cls.resource_type) != cls.resource_type:
         return False
     return _clean(_schema(cls), doc)
+
+
+def structure_problem(obs: dict) -> str | None:
+    """fhirclient's strict R4 model as a validator. Unknown extra elements are tolerated (newer FHIR versions
+    add some); wrong types, unreadable dates and missing required elements are not. A resource that `conforms`
+    (the common case) skips building fhirclient's objects; for any other, fhirclient says what is wrong."""
+    if conforms(Observation, obs):
+        return None
+    try:
+        Observation(obs)
+    except FHIRValidationError as exc:
+        problems = _validation_leaves(exc, "")
+        return problems[0] if problems else None
+    except Exception:  # fhirclient raises bare Exception on a resourceType mismatch, and may hit other junk
+        return "not a valid FHIR Observation"
+    return None
+
+
+def _validation_leaves(exc: FHIRValidationError, prefix: str) -> list[str]:
+    path = ".".join(p for p in (prefix, exc.path or "") if p)
+    out: list[str] = []
+    for err in exc.errors:
+        if isinstance(err, FHIRValidationError):
+            out.extend(_validation_leaves(err, path))
+        elif isinstance(err, AttributeError) and "Superfluous entry" in str(err):
+            continue
+        elif isinstance(err, KeyError):
+            out.append(f"{path or 'Observation'}: a required element is missing")
+        else:
+            out.append(f"{path or 'Observation'}: wrong type or format")
+    return out

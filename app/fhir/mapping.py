@@ -18,13 +18,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from fhirclient.models.fhirabstractbase import FHIRValidationError
-from fhirclient.models.observation import Observation
-
 from app.model.measurement import CONCEPTS, Measurement, is_plausible
 
 from .codes import Resolution, categories, resolve
-from .conformance import conforms
+from .conformance import structure_problem
 from .dates import parse_datetime
 from .units import display_unit, to_canonical
 
@@ -95,37 +92,6 @@ class MappingResult:
     def reason_counts(self) -> dict[str, int]:
         """How many were rejected for each reason, most frequent first."""
         return dict(Counter(r.reason for r in self.rejected).most_common())
-
-
-def _structure_problem(obs: dict) -> str | None:
-    """fhirclient's strict R4 model as a validator. Unknown extra elements are tolerated (newer FHIR versions
-    add some); wrong types, unreadable dates and missing required elements are not. A resource that `conforms`
-    (the common case) skips building fhirclient's objects; for any other, fhirclient says what is wrong."""
-    if conforms(Observation, obs):
-        return None
-    try:
-        Observation(obs)
-    except FHIRValidationError as exc:
-        problems = _validation_leaves(exc, "")
-        return problems[0] if problems else None
-    except Exception:  # fhirclient raises bare Exception on a resourceType mismatch, and may hit other junk
-        return "not a valid FHIR Observation"
-    return None
-
-
-def _validation_leaves(exc: FHIRValidationError, prefix: str) -> list[str]:
-    path = ".".join(p for p in (prefix, exc.path or "") if p)
-    out: list[str] = []
-    for err in exc.errors:
-        if isinstance(err, FHIRValidationError):
-            out.extend(_validation_leaves(err, path))
-        elif isinstance(err, AttributeError) and "Superfluous entry" in str(err):
-            continue
-        elif isinstance(err, KeyError):
-            out.append(f"{path or 'Observation'}: a required element is missing")
-        else:
-            out.append(f"{path or 'Observation'}: wrong type or format")
-    return out
 
 
 def _subject_problem(obs: dict, patient_id: str, base: str | None) -> str | None:
@@ -321,7 +287,7 @@ def _examine(obs: dict, patient_id: str, base: str | None):
     when = parsed.time
     # The clock checks (future, time window) come here, in _map_observation: their reasons are more specific.
     out: list[Mapped | Rejected] = []
-    problem = _structure_problem(obs)
+    problem = structure_problem(obs)
     if problem:
         out.append(Rejected(obs_id, first.code, first.display, "not a valid FHIR Observation", problem,
                             first.concept, when))

@@ -1,7 +1,8 @@
 """A hardened HTTP transport for one FHIR base: timeouts, retries within a time budget, one 401 refresh, typed errors.
 
-fhirclient sends requests with no timeout and does not check that a `next` link stays on the server
-(see /work/shared/toolchain.md, section 2), so every FHIR request of the app goes through here instead.
+fhirclient sends requests with no timeout and does not check that a `next` link stays on the server, so every
+FHIR request of the app goes through here instead. What an answer holds is read in `answers`; where the token
+comes from, in `tokens`.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import unquote, urlsplit
 
 import requests
 
-from .bounded import BoundedReadError, parse_json, read_body
+from .answers import created_resource, json_or_none, outcome_codes, resource_of
+from .bounded import BoundedReadError, read_body
 from .bounded import install as bound_responses
 from .errors import (
     FhirBadResponse,
@@ -33,6 +34,7 @@ from .errors import (
     FhirUnauthorized,
     FhirUnavailable,
 )
+from .tokens import TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -51,30 +53,6 @@ def observe_round_trips(observer: RoundTripObserver | None) -> None:
     """Report every FHIR round trip of this process to `observer` (None: to nobody)."""
     global _observer
     _observer = observer
-
-
-class TokenSource(Protocol):
-    """Where the bearer token comes from. `refresh()` returns a new token, or None when refresh is impossible."""
-
-    def access_token(self) -> str: ...
-
-    def refresh(self) -> str | None: ...
-
-
-class StaticToken:
-    """A fixed token (the `sentinel inspect --token` case): it cannot be refreshed."""
-
-    def __init__(self, token: str):
-        self._token = token
-
-    def access_token(self) -> str:
-        return self._token
-
-    def refresh(self) -> str | None:
-        return None
-
-    def __repr__(self) -> str:  # never show the token
-        return "StaticToken(***)"
 
 
 MAX_RESPONSE_BYTES = 20 * 1024 * 1024
@@ -157,15 +135,6 @@ def retry_after_seconds(value: str | None, now: datetime) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-def _outcome_codes(doc: object) -> str:
-    """The issue severities and codes of an OperationOutcome (never `diagnostics`, which can echo PHI)."""
-    if not isinstance(doc, dict) or doc.get("resourceType") != "OperationOutcome":
-        return ""
-    issues = doc.get("issue") if isinstance(doc.get("issue"), list) else []
-    codes = [f"{i.get('severity')}/{i.get('code')}" for i in issues[:5] if isinstance(i, dict)]
-    return ", ".join(str(c)[:60] for c in codes)
-
-
 class Transport:
     """GET JSON resources from one FHIR base. Counts round trips; raises only `FhirError` subclasses.
 
@@ -215,39 +184,9 @@ class Transport:
         expected = (expect,) if isinstance(expect, str) else tuple(expect)
         url = self.url(target)
         kind = self._kind(url)
-        self._start_budget()
-        token = self.token_source.access_token() if self.token_source else None
-        refreshed = False
-        attempt = 0
-        while True:
-            attempt += 1
-            resp = self._send(url, params, token, kind, attempt,
-                              extra_headers={k: v for k, v in (headers or {}).items() if k.lower() != "authorization"})
-            if resp is None:  # connection failed and a retry fits the budget
-                continue
-            status = resp.status_code
-            if 200 <= status < 300:
-                return self._parse(resp, expected, kind)
-            if status == 401:
-                if refreshed or self.token_source is None:
-                    raise FhirUnauthorized(detail=f"HTTP 401 on {kind}" + (" after refresh" if refreshed else ""))
-                token = self._refresh(kind, used=token)
-                refreshed = True
-                continue
-            if status == 403:
-                raise FhirForbidden(detail=f"HTTP 403 on {kind}")
-            if status == 404:
-                raise FhirNotFound(detail=f"HTTP 404 on {kind}")
-            if status in RETRY_STATUSES:
-                self._wait_or_fail(resp, attempt, kind)
-                continue
-            if status >= 500:
-                raise FhirUnavailable(detail=f"HTTP {status} on {kind}")
-            if 300 <= status < 400:
-                raise FhirBadResponse(detail=f"HTTP {status} redirect on {kind}: check the FHIR base URL")
-            codes = _outcome_codes(self._json_or_none(resp))
-            raise FhirRequestRejected(detail=f"HTTP {status} on {kind}" + (f" ({codes})" if codes else ""),
-                                      http_status=status)
+        resp = self._exchange("GET", url, kind, params=params, resend=True,
+                              headers={k: v for k, v in (headers or {}).items() if k.lower() != "authorization"})
+        return resource_of(resp, expected, kind)
 
     @property
     def last_url(self) -> str | None:
@@ -271,55 +210,12 @@ class Transport:
         """
         if not _RESOURCE_TYPE.fullmatch(resource_type) or resource.get("resourceType") != resource_type:
             raise ValueError("resource_type must match the resource's resourceType")
-        url = self.url(resource_type)
-        kind = resource_type
-        self._start_budget()
         headers = {"Content-Type": FHIR_JSON, "Prefer": "return=representation"}
         if if_none_exist:
             headers["If-None-Exist"] = if_none_exist
-        body = json.dumps(resource).encode()
-        token = self.token_source.access_token() if self.token_source else None
-        refreshed, attempt = False, 0
-        while True:
-            attempt += 1
-            resp = self._send(url, None, token, kind, attempt, method="POST", body=body, extra_headers=headers,
-                              retry_connection=bool(if_none_exist))
-            if resp is None:  # the connection failed and a conditional create may be sent again
-                continue
-            status = resp.status_code
-            if status in (200, 201):
-                return self._created(resp, resource_type)
-            if status == 401:
-                if refreshed or self.token_source is None:
-                    raise FhirUnauthorized(detail=f"HTTP 401 on POST {kind}" + (" after refresh" if refreshed
-                                                                                 else ""))
-                token = self._refresh(kind, used=token)
-                refreshed = True
-                continue
-            if status == 403:
-                raise FhirForbidden(detail=f"HTTP 403 on POST {kind}")
-            if status in RETRY_STATUSES and if_none_exist:
-                self._wait_or_fail(resp, attempt, kind)
-                continue
-            if status >= 500 or status in RETRY_STATUSES:
-                raise FhirUnavailable(detail=f"HTTP {status} on POST {kind}")
-            if 300 <= status < 400:
-                raise FhirBadResponse(detail=f"HTTP {status} redirect on POST {kind}: check the FHIR base URL")
-            codes = _outcome_codes(self._json_or_none(resp))
-            raise FhirRequestRejected(detail=f"HTTP {status} on POST {kind}" + (f" ({codes})" if codes else ""),
-                                      http_status=status)
-
-    def _created(self, resp: requests.Response, resource_type: str) -> dict:
-        """The stored resource from a create's answer; from the Location header when the body is empty."""
-        if resp.content.strip():
-            return self._parse(resp, (resource_type,), resource_type)
-        location = resp.headers.get("Location") or resp.headers.get("Content-Location") or ""
-        # Location: [base]/[type]/[id]/_history/[vid] (FHIR R4 http.html#create)
-        match = re.search(rf"(?:^|/){resource_type}/([A-Za-z0-9\-.]{{1,64}})(?:/_history/|$)", location)
-        if not match:
-            raise FhirBadResponse(detail=f"POST {resource_type} answered {resp.status_code} with neither a body "
-                                         "nor a readable Location")
-        return {"resourceType": resource_type, "id": match.group(1)}
+        resp = self._exchange("POST", self.url(resource_type), resource_type, body=json.dumps(resource).encode(),
+                              headers=headers, resend=bool(if_none_exist))
+        return created_resource(resp, resource_type)
 
     # -- internals ----------------------------------------------------------------------------------------
 
@@ -328,6 +224,46 @@ class Transport:
         rest = urlsplit(url).path[len(urlsplit(self.base).path.rstrip("/")):].strip("/")
         first = rest.split("/", 1)[0] if rest else ""
         return first if _RESOURCE_TYPE.fullmatch(first) else "page"
+
+    def _exchange(self, method: str, url: str, kind: str, *, headers: dict, resend: bool,
+                  params: dict | None = None, body: bytes | None = None) -> requests.Response:
+        """Send one request until it is answered 2xx (a POST: 200 or 201) and return that answer; raise the
+        FhirError its status means otherwise. A 401 refreshes the token once. Connection failures and
+        429/502/503/504 are sent again within the budget only when `resend` (a GET, a conditional create); a
+        POST's 404 is a rejection, not a missing resource."""
+        label = kind if method == "GET" else f"{method} {kind}"
+        self._start_budget()
+        token = self.token_source.access_token() if self.token_source else None
+        refreshed, attempt = False, 0
+        while True:
+            attempt += 1
+            resp = self._send(url, params, token, kind, attempt, method=method, body=body, extra_headers=headers,
+                              retry_connection=resend)
+            if resp is None:  # the connection failed and the request may be sent again within the budget
+                continue
+            status = resp.status_code
+            if (200 <= status < 300) if method == "GET" else status in (200, 201):
+                return resp
+            if status == 401:
+                if refreshed or self.token_source is None:
+                    raise FhirUnauthorized(detail=f"HTTP 401 on {label}" + (" after refresh" if refreshed else ""))
+                token = self._refresh(kind, used=token)
+                refreshed = True
+                continue
+            if status == 403:
+                raise FhirForbidden(detail=f"HTTP 403 on {label}")
+            if status == 404 and method == "GET":
+                raise FhirNotFound(detail=f"HTTP 404 on {kind}")
+            if status in RETRY_STATUSES and resend:
+                self._wait_or_fail(resp, attempt, kind)
+                continue
+            if status >= 500 or status in RETRY_STATUSES:
+                raise FhirUnavailable(detail=f"HTTP {status} on {label}")
+            if 300 <= status < 400:
+                raise FhirBadResponse(detail=f"HTTP {status} redirect on {label}: check the FHIR base URL")
+            codes = outcome_codes(json_or_none(resp))
+            raise FhirRequestRejected(detail=f"HTTP {status} on {label}" + (f" ({codes})" if codes else ""),
+                                      http_status=status)
 
     def _remaining(self) -> float:
         return self.time_budget - (self.clock() - (self.clock() if self._started is None else self._started))
@@ -446,27 +382,3 @@ class Transport:
                 "The EHR's data service did not finish answering in time, so Sepsis Sentinel cannot show a risk "
                 "score right now. Please try again in a few minutes.",
                 detail=f"{kind}: {exc.reason} (budget {self.time_budget:g} s)") from None
-
-    @staticmethod
-    def _json_or_none(resp: requests.Response) -> object:
-        try:
-            return parse_json(resp.content)
-        except (ValueError, UnicodeDecodeError):
-            return None
-
-    def _parse(self, resp: requests.Response, expected: tuple[str, ...], kind: str) -> dict:
-        ctype = (resp.headers.get("Content-Type") or "").lower()
-        if "html" in ctype or resp.content.lstrip()[:1] == b"<":
-            raise FhirBadResponse(detail=f"HTTP {resp.status_code} on {kind} returned a web page "
-                                         f"({ctype or 'no Content-Type'}), not FHIR JSON")
-        doc = self._json_or_none(resp)
-        if not isinstance(doc, dict) or not isinstance(doc.get("resourceType"), str):
-            raise FhirBadResponse(detail=f"HTTP {resp.status_code} on {kind}: body is not a FHIR JSON resource")
-        rtype = doc["resourceType"]
-        if rtype in expected:
-            return doc
-        if rtype == "OperationOutcome":
-            codes = _outcome_codes(doc)
-            raise FhirRequestRejected(detail=f"OperationOutcome instead of {'/'.join(expected)} on {kind}"
-                                             + (f" ({codes})" if codes else ""), http_status=resp.status_code)
-        raise FhirBadResponse(detail=f"{rtype[:40]} instead of {'/'.join(expected)} on {kind}")

@@ -7,7 +7,7 @@ SMART App Launch 2, "Backend Services": the app POSTs `grant_type=client_credent
 comes from `{fhir_base}/.well-known/smart-configuration`, which must offer `private_key_jwt` with our algorithm.
 The answer has no refresh token: when the access token nears its end, a new assertion gets a new one.
 
-`BackendTokens` is an `app.fhir.transport.TokenSource`, so `Transport(base, BackendTokens(...))` reads FHIR with
+`BackendTokens` is an `app.fhir.tokens.TokenSource`, so `Transport(base, BackendTokens(...))` reads FHIR with
 it: the token is cached until shortly before it expires, and the Transport's one 401 retry calls `refresh()`.
 Neither the assertion nor the token is ever logged.
 """

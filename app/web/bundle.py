@@ -10,10 +10,9 @@ from datetime import datetime
 
 from flask import Blueprint, abort, g, render_template, request
 
-from app.alerts import orders, store
-from app.alerts.errors import AlreadyOrdered, OrderNotPlaced
+from app.alerts import store
 from app.bedside import OrderCell, OrderInvalid, bundle_only, clock_text, place_order
-from app.fluid_order import FluidDefaults
+from app.bundle import AlreadyOrdered, FluidDefaults, OrderNotPlaced, orders
 
 from .fhir_access import transport_for
 from .guards import is_htmx, launched, require_role, services

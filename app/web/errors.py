@@ -10,7 +10,8 @@ from flask import Flask, g, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from app import roles
-from app.alerts.errors import AlertNotFound, AlreadyDecided, AlreadyOrdered, NotConfirmed, OrderNotPlaced
+from app.alerts.errors import AlertNotFound, AlreadyDecided
+from app.bundle.errors import AlreadyOrdered, NotConfirmed, OrderNotPlaced
 from app.fhir import FhirError, FhirUnauthorized
 from app.ops import metrics
 from app.smart import LaunchError

@@ -11,11 +11,11 @@ from datetime import datetime, timedelta
 
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 
-from app.alerts import screening as screenings
 from app.alerts import store
 from app.audit import record
 from app.bedside import FetchSettings, PageContext, clock_text, headline_panel, screening_panel, take_snapshot
 from app.bedside.timewords import duration_text
+from app.nursing import form as screenings
 from app.ops import metrics
 
 from . import risk_trend

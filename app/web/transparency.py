@@ -53,7 +53,7 @@ class Stored:
 
 def data_handling(settings, dialect: str) -> list[Stored]:
     """What this deployment stores, where and for how long, from its settings and its tables (app/db.py,
-    app/alerts/store.py, screening.py, orders.py, thresholds.py, app/feedback/store.py). Keep in step with the
+    app/alerts/store.py, thresholds.py, app/nursing/form.py, app/bundle/orders.py, app/feedback/store.py). Keep in step with the
     tables: a test fails when a table is not named here."""
     hours, idle = settings.session_max_hours, settings.session_idle_minutes
     db = "the site's database (" + ("SQLite file on the app server" if dialect == "sqlite" else

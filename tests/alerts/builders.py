@@ -10,6 +10,9 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from app.alerts import store
+from app.alerts.policy import assess
+from app.alerts.workflow import Actor, Scope
 from app.model import FEATURE_NAMES, Abstain, Measurement, Missing, Risk
 from app.model.artifact import Model
 from app.model.features import column
@@ -55,3 +58,21 @@ def stub_model(high: float = 0.85, low: float = 0.05, sbp_cut: float = 100.0, th
     means = {c: 120.0 if c == "sbp" else 1.0 for c in MODEL_CONCEPTS}
     card = {"model": {"version": version}, "threshold": {"value": threshold}, "population_means": means}
     return Model(estimator=_StubEstimator(high, low, sbp_cut), columns=np.arange(len(FEATURE_NAMES)), card=card)
+
+
+# -- a stored alert (the store, bundle and nursing tests) -----------------------------------------------
+
+ISS = "https://ehr.example.org/fhir"
+SCOPE = Scope(iss=ISS, patient_id="demo-1", encounter_id="demo-1-icu")
+DR_A = Actor("Practitioner/a", "Dr A", "provider")
+DR_B = Actor("Practitioner/b", "Dr B", "provider")
+SEPTIC = [m("sbp", 82, 1), m("heart_rate", 118, 1)]
+
+
+def verdict(measurements=SEPTIC, p=0.8, now=NOW):
+    return assess(risk(p), measurements, now, threshold=0.5)
+
+
+def sync(engine, measurements=SEPTIC, now=NOW, p=0.8, unit=lambda: "Location/micu"):
+    return store.sync(engine, SCOPE, verdict(measurements, p, now), now, threshold_version=0,
+                      measurements=measurements, care_unit=unit)

@@ -6,8 +6,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from app.alerts import orders, screening, store
-from app.alerts.errors import AlertNotFound, AlreadyDecided, AlreadyOrdered, SubmissionTaken
+from app.alerts import store
+from app.alerts.errors import AlertNotFound, AlreadyDecided
 from app.alerts.policy import assess
 from app.alerts.workflow import (
     ACTIVE,
@@ -19,25 +19,13 @@ from app.alerts.workflow import (
     Decision,
     Scope,
 )
+from app.bundle import orders
 from app.model import Measurement
+from app.nursing import form as screening
 
-from .builders import NOW, m, risk
+from .builders import DR_A, DR_B, ISS, NOW, SCOPE, SEPTIC, m, risk, sync, verdict
 
-ISS = "https://ehr.example.org/fhir"
-SCOPE = Scope(iss=ISS, patient_id="demo-1", encounter_id="demo-1-icu")
-DR_A = Actor("Practitioner/a", "Dr A", "provider")
-DR_B = Actor("Practitioner/b", "Dr B", "provider")
-SEPTIC = [m("sbp", 82, 1), m("heart_rate", 118, 1)]
 WELL = [m("sbp", 120, 1)]
-
-
-def verdict(measurements=SEPTIC, p=0.8, now=NOW):
-    return assess(risk(p), measurements, now, threshold=0.5)
-
-
-def sync(engine, measurements=SEPTIC, now=NOW, p=0.8, unit=lambda: "Location/micu"):
-    return store.sync(engine, SCOPE, verdict(measurements, p, now), now, threshold_version=0,
-                      measurements=measurements, care_unit=unit)
 
 
 def test_an_alert_records_what_it_was_raised_on(engine):
@@ -167,76 +155,6 @@ def test_an_alert_belongs_to_its_patient(engine):
     assert store.for_patient(engine, alert.id, SCOPE).id == alert.id
     with pytest.raises(AlertNotFound):
         store.for_patient(engine, alert.id, Scope(iss=ISS, patient_id="someone-else", encounter_id=None))
-
-
-def test_screening_is_saved_once_per_submission(engine):
-    data, errors = screening.validate({"infection_source": "lung", "new_confusion": "yes"}, NOW)
-    assert errors == {}
-    actor = Actor("Practitioner/n", "Nurse N", "nurse")
-    saved, replay = screening.save(engine, SCOPE, data, actor, "sc-1", NOW, None)
-    again, replay2 = screening.save(engine, SCOPE, data, actor, "sc-1", NOW, None)
-    assert (replay, replay2, again.id) == (False, True, saved.id)
-    assert screening.latest(engine, SCOPE).source_text == "Lungs (pneumonia)"
-
-
-def test_screening_validation_names_each_field():
-    _, errors = screening.validate({"infection_source": "other", "provider_notified_at": "soon"}, NOW)
-    assert set(errors) == {"infection_other", "new_confusion", "provider_notified_at"}
-    future = (NOW + timedelta(hours=1)).astimezone(NOW.tzinfo).strftime("%Y-%m-%dT%H:%M")
-    _, errors = screening.validate({"infection_source": "none", "new_confusion": "no",
-                                    "provider_notified_at": future}, NOW)
-    assert "future" in errors["provider_notified_at"]
-
-
-def test_orders_one_per_element_replay_safe_and_a_failed_one_can_be_retried(engine):
-    alert = sync(engine)
-    what = orders.ORDERABLES["lactate"]
-    first = orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-1", NOW, iss=ISS)
-    assert first.send and first.order.status == orders.SENDING
-    replay = orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-1", NOW, iss=ISS)
-    assert not replay.send and replay.order.id == first.order.id
-    with pytest.raises(AlreadyOrdered):
-        orders.begin(engine, alert.id, "lactate", what, None, DR_B, "o-2", NOW, iss=ISS)
-    orders.failed(engine, first.order, "fhir_unavailable")
-    retry = orders.begin(engine, alert.id, "lactate", what, None, DR_B, "o-3", NOW + timedelta(minutes=1), iss=ISS)
-    assert retry.send and retry.order.identifier == first.order.identifier and retry.order.requested_by_name == "Dr B"
-    done = orders.placed(engine, retry.order, "sr-1", NOW)
-    assert done.reference == "ServiceRequest/sr-1"
-    with pytest.raises(AlreadyOrdered):
-        orders.begin(engine, alert.id, "lactate", what, None, DR_A, "o-4", NOW, iss=ISS)
-    assert orders.for_alert(engine, alert.id, ISS)["lactate"].status == orders.PLACED
-
-
-def test_a_submission_id_answers_only_for_its_own_order(engine):
-    alert = sync(engine)
-    orders.begin(engine, alert.id, "lactate", orders.ORDERABLES["lactate"], None, DR_A, "o-1", NOW, iss=ISS)
-    with pytest.raises(SubmissionTaken):  # the same form id on another element: not "already placed"
-        orders.begin(engine, alert.id, "blood_cultures", orders.ORDERABLES["blood_cultures"], None, DR_A, "o-1", NOW,
-                     iss=ISS)
-    assert set(orders.for_alert(engine, alert.id, ISS)) == {"lactate"}
-
-
-def test_an_interrupted_order_can_be_taken_over_after_a_while(engine):
-    alert = sync(engine)
-    what = orders.ORDERABLES["fluids"]
-    orders.begin(engine, alert.id, "fluids", what, 2100, DR_A, "o-1", NOW, iss=ISS)
-    with pytest.raises(AlreadyOrdered):
-        orders.begin(engine, alert.id, "fluids", what, 2100, DR_B, "o-2", NOW + timedelta(seconds=30), iss=ISS)
-    assert orders.begin(engine, alert.id, "fluids", what, 2100, DR_B, "o-2", NOW + timedelta(minutes=5), iss=ISS).send
-
-
-def test_order_resource_is_a_draft_proposal_for_patient_and_encounter_by_the_user():
-    order = orders.OrderRecord(1, 1, "fluids", "MedicationRequest", "abc", "NaCl", 2160, "sending", None, NOW,
-                               "Dr A", "provider", "s", None, None)
-    res = orders.fhir_resource(order, orders.ORDERABLES["fluids"], patient_id="p1", encounter_id="e1",
-                               requester="Practitioner/a", requester_name="Dr A", now=NOW)
-    assert (res["status"], res["intent"]) == ("draft", "proposal")
-    assert res["subject"] == {"reference": "Patient/p1"} and res["encounter"] == {"reference": "Encounter/e1"}
-    assert res["requester"]["reference"] == "Practitioner/a" and res["authoredOn"] == "2026-11-23T14:00:00Z"
-    assert res["identifier"] == [{"system": orders.IDENTIFIER_SYSTEM, "value": "abc"}]
-    assert res["medicationCodeableConcept"]["coding"][0]["code"] == "9863"
-    assert res["dosageInstruction"][0]["doseAndRate"][0]["doseQuantity"]["value"] == 2160
-    assert orders.if_none_exist(order, "p1") == f"patient=Patient/p1&identifier={orders.IDENTIFIER_SYSTEM}|abc"
 
 
 def test_without_an_encounter_alerts_are_scoped_to_the_patient_and_held_back_72_hours(engine):

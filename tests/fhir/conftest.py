@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app.fhir.transport import StaticToken, Transport
+from app.fhir.tokens import StaticToken
+from app.fhir.transport import Transport
 
 BASE = "https://ehr.example.org/fhir/r4"
 PATIENT = "pat-1"

@@ -14,7 +14,8 @@ import pytest
 
 from app.fhir.errors import FhirBadResponse, FhirUnavailable
 from app.fhir.paging import search
-from app.fhir.transport import StaticToken, Transport, http_session
+from app.fhir.tokens import StaticToken
+from app.fhir.transport import Transport, http_session
 from app.smart.discovery import _CACHE, discover
 from app.smart.errors import DiscoveryFailed, IdTokenInvalid, TokenExchangeFailed
 from app.smart.idtoken import verify_id_token

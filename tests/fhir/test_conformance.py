@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.fhir.conformance import conforms
-from app.fhir.mapping import _structure_problem
+from app.fhir.conformance import structure_problem as _structure_problem
 
 from .test_mapping_properties import json_values, observations
 

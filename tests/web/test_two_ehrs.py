@@ -8,9 +8,10 @@ import threading
 import pytest
 from werkzeug.serving import make_server
 
-from app.alerts import screening, store
+from app.alerts import store
 from app.alerts.workflow import Scope
 from app.audit import entries
+from app.nursing import form as screening
 from app.smart import load_registration
 from sandbox import create_sandbox, register_client
 from tests.alerts.builders import stub_model

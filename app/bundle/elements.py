@@ -158,119 +158,151 @@ def lactate_trend(lactates: list[Measurement]) -> str | None:
     return f"{change} from {_fmt(first.value)}"
 
 
-def evaluate(time_zero: datetime, now: datetime, facts: Facts) -> BundleStatus:
-    """Each element's status at `now`, from what FHIR shows since its look-back before time zero."""
-    three, six = time_zero + THREE_HOURS, time_zero + SIX_HOURS
+@dataclass(frozen=True)
+class _Window:
+    """What the elements are judged on: the two clocks, and the evidence inside each look-back, oldest first."""
+
+    time_zero: datetime
+    now: datetime
+    three: datetime
+    six: datetime
+    facts: Facts
+    lactates: list[Measurement]
+    given: dict[str, list[Given]]  # administered, by kind
+    ordered: dict[str, list[Given]]  # ordered and not (yet) administered, by kind
+
+    @property
+    def first_lactate(self) -> Measurement | None:
+        return self.lactates[0] if self.lactates else None
+
+
+def _window(time_zero: datetime, now: datetime, facts: Facts) -> _Window:
     lactates = sorted((m for m in facts.lactates if time_zero - LACTATE_LOOKBACK <= m.time <= now),
                       key=lambda m: m.time)
-    first = lactates[0] if lactates else None
     meds = [g for g in facts.medications if time_zero - MEDICATION_LOOKBACK <= g.start <= now]
     given = {kind: sorted((g for g in meds if g.kind == kind and g.administered), key=lambda g: g.start)
              for kind in MEDICATION_KINDS}
     ordered = {kind: sorted((g for g in meds if g.kind == kind and not g.administered), key=lambda g: g.start)
                for kind in MEDICATION_KINDS}
-    elements = []
+    return _Window(time_zero, now, time_zero + THREE_HOURS, time_zero + SIX_HOURS, facts, lactates, given, ordered)
 
-    # 1. Lactate: the newest, with its trend
-    if first:
-        newest = lactates[-1]
-        elements.append(Element("lactate", "Measure lactate", 3, three, DONE, f"Lactate {_fmt(newest.value)} mmol/L",
-                                at=newest.time, trend=lactate_trend(lactates),
-                                since=first.time if len(lactates) > 1 else None))
-    else:
-        elements.append(Element("lactate", "Measure lactate", 3, three, _clock_status(False, three, now),
-                                "No lactate yet.", orderable=True))
 
-    # 2. Blood cultures before antibiotics
-    cultures = sorted((c for c in facts.cultures if time_zero - CULTURE_LOOKBACK <= c.time <= now),
+def evaluate(time_zero: datetime, now: datetime, facts: Facts) -> BundleStatus:
+    """Each element's status at `now`, from what FHIR shows since its look-back before time zero."""
+    w = _window(time_zero, now, facts)
+    elements = (
+        _lactate(w),
+        _blood_cultures(w),
+        _medication_element(w, "antibiotics", "Broad-spectrum antibiotics", "antibiotic", 3, w.three),
+        _fluids(w),
+        _vasopressors(w),
+        _repeat_lactate(w),
+    )
+    return BundleStatus(time_zero, w.three, w.six, elements, facts.weight_kg, facts.weight_time)
+
+
+def _lactate(w: _Window) -> Element:
+    """Measure lactate: the newest, with its trend since the first in the window."""
+    first = w.first_lactate
+    if first is None:
+        return Element("lactate", "Measure lactate", 3, w.three, _clock_status(False, w.three, w.now),
+                       "No lactate yet.", orderable=True)
+    newest = w.lactates[-1]
+    return Element("lactate", "Measure lactate", 3, w.three, DONE, f"Lactate {_fmt(newest.value)} mmol/L",
+                   at=newest.time, trend=lactate_trend(w.lactates),
+                   since=first.time if len(w.lactates) > 1 else None)
+
+
+def _blood_cultures(w: _Window) -> Element:
+    """Blood cultures, collected before the first antibiotic dose (noted when after)."""
+    cultures = sorted((c for c in w.facts.cultures if w.time_zero - CULTURE_LOOKBACK <= c.time <= w.now),
                       key=lambda c: c.time)
     collected = [c for c in cultures if c.collected]
-    first_abx = given["antibiotic"][0] if given["antibiotic"] else None
+    first_abx = w.given["antibiotic"][0] if w.given["antibiotic"] else None
     label = "Blood cultures before antibiotics"
     if collected:
         late = first_abx is not None and first_abx.start < collected[0].time
-        elements.append(Element("blood_cultures", label, 3, three, DONE, "Blood culture collected",
-                                at=collected[0].time, note="after the first antibiotic dose" if late else None))
-    elif not facts.cultures_known:
-        elements.append(Element("blood_cultures", label, 3, three, UNKNOWN,
-                                "Blood cultures could not be read from the EHR; check there.", orderable=True))
-    elif cultures:
-        elements.append(Element("blood_cultures", label, 3, three, _clock_status(False, three, now),
-                                "Blood culture ordered, not yet collected", at=cultures[0].time))
-    else:
-        elements.append(Element("blood_cultures", label, 3, three, _clock_status(False, three, now),
-                                "No blood culture yet. Draw before the first antibiotic dose.", orderable=True))
+        return Element("blood_cultures", label, 3, w.three, DONE, "Blood culture collected",
+                       at=collected[0].time, note="after the first antibiotic dose" if late else None)
+    if not w.facts.cultures_known:
+        return Element("blood_cultures", label, 3, w.three, UNKNOWN,
+                       "Blood cultures could not be read from the EHR; check there.", orderable=True)
+    if cultures:
+        return Element("blood_cultures", label, 3, w.three, _clock_status(False, w.three, w.now),
+                       "Blood culture ordered, not yet collected", at=cultures[0].time)
+    return Element("blood_cultures", label, 3, w.three, _clock_status(False, w.three, w.now),
+                   "No blood culture yet. Draw before the first antibiotic dose.", orderable=True)
 
-    # 3. Broad-spectrum antibiotics
-    elements.append(_medication_element("antibiotics", "Broad-spectrum antibiotics", "antibiotic", 3, three, now,
-                                        facts, given, ordered))
 
-    # 4. 30 mL/kg crystalloid for hypotension or lactate >= 4
-    since = time_zero - LACTATE_LOOKBACK
-    hypotension = [m for m in facts.pressures if since <= m.time <= now and _hypotensive(m)]
-    high_lactate = sorted((m for m in lactates if m.value >= LACTATE_SHOCK), key=lambda m: -m.value)  # highest first
+def _fluids(w: _Window) -> Element:
+    """30 mL/kg crystalloid, indicated by hypotension or a lactate of 4 mmol/L or more (the highest is named)."""
+    facts = w.facts
+    hypotension = [m for m in facts.pressures
+                   if w.time_zero - LACTATE_LOOKBACK <= m.time <= w.now and _hypotensive(m)]
+    high_lactate = sorted((m for m in w.lactates if m.value >= LACTATE_SHOCK), key=lambda m: -m.value)
     volume = round(FLUID_ML_PER_KG * facts.weight_kg) if facts.weight_kg else None
-    fluids_label = f"{FLUID_ML_PER_KG} mL/kg crystalloid"
-    if hypotension or high_lactate:
-        why = "hypotension" if hypotension else f"lactate {_fmt(high_lactate[0].value)} mmol/L"
-        dose = (f"{FLUID_ML_PER_KG} mL/kg x {_fmt(facts.weight_kg)} kg = {volume} mL" if volume else
-                "Weight not recorded, so the volume cannot be computed: weigh the patient or estimate the weight "
-                "in the order")
-        fluids = _medication_element("fluids", fluids_label, "crystalloid", 3, three, now, facts, given, ordered)
-        elements.append(Element(fluids.key, fluids.label, 3, three, fluids.status, fluids.evidence, at=fluids.at,
-                                indication=f"Indicated ({why}). {dose}.", orderable=fluids.orderable,
-                                volume_ml=volume))
-    else:
-        elements.append(Element("fluids", fluids_label, 3, three, NOT_INDICATED,
-                                "Not indicated: no hypotension and no lactate of 4 mmol/L or more.", volume_ml=volume))
+    label = f"{FLUID_ML_PER_KG} mL/kg crystalloid"
+    if not (hypotension or high_lactate):
+        return Element("fluids", label, 3, w.three, NOT_INDICATED,
+                       "Not indicated: no hypotension and no lactate of 4 mmol/L or more.", volume_ml=volume)
+    why = "hypotension" if hypotension else f"lactate {_fmt(high_lactate[0].value)} mmol/L"
+    dose = (f"{FLUID_ML_PER_KG} mL/kg x {_fmt(facts.weight_kg)} kg = {volume} mL" if volume else
+            "Weight not recorded, so the volume cannot be computed: weigh the patient or estimate the weight "
+            "in the order")
+    fluids = _medication_element(w, "fluids", label, "crystalloid", 3, w.three)
+    return Element(fluids.key, fluids.label, 3, w.three, fluids.status, fluids.evidence, at=fluids.at,
+                   indication=f"Indicated ({why}). {dose}.", orderable=fluids.orderable, volume_ml=volume)
 
-    # 5. Vasopressors for hypotension persisting after fluids
-    fluids_given = given["crystalloid"]
+
+def _vasopressors(w: _Window) -> Element:
+    """Vasopressors, indicated by hypotension that persists after the fluid bolus."""
+    fluids_given = w.given["crystalloid"]
     after = (fluids_given[0].end or fluids_given[0].start) if fluids_given else None
-    persistent = [m for m in facts.pressures if after is not None and after <= m.time <= now and _hypotensive(m)]
-    pressors = _medication_element("vasopressors", "Vasopressors for persistent hypotension", "vasopressor", 6, six,
-                                   now, facts, given, ordered)
-    if pressors.status in (DONE, UNKNOWN) or persistent:
-        elements.append(pressors if not persistent else Element(
-            pressors.key, pressors.label, 6, six, pressors.status, pressors.evidence, at=pressors.at,
-            indication="Indicated: hypotension persists after the fluid bolus.", orderable=pressors.orderable))
-    else:
-        elements.append(Element(pressors.key, pressors.label, 6, six, NOT_INDICATED,
-                                "Not indicated: no hypotension recorded after the fluid bolus." if fluids_given else
-                                "Not indicated yet: applies if hypotension persists after the fluid bolus."))
+    persistent = [m for m in w.facts.pressures
+                  if after is not None and after <= m.time <= w.now and _hypotensive(m)]
+    pressors = _medication_element(w, "vasopressors", "Vasopressors for persistent hypotension", "vasopressor", 6,
+                                   w.six)
+    if persistent:
+        return Element(pressors.key, pressors.label, 6, w.six, pressors.status, pressors.evidence, at=pressors.at,
+                       indication="Indicated: hypotension persists after the fluid bolus.",
+                       orderable=pressors.orderable)
+    if pressors.status in (DONE, UNKNOWN):
+        return pressors
+    return Element(pressors.key, pressors.label, 6, w.six, NOT_INDICATED,
+                   "Not indicated: no hypotension recorded after the fluid bolus." if fluids_given else
+                   "Not indicated yet: applies if hypotension persists after the fluid bolus.")
 
-    # 6. Repeat lactate when the first was > 2: any later lactate is the repeat (the newest is shown)
+
+def _repeat_lactate(w: _Window) -> Element:
+    """A repeat lactate when the first was > 2 mmol/L: any later lactate is the repeat (the newest is shown)."""
+    first = w.first_lactate
     if first is None:
-        elements.append(Element("repeat_lactate", "Repeat lactate", 6, six, NOT_INDICATED,
-                                "Depends on the first lactate."))
-    elif first.value > LACTATE_HIGH:
-        later = [m for m in lactates if m.time > first.time]
-        if later:
-            newest = later[-1]
-            rising = newest.value > first.value
-            elements.append(Element("repeat_lactate", "Repeat lactate", 6, six, DONE,
-                                    f"Repeat lactate {_fmt(newest.value)} mmol/L", at=newest.time,
-                                    trend=lactate_trend(lactates), since=first.time,
-                                    note="rising: consider another after resuscitation" if rising else None))
-        else:
-            elements.append(Element("repeat_lactate", "Repeat lactate", 6, six, _clock_status(False, six, now),
-                                    f"The first lactate was {_fmt(first.value)} mmol/L: repeat it.", orderable=True))
-    else:
-        elements.append(Element("repeat_lactate", "Repeat lactate", 6, six, NOT_INDICATED,
-                                f"Not needed: the first lactate was {_fmt(first.value)} mmol/L."))
-    return BundleStatus(time_zero, three, six, tuple(elements), facts.weight_kg, facts.weight_time)
+        return Element("repeat_lactate", "Repeat lactate", 6, w.six, NOT_INDICATED, "Depends on the first lactate.")
+    if not first.value > LACTATE_HIGH:  # "not >": a value that compares false (NaN) is not needed
+        return Element("repeat_lactate", "Repeat lactate", 6, w.six, NOT_INDICATED,
+                       f"Not needed: the first lactate was {_fmt(first.value)} mmol/L.")
+    later = [m for m in w.lactates if m.time > first.time]
+    if not later:
+        return Element("repeat_lactate", "Repeat lactate", 6, w.six, _clock_status(False, w.six, w.now),
+                       f"The first lactate was {_fmt(first.value)} mmol/L: repeat it.", orderable=True)
+    newest = later[-1]
+    rising = newest.value > first.value
+    return Element("repeat_lactate", "Repeat lactate", 6, w.six, DONE, f"Repeat lactate {_fmt(newest.value)} mmol/L",
+                   at=newest.time, trend=lactate_trend(w.lactates), since=first.time,
+                   note="rising: consider another after resuscitation" if rising else None)
 
 
-def _medication_element(key, label, kind, hours, deadline, now, facts, given, ordered) -> Element:
-    if given[kind]:
-        g = given[kind][0]
+def _medication_element(w: _Window, key: str, label: str, kind: str, hours: int, deadline: datetime) -> Element:
+    """Done once given; else unknown when medications could not be read; else due or overdue (ordered or not)."""
+    if w.given[kind]:
+        g = w.given[kind][0]
         return Element(key, label, hours, deadline, DONE, f"{g.name.capitalize()} given", at=g.start)
-    if not facts.medications_known:
+    if not w.facts.medications_known:
         return Element(key, label, hours, deadline, UNKNOWN, "Medications could not be read from the EHR; check there.",
                        orderable=True)
-    status = _clock_status(False, deadline, now)
-    if ordered[kind]:
-        g = ordered[kind][0]
+    status = _clock_status(False, deadline, w.now)
+    if w.ordered[kind]:
+        g = w.ordered[kind][0]
         return Element(key, label, hours, deadline, status, f"{g.name.capitalize()} ordered, not yet given",
                        at=g.start)
     return Element(key, label, hours, deadline, status, "Not given yet.", orderable=True)

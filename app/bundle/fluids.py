@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from app.alerts.bundle import FLUID_ML_PER_KG
+from .elements import FLUID_ML_PER_KG
 
 
 class ReviewInvalid(ValueError):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.fluid_order import FluidDefaults, FluidReview, ReviewInvalid, fluid_review
+from app.bundle.fluids import FluidDefaults, FluidReview, ReviewInvalid, fluid_review
 
 
 def test_the_review_starts_from_30_ml_per_kg_of_the_recorded_weight():

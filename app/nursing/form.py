@@ -14,10 +14,11 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from app.alerts.workflow import Actor, Scope, parse_local_time
 from app.db import TS, metadata
 from app.roles import allowed
 
-from .workflow import Actor, Scope, parse_local_time
+from .errors import SubmissionTaken
 
 SCREENERS = allowed("submit_the_nurse_screening")
 INFECTION_SOURCES: dict[str, str] = {
@@ -121,7 +122,8 @@ def _screening(row) -> Screening:
 
 def save(engine: sa.Engine, scope: Scope, data: ScreeningInput, actor: Actor, submission_id: str, now: datetime,
          alert_id: int | None) -> tuple[Screening, bool]:
-    """Store a screening (committed before the caller answers); a resubmission returns the stored one, True."""
+    """Store a screening (committed before the caller answers); a resubmission returns the stored one, True.
+    SubmissionTaken when the form's id was already used for another patient or EHR (a reused or forged form)."""
     t = nurse_screenings
     try:
         with engine.begin() as conn:
@@ -131,11 +133,13 @@ def save(engine: sa.Engine, scope: Scope, data: ScreeningInput, actor: Actor, su
                 role=actor.role, infection_source=data.infection_source, infection_other=data.infection_other,
                 new_confusion=data.new_confusion, provider_notified_at=data.provider_notified_at,
                 submission_id=submission_id)).inserted_primary_key[0]
-    except sa.exc.IntegrityError:
+    except sa.exc.IntegrityError as exc:
         with engine.connect() as conn:
             row = conn.execute(sa.select(t).where(t.c.submission_id == submission_id)).mappings().first()
-        if row is None or row["scope_key"] != scope.key or row["iss"] != scope.iss:
+        if row is None:  # not the submission id: some other constraint
             raise
+        if row["scope_key"] != scope.key or row["iss"] != scope.iss:
+            raise SubmissionTaken("submission id already used for another patient's screening") from exc
         return _screening(row), True
     with engine.connect() as conn:
         row = conn.execute(sa.select(t).where(t.c.id == new_id)).mappings().one()

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from app.alerts.bundle import (
+from app.bundle.elements import (
     DONE,
     DUE,
     NOT_INDICATED,
@@ -15,8 +15,7 @@ from app.alerts.bundle import (
     medication_kind,
 )
 from app.model import Measurement
-
-from .builders import NOW
+from tests.alerts.builders import NOW
 
 T0 = NOW - timedelta(hours=1)  # confirmed an hour ago
 

@@ -1,11 +1,8 @@
-"""Bundle orders: the FHIR proposal sent to the EHR for one bundle element, and its record here.
+"""Bundle orders: what may be ordered for each bundle element, and the record here of each order sent.
 
-Each order is a ServiceRequest (lactate, blood cultures) or MedicationRequest (antibiotic, crystalloid,
-vasopressor) with status "draft" and intent "proposal" (FHIR R4 request-status / request-intent: the EHR's
-ordering clinician turns it into an active order), for the patient and encounter, requester = the user's
-Practitioner, authoredOn, and an identifier made here. The row is committed as "sending" before the EHR is
-called, and the EHR call is a conditional create on that identifier, so a retry (or a resubmitted form) never
-makes a second order.
+The row is committed as "sending" before the EHR is called, and the EHR call is a conditional create on the
+order's identifier, so a retry (or a resubmitted form) never makes a second order. The FHIR resource itself
+(a draft proposal) is built in `app.fhir.orders` from the plain values here.
 
 Table `bundle_orders` (migration 0003; iss since 0007): id, iss (the alert's FHIR server, where the order
 went), alert_id, element (UNIQUE per alert: one order per element), resource_type, identifier (UNIQUE), code_system, code, display, volume_ml, status (sending | placed | failed),
@@ -17,21 +14,20 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 import sqlalchemy as sa
 
+from app.alerts.workflow import Actor
 from app.db import TS, metadata
+from app.fhir import orders as fhir_orders
 from app.roles import allowed
 
-from .bundle import BLOOD_CULTURE_ORDER_CODE, LACTATE_ORDER_CODE, LOINC, RXNORM
+from .elements import BLOOD_CULTURE_ORDER_CODE, LACTATE_ORDER_CODE, LOINC, RXNORM
 from .errors import AlreadyOrdered, SubmissionTaken
-from .workflow import Actor
+from .record import FAILED, PLACED, SENDING, OrderRecord
 
 IDENTIFIER_SYSTEM = "https://sepsis-sentinel.invalid/fhir/bundle-order"
-SNOMED = "http://snomed.info/sct"
-SENDING, PLACED, FAILED = "sending", "placed", "failed"
-STALE_SENDING = timedelta(minutes=2)  # a "sending" row older than this was interrupted: it may be retried
 ORDERERS = allowed("place_orders")
 
 bundle_orders = sa.Table(
@@ -102,32 +98,6 @@ def orderable_for(element: str, choice: str | None) -> Orderable | None:
     if element == "antibiotics":
         return ANTIBIOTIC_CHOICES.get(choice or "")
     return ORDERABLES.get(element)
-
-
-@dataclass(frozen=True)
-class OrderRecord:
-    id: int
-    alert_id: int
-    element: str
-    resource_type: str
-    identifier: str
-    display: str
-    volume_ml: int | None
-    status: str
-    fhir_id: str | None
-    requested_at: datetime
-    requested_by_name: str | None
-    role: str
-    submission_id: str
-    placed_at: datetime | None
-    error: str | None
-
-    @property
-    def reference(self) -> str | None:
-        return f"{self.resource_type}/{self.fhir_id}" if self.fhir_id else None
-
-    def retryable(self, now: datetime) -> bool:
-        return self.status == FAILED or (self.status == SENDING and now - self.requested_at > STALE_SENDING)
 
 
 def _order(row) -> OrderRecord:
@@ -211,48 +181,17 @@ def failed(engine: sa.Engine, order: OrderRecord, code: str) -> OrderRecord:
     return get(engine, order.id)
 
 
-def _instant(t: datetime) -> str:
-    return t.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
 def fhir_resource(order: OrderRecord, what: Orderable, *, patient_id: str, encounter_id: str | None,
                   requester: str, requester_name: str | None, now: datetime, weight_kg: float | None = None) -> dict:
     """The ServiceRequest or MedicationRequest for an order (FHIR R4), identified by the order's identifier.
     `weight_kg`: the weight the provider reviewed a fluid volume against, named in the dosage text."""
-    resource: dict = {
-        "resourceType": what.resource_type,
-        "identifier": [{"system": IDENTIFIER_SYSTEM, "value": order.identifier}],
-        "status": "draft",
-        "intent": "proposal",
-        "subject": {"reference": f"Patient/{patient_id}"},
-        "authoredOn": _instant(now),
-        "requester": {"reference": requester, **({"display": requester_name} if requester_name else {})},
-        "reasonCode": [{"text": "Sepsis suspected: Sepsis Sentinel alert confirmed by a provider"}],
-    }
-    if encounter_id:
-        resource["encounter"] = {"reference": f"Encounter/{encounter_id}"}
-    concept = {"coding": [{"system": what.system, "code": what.code, "display": what.display}], "text": what.name}
-    notes = [n for n in (what.instruction,) if n]
-    if what.resource_type == "ServiceRequest":
-        resource["code"] = concept
-        resource["category"] = [{"coding": [{"system": SNOMED, "code": "108252007",
-                                             "display": "Laboratory procedure"}]}]
-        resource["priority"] = "stat"
-        if notes:
-            resource["note"] = [{"text": n} for n in notes]
-    else:
-        resource["medicationCodeableConcept"] = concept
-        resource["priority"] = "stat"
-        dosage: dict = {"text": what.instruction or what.display}
-        if order.volume_ml:
-            basis = f" (30 mL/kg for {weight_kg:g} kg)" if weight_kg else ""
-            dosage = {"text": f"{order.volume_ml} mL IV over up to 3 hours{basis}",
-                      "doseAndRate": [{"doseQuantity": {"value": order.volume_ml, "unit": "mL",
-                                                        "system": "http://unitsofmeasure.org", "code": "mL"}}]}
-        resource["dosageInstruction"] = [dosage]
-    return resource
+    return fhir_orders.order_proposal(
+        what.resource_type, identifier=(IDENTIFIER_SYSTEM, order.identifier), coding=(what.system, what.code,
+                                                                                       what.display),
+        text=what.name, instruction=what.instruction, volume_ml=order.volume_ml, patient_id=patient_id,
+        encounter_id=encounter_id, requester=requester, requester_name=requester_name, now=now, weight_kg=weight_kg)
 
 
 def if_none_exist(order: OrderRecord, patient_id: str) -> str:
     """The conditional-create query that finds this very order if the EHR already stored it."""
-    return f"patient=Patient/{patient_id}&identifier={IDENTIFIER_SYSTEM}|{order.identifier}"
+    return fhir_orders.if_none_exist(patient_id, (IDENTIFIER_SYSTEM, order.identifier))
