@@ -84,6 +84,130 @@ def test_the_cds_service_needs_no_flask_and_never_imports_web():
             if any(n == "flask" or n.startswith("flask.") for n in names)] == []
 
 
+# The import graph of the whole app, module by module. `from app.x import y` points at the module `app.x.y` when
+# there is one, else at `app.x` (a package's `__init__`); `from app import create_app` therefore points at the
+# factory itself, `app`. Imports inside functions count: a lazy import that dodges a cycle at start-up still ties
+# the two modules together, and the cycle is there when the function runs. Imports under `if TYPE_CHECKING:`
+# do not: they are never executed and only name types for annotations.
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+APP_MODULES = {_module_name(path): path for path in APP.rglob("*.py")}
+
+
+def _executed_imports(tree: ast.AST):
+    pending = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            pending.extend(node.orelse)
+            continue
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            yield node
+        pending.extend(ast.iter_child_nodes(node))
+
+
+def imported_names(module: str) -> set[str]:
+    """Every module `module` imports (the app's and third parties'), resolved as described above."""
+    path = APP_MODULES[module]
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    names = set()
+    for node in _executed_imports(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+            continue
+        base = node.module or ""
+        if node.level:
+            anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+            base = ".".join([*anchor, base] if base else anchor)
+        names |= {f"{base}.{a.name}" if f"{base}.{a.name}" in APP_MODULES else base for a in node.names}
+    return names
+
+
+def app_imports(module: str) -> set[str]:
+    return {name for name in imported_names(module) if name in APP_MODULES and name != module}
+
+
+def in_package(module: str, package: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def blueprint_modules() -> set[str]:
+    """The web modules that define a blueprint (`bp = Blueprint(...)`): the pages, as opposed to their helpers."""
+    found = set()
+    for module, path in APP_MODULES.items():
+        if in_package(module, "app.web"):
+            for node in ast.parse(path.read_text()).body:
+                if (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)
+                        and getattr(node.value.func, "id", None) == "Blueprint"):
+                    found.add(module)
+    return found
+
+
+def test_web_never_imports_the_factory():
+    # The factory imports web to register it; web reaches the app's parts through app.services only.
+    offending = [module for module in APP_MODULES if in_package(module, "app.web") and "app" in app_imports(module)]
+    assert offending == []
+
+
+def test_the_services_seam_sits_below_web_and_knows_no_flask():
+    names = imported_names("app.services")
+    assert [n for n in names if in_package(n, "app.web") or n == "app" or in_package(n, "flask")] == []
+
+
+def test_blueprints_import_helpers_never_each_other():
+    # A page's helpers (scope, forms, snapshot, errors, ...) are modules of their own; only the factory, which
+    # registers the pages, imports a page.
+    pages = blueprint_modules()
+    assert {"app.web.patient", "app.web.alerts", "app.web.bundle"} <= pages  # the detection finds the pages
+    assert {m: sorted(app_imports(m) & pages) for m in APP_MODULES if m != "app" and app_imports(m) & pages} == {}
+
+
+def test_use_cases_never_import_web_or_flask():
+    use_cases = ("app.bedside", "app.screening", "app.cds", "app.board")
+    offending = {module: sorted(n for n in imported_names(module)
+                                if in_package(n, "app.web") or n == "app" or in_package(n, "flask"))
+                 for module in APP_MODULES if any(in_package(module, u) for u in use_cases)}
+    assert {module: names for module, names in offending.items() if names} == {}
+
+
+def import_cycles() -> list[list[str]]:
+    """The strongly connected components of the app's import graph that hold more than one module (Tarjan)."""
+    graph = {module: app_imports(module) for module in APP_MODULES}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in graph[module]:
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_the_app_has_no_import_cycles():
+    assert len(APP_MODULES) > 100 and app_imports("app.web.guards")  # the graph is real: modules and edges
+    assert import_cycles() == []
+
+
 # -- the domain packages: alerts (the lifecycle), bundle (SEP-1 bundle and its orders), nursing (the screening form)
 
 DOMAIN = ("alerts", "bundle", "nursing")
@@ -160,7 +284,7 @@ def test_fhir_resource_json_stays_in_the_fhir_package():
         (APP / "fhir" / "orders.py").read_text())
 
 
-def app_imports(package: str) -> dict[str, set[str]]:
+def package_imports(package: str) -> dict[str, set[str]]:
     """Like imports_of, with `from app import roles` read as `app.roles` (the module it names)."""
     found = {}
     for path in (APP / package).rglob("*.py"):
@@ -182,7 +306,7 @@ BEDSIDE_MAY_IMPORT = ("app.bedside", "app.alerts", "app.bundle", "app.nursing", 
 
 
 def test_bedside_is_an_application_layer_without_flask_that_imports_only_downward():
-    imports = app_imports("bedside")
+    imports = package_imports("bedside")
     assert imports  # the package exists and was read
     wrong = [f"{path}: {name}" for path, names in imports.items() for name in names
              if (name == "app" or name.startswith("app.")) and not name.startswith(BEDSIDE_MAY_IMPORT)]
@@ -225,7 +349,7 @@ FHIR_JSON_KEYS_ALLOWED = {
     # the launch: part of the launch protocol, which smart/ keeps in one place.
     "app/smart/context.py": {"resourceType", "entry", "coding", "period"},
     # The Backend Services check counts the entries of the first search page it made, to print them.
-    "app/backend_cli.py": {"entry"},
+    "app/cli/backend.py": {"entry"},
 }
 
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from app import config, serve
+from app import config
+from app.cli import serve
 from app.config import ConfigError, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]

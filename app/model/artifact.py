@@ -3,9 +3,11 @@
 Two locks. The card (plain JSON) is read first, the artifact's bytes are hashed, and only bytes whose
 sha256 equals the card's are loaded, from memory, so the file cannot change between the check and the
 load. And the file is a skops archive, not a pickle: loading it builds only types skops trusts (scikit-
-learn estimators, numpy arrays, builtins) plus the one type named in TRUSTED_TYPES that a gradient-
-boosted model needs; any other type in the file is refused before anything is built, so even a file
-whose checksum was forged together with its card cannot run code.
+learn estimators, numpy arrays, builtins) plus the one type named in TRUSTED_TYPES that a scikit-learn
+gradient-boosted model needs; any other type in the file is refused before anything is built, so even a
+file whose checksum was forged together with its card cannot run code. The LightGBM model
+(`app.model.learner`) is stored as LightGBM's own text format, a plain string in the archive, which
+LightGBM parses into trees: numbers, never code.
 """
 
 from __future__ import annotations
@@ -25,10 +27,12 @@ import skops.io as sio
 from threadpoolctl import ThreadpoolController
 
 from app.model.features import FEATURE_NAMES
+from app.model.learner import Booster
 
 ARTIFACT_DIR = Path(__file__).resolve().parents[2] / "model_artifacts"
 ARTIFACT_NAME = "sepsis_model.skops"
-# Types beyond skops's defaults that the model file may contain: the trees of HistGradientBoostingClassifier.
+# Types beyond skops's defaults that the model file may contain: the trees of a HistGradientBoostingClassifier
+# (a site may still hold a model of an earlier release). A LightGBM model needs none: it is a string.
 TRUSTED_TYPES = ("sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",)
 CARD_NAME = "model_card.json"
 
@@ -100,8 +104,8 @@ def sha256_of(data: bytes) -> str:
 def save(estimator: Any, columns: np.ndarray, directory: Path) -> tuple[Path, str]:
     """Write the artifact; returns its path and sha256 (for the card)."""
     directory.mkdir(parents=True, exist_ok=True)
-    payload = {"estimator": estimator, "columns": np.asarray(columns, dtype=np.intp),
-               "feature_names": list(FEATURE_NAMES)}
+    model = {"lightgbm_model": estimator.model_text} if isinstance(estimator, Booster) else {"estimator": estimator}
+    payload = {**model, "columns": np.asarray(columns, dtype=np.intp), "feature_names": list(FEATURE_NAMES)}
     data = _reproducible(sio.dumps(payload))
     untrusted = set(sio.get_untrusted_types(data=data)) - set(TRUSTED_TYPES)
     if untrusted:  # the loader would refuse this file: fail at training, not at the bedside
@@ -176,7 +180,16 @@ def verified_load(directory: Path) -> Model:
     payload = load_payload(data, path)
     if tuple(payload["feature_names"]) != FEATURE_NAMES:
         raise ModelArtifactError(f"{path} was trained on a different feature pipeline: retrain it")
-    return Model(estimator=payload["estimator"], columns=payload["columns"], card=card)
+    return Model(estimator=_estimator(payload, path), columns=payload["columns"], card=card)
+
+
+def _estimator(payload: dict, path: Path) -> Any:
+    if "lightgbm_model" not in payload:
+        return payload["estimator"]
+    try:
+        return Booster(payload["lightgbm_model"])
+    except Exception as exc:  # LightGBM refuses text that is not one of its models: say so, do not crash the caller
+        raise ModelArtifactError(f"{path} holds a LightGBM model LightGBM cannot read: {exc}") from None
 
 
 def load_payload(data: bytes, path: Path) -> dict:
@@ -191,7 +204,8 @@ def load_payload(data: bytes, path: Path) -> dict:
         payload = sio.loads(data, trusted=list(TRUSTED_TYPES))
     except Exception as exc:
         raise ModelArtifactError(f"{path} is not a readable skops model file: {exc}") from None
-    if not isinstance(payload, dict) or not {"estimator", "columns", "feature_names"} <= payload.keys():
+    if not isinstance(payload, dict) or not {"columns", "feature_names"} <= payload.keys() or not (
+            isinstance(payload.get("lightgbm_model"), str) or "estimator" in payload):
         raise ModelArtifactError(f"{path} does not hold a Sepsis Sentinel model")
     return payload
 

@@ -10,6 +10,7 @@ import statistics
 from collections import Counter
 from collections.abc import Sequence
 
+from app.model.baselines import CLOCK
 from app.model.dataset import StaySummary
 from app.model.features import FEATURES, LAB_WINDOW, VITAL_WINDOWS
 from app.model.measurement import CONCEPTS, MODEL_CONCEPTS
@@ -113,13 +114,16 @@ def describe_features() -> dict:
         "per_vital_sign": "last value, hours since it, change from the previous value, min/max/mean over "
         f"{VITAL_WINDOWS[0]}, mean over {VITAL_WINDOWS[1]}, last minus the {VITAL_WINDOWS[0]} mean (the pipeline "
         f"also computes the patient's own baseline, min/max over {LAB_WINDOW} and last minus the {LAB_WINDOW} "
-        "mean; the shipped model does not read it: no gain on held-out A)",
+        f"mean, the 6 h trend (mean of the last 6 h minus that of the 6 h before) and the {VITAL_WINDOWS[0]} "
+        "standard deviation; the shipped model reads none of them: no gain on held-out A)",
         "per_lab": f"last value, hours since it, change from the previous value, min/max over {LAB_WINDOW}, "
         f"last minus the {LAB_WINDOW} min and max",
         "per_demographic": "the value (age in years, male sex 0/1)",
         "derived": "shock index (HR/SBP), pulse pressure, SpO2/FiO2, BUN/creatinine, hours since any lab, "
         f"partial SOFA (platelets, bilirubin, creatinine, MAP < 70) now and its rise over the best values of the "
-        f"last {LAB_WINDOW} (24h for MAP), hours since ICU admission (ICULOS in training, the Encounter live)",
+        f"last {LAB_WINDOW} (24h for MAP), hours since ICU admission (ICULOS in training, the Encounter live); "
+        "computed but not read by the shipped model (no gain on held-out A): shock index on the 6 h means, "
+        "HR/MAP, SIRS criteria and qSOFA's two measurable criteria met now",
         "windows": f"all windows end at the time of scoring and read only the last {LAB_WINDOW} (the live "
         "lookback); only measurements at or before the time of scoring are used",
         "names": [f.name for f in FEATURES],
@@ -153,3 +157,50 @@ def base_card() -> dict:
         "stars": stars_section(),
         "known_limits": KNOWN_LIMITS,
     }
+
+
+def targets(model_card: dict) -> list[dict]:
+    """The project's goals next to what was measured on B (goals, not guarantees)."""
+    ext = model_card.get("external_validation")
+    rows = ext["metrics"] if ext else []
+    b = rows[0] if rows else {}
+    clock = next((r for r in rows if r["name"] == CLOCK), {})
+    ms = model_card["model"]["scoring_ms_per_patient"]["median"]
+    above_clock = (None if b.get("utility") is None or clock.get("utility") is None
+                   else round(b["utility"] - clock["utility"], 4))
+    goals = [
+        ("hourly AUROC on B", ">= 0.81", b.get("auroc"), lambda v: v >= 0.81),
+        ("hourly AUPRC on B", ">= 0.075", b.get("auprc"), lambda v: v >= 0.075),
+        ("normalized utility on B at the chosen threshold", ">= 0.26", b.get("utility"), lambda v: v >= 0.26),
+        ("utility on B above the ICU clock baseline", "> 0", above_clock, lambda v: v > 0),
+        ("septic patients on B alerted before onset at the chosen threshold (chosen for precision >= 0.30 on A)",
+         ">= 0.45", b.get("sensitivity"), lambda v: v >= 0.45),
+        ("patient-level precision on B at the chosen threshold", ">= 0.30", b.get("precision"), lambda v: v >= 0.30),
+        ("scoring one patient (median ms)", "< 5", ms, lambda v: v < 5),
+        ("training time (s, this machine)", "< 300", model_card["model"].get("training_seconds"), lambda v: v < 300),
+    ]
+    return [{"target": name, "goal": goal, "measured": value, "met": None if value is None else bool(ok(value))}
+            for name, goal, value, ok in goals]
+
+
+def comparisons(model_card: dict) -> list[str]:
+    ext = model_card.get("external_validation")
+    ours = "not measured (no set B)"
+    if ext:
+        m = ext["metrics"][0]
+        ours = (f"AUROC {m['auroc']}, utility {m['utility']}, sensitivity {m['sensitivity']}, precision "
+                f"{m['precision']} at threshold {model_card['threshold']['value']:g}")
+    return [
+        f"This model on hospital B (trained on A): {ours}.",
+        "The previous release (2026.12.04+0f47761941a7, scikit-learn histogram boosting) on the same B stays: "
+        "AUROC 0.772, utility 0.256, sensitivity 0.395 at precision 0.314 (threshold 0.055).",
+        "The first release of this model (2026-11-23) on the same B stays: AUROC 0.759, utility 0.077, "
+        "sensitivity 0.187 at precision 0.539 (threshold 0.1).",
+        "prodrome (open peer on PyPI), same A to B transfer, as reported by its authors: AUROC 0.802, utility 0.247.",
+        "Epic Sepsis Model, external validation (Wong et al., JAMA Intern Med 2021; hospitalised adults, a "
+        "different label): AUROC 0.63, sensitivity 33%, precision 12%.",
+        "TREWS (Adams et al., Nat Med 2022; prospective, all inpatients, a different label): 82% of sepsis cases "
+        "alerted, 38% of evaluated alerts confirmed.",
+        "These are different populations and definitions: the comparison is indicative, not head to head.",
+    ]
+

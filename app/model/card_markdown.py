@@ -251,7 +251,8 @@ def render_markdown(card: dict) -> str:
         "",
         "## Training",
         "",
-        f"{m['estimator']} with {m['hyperparameters']}, seed {m['seed']}, scikit-learn {m['sklearn_version']}. "
+        f"{m['estimator']} with {m['hyperparameters']}, seed {m['seed']}, "
+        f"{m.get('learner_version') or 'scikit-learn ' + str(m.get('sklearn_version'))}. "
         f"Training took {m['training_seconds']:.0f} s; scoring one patient (features, probability and stars) "
         f"takes {m['scoring_ms_per_patient']['median']:.2f} ms (median; {m['scoring_ms_per_patient']['how']}).",
         "",

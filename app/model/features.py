@@ -26,7 +26,7 @@ import numpy as np
 from app.model.measurement import CONCEPTS, MODEL_CONCEPTS, Measurement
 
 # Windows end at `at` and are open at the start: (at - width, at].
-WINDOWS_H = {"6h": 6.0, "24h": 24.0, "72h": 72.0}
+WINDOWS_H = {"6h": 6.0, "12h": 12.0, "24h": 24.0, "72h": 72.0}
 VITAL_WINDOWS = ("24h", "6h")  # min/max/mean over 24 h, mean over 6 h
 LAB_WINDOW = "72h"  # min/max/mean of labs; also the lookback of every feature (the live path's history)
 LOOKBACK_H = WINDOWS_H[LAB_WINDOW]
@@ -59,6 +59,10 @@ def _concept_features(concept: str) -> list[Feature]:
             Feature(f"{concept}__mean_24h", concept, "value"),
             Feature(f"{concept}__mean_6h", concept, "value"),
             Feature(f"{concept}__deviation_24h", concept, "change"),  # last - mean of the last 24 h
+            # The direction of the last hours: mean of (at - 6 h, at] minus mean of (at - 12 h, at - 6 h], and how
+            # much the value wandered over 24 h (standard deviation): a rising heart rate, a labile pressure.
+            Feature(f"{concept}__trend_6h", concept, "change"),
+            Feature(f"{concept}__sd_24h", concept, "change"),
             # The patient's own baseline over the whole lookback: worst values either way, and how far the
             # last value is from the patient's running mean (a heart rate of 110 means more in someone at 70).
             Feature(f"{concept}__min_{LAB_WINDOW}", concept, "value"),
@@ -87,6 +91,14 @@ _DERIVED: list[Feature] = [
     # now (last values), and its rise over the best values of the lab window (24 h for MAP).
     Feature("sofa_partial", None, "value"),
     Feature("sofa_partial_rise", None, "change"),
+    # Bedside physiology, spelled out so that a regularised learner need not rebuild it from thresholds:
+    # shock index on the 6 h means (steadier than one reading), heart rate / MAP (modified shock index),
+    # SIRS criteria met now (temperature, heart rate, respiratory rate, white cells; last values) and
+    # qSOFA's two measurable criteria (respiratory rate >= 22, systolic BP <= 100).
+    Feature("shock_index_6h", None, "value"),
+    Feature("modified_shock_index", None, "value"),
+    Feature("sirs_criteria", None, "value"),
+    Feature("qsofa_partial", None, "value"),
     # Hours since ICU admission: ICULOS in training; live, from the Encounter's ICU location period
     # (app.fhir.encounters). Missing when the admission time is unknown; the learner handles missing values.
     Feature("hours_in_icu", None, "time"),
@@ -184,7 +196,10 @@ def _fill_concept(x: np.ndarray, concept: str, t: np.ndarray, v: np.ndarray, q: 
         x[:, _INDEX[f"{concept}__mean_24h"]] = mean
         x[has, _INDEX[f"{concept}__deviation_24h"]] = np.round(last[has] - mean[has], DECIMALS)
         lo = np.searchsorted(t, q - WINDOWS_H["6h"], side="right")
-        x[:, _INDEX[f"{concept}__mean_6h"]] = _mean(padded, lo, n)
+        x[:, _INDEX[f"{concept}__mean_6h"]] = recent = _mean(padded, lo, n)
+        before = np.searchsorted(t, q - WINDOWS_H["12h"], side="right")
+        x[:, _INDEX[f"{concept}__trend_6h"]] = np.round(recent - _mean(padded, before, lo), DECIMALS)
+        x[:, _INDEX[f"{concept}__sd_24h"]] = _sd(padded, np.searchsorted(t, q - WINDOWS_H["24h"], side="right"), n)
     else:
         x[:, _INDEX[f"{concept}__rise_{LAB_WINDOW}"]] = np.round(last - low, DECIMALS)
         x[:, _INDEX[f"{concept}__fall_{LAB_WINDOW}"]] = np.round(last - high, DECIMALS)
@@ -192,6 +207,14 @@ def _fill_concept(x: np.ndarray, concept: str, t: np.ndarray, v: np.ndarray, q: 
 
 def _mean(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return np.round(_window(np.add, v, lo, hi) / np.maximum(hi - lo, 1), DECIMALS)
+
+
+def _sd(v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Population standard deviation of each window (NaN when empty; 0 for one value)."""
+    n = np.maximum(hi - lo, 1)
+    mean = _window(np.add, v, lo, hi) / n
+    square = _window(np.add, v * v, lo, hi) / n
+    return np.round(np.sqrt(np.maximum(square - mean * mean, 0.0)), DECIMALS)
 
 
 def _window(ufunc: np.ufunc, v: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -219,6 +242,12 @@ def _fill_derived(x: np.ndarray) -> None:
     x[:, _INDEX["pulse_pressure"]] = np.round(x[:, _INDEX["sbp__last"]] - x[:, _INDEX["dbp__last"]], DECIMALS)
     x[:, _INDEX["spo2_fio2"]] = _ratio(x, "spo2__last", "fio2__last")
     x[:, _INDEX["bun_creatinine"]] = _ratio(x, "bun__last", "creatinine__last")
+    x[:, _INDEX["shock_index_6h"]] = _ratio(x, "heart_rate__mean_6h", "sbp__mean_6h")
+    x[:, _INDEX["modified_shock_index"]] = _ratio(x, "heart_rate__last", "map__last")
+    x[:, _INDEX["sirs_criteria"]] = _sirs(x)
+    with np.errstate(invalid="ignore"):
+        x[:, _INDEX["qsofa_partial"]] = ((x[:, _INDEX["resp_rate__last"]] >= 22).astype(float)
+                                         + (x[:, _INDEX["sbp__last"]] <= 100))
     since = x[:, _LAB_SINCE]
     any_lab = ~np.isnan(since).all(axis=1)
     x[:, _INDEX["hours_since_any_lab"]] = np.nan
@@ -228,6 +257,14 @@ def _fill_derived(x: np.ndarray) -> None:
                  f"creatinine__min_{LAB_WINDOW}", "map__max_24h")
     x[:, _INDEX["sofa_partial"]] = now
     x[:, _INDEX["sofa_partial_rise"]] = now - best
+
+
+def _sirs(x: np.ndarray) -> np.ndarray:
+    """SIRS criteria met by the last values (a criterion never measured is not met, as at the bedside)."""
+    temp, hr = x[:, _INDEX["temperature__last"]], x[:, _INDEX["heart_rate__last"]]
+    rr, wbc = x[:, _INDEX["resp_rate__last"]], x[:, _INDEX["wbc__last"]]
+    with np.errstate(invalid="ignore"):
+        return ((temp > 38) | (temp < 36)).astype(float) + (hr > 90) + (rr > 20) + ((wbc > 12) | (wbc < 4))
 
 
 def _points(values: np.ndarray, bands: tuple[tuple[float, float], ...]) -> np.ndarray:

@@ -2,15 +2,17 @@
 
 A model trained at hospital A loses discrimination at hospital B (0.80 -> 0.76 AUROC in the first release):
 charting habits, case mix and the label's ordering practice differ. With a site's own history in the same
-format, four adaptations are measured, fast ones first, on a patient-disjoint split of the site's data
+format, five adaptations are measured, fast ones first, on a patient-disjoint split of the site's data
 (70% to adapt, 30% to choose; nothing else of the site is read):
 
 1. the base model as it is (the reference);
 2. recalibrated: a logistic recalibration of the base model's log-odds on the site's adapting part (two
    numbers in the card; ranks, hence AUROC, are unchanged, probabilities and thresholds move);
-3. A + site: the same learner refitted on A's training part plus the site's adapting part;
-4. A + site, re-weighted: as 3, with the site's rows weighted so that the site counts as much as A;
-5. site only: the same learner on the site's adapting part alone.
+3. fine-tuned: the base model's trees kept, and boosting continued on the site's adapting part (new trees
+   correct what the base model gets wrong at the site), with early stopping on a slice of that part;
+4. A + site: the same learner refitted on A's training part plus the site's adapting part;
+5. A + site, re-weighted: as 4, with the site's rows weighted so that the site counts as much as A;
+6. site only: the same learner on the site's adapting part alone.
 
 The highest hourly AUROC on the site's choosing part wins (the first listed wins a tie), and the threshold
 is chosen there by the shipped rule (patient-level precision >= 0.30). The result is written to its own
@@ -26,17 +28,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import sklearn
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss
 
 from app.model import artifact, card, card_markdown
 from app.model.dataset import Cohort, load_cohort
 from app.model.features import FEATURE_NAMES
+from app.model.learner import Booster, lightgbm_version
 from app.model.metrics import hourly_auprc, hourly_auroc, reliability_plot
 from app.model.physionet import find_set
 from app.model.train import (
-    BASE_PARAMS,
+    CANDIDATES,
     SEED,
     _say,
     change_log,
@@ -94,8 +96,11 @@ def run(args: argparse.Namespace) -> int:
     a_train, a_held = a.subset(a_train_ids), a.subset(a_held_ids)
     del a  # about 2 GB: only its two parts are needed from here on
     _say(f"set A: {len(a_train.stays)} training stays (the shipped model's training part)", start)
-    params = dict(base.card["model"]["hyperparameters"])
-    params.pop("max_iter", None)  # early stopping decides again on the new data
+    # The base model's learner settings (early stopping decides the number of trees again on the new data); a base
+    # model of an earlier release (scikit-learn trees) is refitted with today's learner and cannot be fine-tuned.
+    params = {k: v for k, v in base.card["model"]["hyperparameters"].items() if k != "trees"}
+    if not isinstance(base.estimator, Booster):
+        params = dict(CANDIDATES[0])
 
     candidates: list[dict] = []
 
@@ -109,6 +114,9 @@ def run(args: argparse.Namespace) -> int:
     recal = recalibration(base, adapt)
     add("recalibrated", artifact.Model(base.estimator, base.columns, {"recalibration": recal}),
         f"logistic recalibration of the base model's log-odds on the site's adapting part ({recal})")
+    if isinstance(base.estimator, Booster):
+        add("fine-tuned", artifact.Model(fit(adapt, base.columns, params, init=base.estimator), base.columns, {}),
+            "the base model's trees kept and boosting continued on the site's adapting part")
     both = Cohort.concat(a_train, adapt)
     columns = usable_columns(both)
     est = fit(both, columns, params)
@@ -149,11 +157,11 @@ def run(args: argparse.Namespace) -> int:
         "size_bytes": artifact_path.stat().st_size,
         "features_used": len(chosen.columns),
         "features_total": len(FEATURE_NAMES),
-        "sklearn_version": sklearn.__version__,
+        "learner_version": f"LightGBM {lightgbm_version()}",
         "base_version": base.version,
     }
     if best["model"] is not base and best["name"] not in ("base model", "recalibrated"):
-        model_card["model"]["hyperparameters"] = {**BASE_PARAMS, **params, "max_iter": int(chosen.estimator.n_iter_)}
+        model_card["model"]["hyperparameters"] = {**params, "trees": int(chosen.estimator.n_iter_)}
     if recal_card:
         model_card["recalibration"] = recal_card
     model_card["site_adaptation"] = {

@@ -18,9 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def services_and_screening():
     """The app's services and the Screening they configure (the backend client's FHIR base and token)."""
-    from app import build_services, site_clock
     from app.config import load_settings
     from app.screening.setup import screening_for
+    from app.services import build_services, site_clock
 
     settings = load_settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")

@@ -1,5 +1,5 @@
 """Adoption metrics for the deployment team: alerts fired, evaluated, confirmed, paused and dismissed, overall, by
-care unit and by week, beside the TREWS figures; feedback counts; plots and a CSV export (app.metrics)."""
+care unit and by week, beside the TREWS figures; feedback counts; plots and a CSV export (app.adoption)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 
 from flask import Blueprint, Response, render_template, request
 
-from app import feedback, metrics
+from app import adoption, feedback
 from app.alerts.workflow import DISMISS_REASONS
 from app.bedside.timewords import zone_text
 from app.cds import store as cds_store
@@ -27,9 +27,9 @@ class Adoption:
     period: str
     since: datetime | None
     now: datetime
-    overall: metrics.Summary
-    units: list[tuple[str, metrics.Summary]]
-    weeks: list[tuple[date, metrics.Summary, int]]  # with feedback received that week
+    overall: adoption.Summary
+    units: list[tuple[str, adoption.Summary]]
+    weeks: list[tuple[date, adoption.Summary, int]]  # with feedback received that week
     feedback: dict
     charts: list[Chart]
     trews: dict
@@ -48,17 +48,17 @@ def _period() -> tuple[str, datetime | None, datetime]:
 def build() -> Adoption:
     svc = services()
     period, since, now = _period()
-    rows = metrics.load(svc.engine, since=since)
+    rows = adoption.load(svc.engine, since=since)
     zone = now.tzinfo  # the site's: the weeks a ward manager reads
-    sent = Counter(metrics.week_of(t, zone) for t in feedback.created_times(svc.engine, since=since))
-    weeks = [(week, summary, sent[week]) for week, summary in metrics.by_week(rows, now, zone)]
-    return Adoption(period=period, since=since, now=now, overall=metrics.summarize(rows, now),
-                    units=metrics.by_unit(rows, now), weeks=weeks, feedback=feedback.counts(svc.engine, since=since),
-                    charts=charts_for(weeks, zone_text(now)), trews=metrics.TREWS, reasons=DISMISS_REASONS,
+    sent = Counter(adoption.week_of(t, zone) for t in feedback.created_times(svc.engine, since=since))
+    weeks = [(week, summary, sent[week]) for week, summary in adoption.by_week(rows, now, zone)]
+    return Adoption(period=period, since=since, now=now, overall=adoption.summarize(rows, now),
+                    units=adoption.by_unit(rows, now), weeks=weeks, feedback=feedback.counts(svc.engine, since=since),
+                    charts=charts_for(weeks, zone_text(now)), trews=adoption.TREWS, reasons=DISMISS_REASONS,
                     cards=cds_store.card_counts(svc.engine, since=since))
 
 
-def charts_for(weeks: list[tuple[date, metrics.Summary, int]], zone: str = "UTC") -> list[Chart]:
+def charts_for(weeks: list[tuple[date, adoption.Summary, int]], zone: str = "UTC") -> list[Chart]:
     if not weeks:
         return []
     xs = list(range(len(weeks)))
@@ -74,8 +74,8 @@ def charts_for(weeks: list[tuple[date, metrics.Summary, int]], zone: str = "UTC"
                     "% confirmed (of evaluated)": [s.confirmed.fraction for _, s, _ in weeks]},
                    x_label=f"week starting (Monday, {zone})", y_label="share of alerts", x_ticks=ticks, y_max=1.0,
                    y_format=lambda v: f"{v * 100:.0f}%",
-                   references=[(metrics.TREWS["evaluated"], "TREWS 89% evaluated"),
-                               (metrics.TREWS["confirmed"], "TREWS 38% confirmed")]),
+                   references=[(adoption.TREWS["evaluated"], "TREWS 89% evaluated"),
+                               (adoption.TREWS["confirmed"], "TREWS 38% confirmed")]),
     ]
 
 
@@ -92,10 +92,10 @@ def page():
 def export():
     """The same figures as the page: one row for all alerts, one per care unit, one per week."""
     a = build()
-    rows = [metrics.csv_row("all", a.period if a.period == "all" else f"last {a.period} days", a.overall,
+    rows = [adoption.csv_row("all", a.period if a.period == "all" else f"last {a.period} days", a.overall,
                             a.feedback["total"])]
-    rows += [metrics.csv_row("unit", unit, s) for unit, s in a.units]
-    rows += [metrics.csv_row("week", week.isoformat(), s, n) for week, s, n in a.weeks]
+    rows += [adoption.csv_row("unit", unit, s) for unit, s in a.units]
+    rows += [adoption.csv_row("week", week.isoformat(), s, n) for week, s, n in a.weeks]
     name = f"sentinel-adoption-{a.now:%Y%m%d}-{a.period}.csv"
-    return Response(metrics.csv_text(metrics.CSV_COLUMNS, rows), mimetype="text/csv",
+    return Response(adoption.csv_text(adoption.CSV_COLUMNS, rows), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})

@@ -14,8 +14,10 @@ from app.alerts.errors import AlreadyDecided
 from app.alerts.workflow import DecisionInvalid, applies_to, parse_decision
 from app.bedside import alert_panel, clock_text
 
+from .forms import back_to_page, submission_id
 from .guards import is_htmx, launched, require_role, services
-from .patient import audit, back_to_page, context, page_with, submission_id
+from .scope import audit, context
+from .snapshot import page_with
 
 bp = Blueprint("alerts", __name__)
 KINDS = ("confirm", "dismiss", "pause")
@@ -81,8 +83,9 @@ def _decide(patient_id: str, alert_id: int, kind: str):
     return render_template("alerts/_alert.html", alert=panel), 200, {"HX-Trigger": "alert-changed"}
 
 
+@bp.app_errorhandler(AlreadyDecided)
 def conflict_response(exc: AlreadyDecided):
-    """409: the alert as it now stands, saying who decided what and when (app.web.errors registers this)."""
+    """409: the alert as it now stands, saying who decided what and when."""
     svc, ctx, now = services(), context(), services().clock()
     a = exc.alert
     attempted = request.view_args.get("kind") or ("withdraw" if request.endpoint == "alerts.withdraw" else "decide")

@@ -18,7 +18,6 @@ from app.audit import record
 from app.smart.launch import unit_of
 
 from .guards import any_session, cookie_session_ids, services
-from .patient import bedside_model
 
 bp = Blueprint("board", __name__, url_prefix="/board")
 REFRESH_SECONDS = 30
@@ -32,7 +31,7 @@ def _board() -> board.Board:
             or (s.screen_locations[0] if s.screen_locations else ""))
     if unit not in s.screen_locations:
         abort(404, "This unit is not screened by Sepsis Sentinel.")
-    return board.build(svc.engine, g.session.iss, unit, svc.clinical_now(), model=bedside_model(), policy=svc.policy,
+    return board.build(svc.engine, g.session.iss, unit, svc.clinical_now(), model=svc.model, policy=svc.policy,
                        lookback=timedelta(hours=s.observation_lookback_hours))
 
 

@@ -6,17 +6,22 @@ Only providers may order (403 on the server; nurses see the order and a disabled
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from flask import Blueprint, abort, g, render_template, request
 
 from app.alerts import store
 from app.bedside import OrderCell, OrderInvalid, bundle_only, clock_text, place_order
-from app.bundle import AlreadyOrdered, FluidDefaults, OrderNotPlaced, orders
+from app.bundle import AlreadyOrdered, FluidDefaults, NotConfirmed, OrderNotPlaced, orders
 
-from .fhir_access import transport_for
+from .errors import Page, render
+from .forms import back_to_page, submission_id
 from .guards import is_htmx, launched, require_role, services
-from .patient import audit, back_to_page, context, fetch_settings, submission_id
+from .scope import alert_target, audit, audit_refusal, context
+from .snapshot import fetch_settings
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("bundle", __name__)
 ELEMENTS = ("lactate", "blood_cultures", "antibiotics", "fluids", "vasopressors", "repeat_lactate")
@@ -26,7 +31,7 @@ ELEMENTS = ("lactate", "blood_cultures", "antibiotics", "fluids", "vasopressors"
 @launched
 def panel(patient_id: str):
     svc = services()
-    transport = transport_for(g.session)
+    transport = svc.transport_for(g.session)
     bundle = bundle_only(transport, svc.engine, context(), svc.clock(), fetch_settings())
     audit("view_bundle", target=f"alert/{bundle.alert.id}" if bundle.alert else None,
           detail={"round_trips": transport.round_trips})
@@ -69,7 +74,7 @@ def order(patient_id: str, alert_id: int, element: str):
         return render_template("bundle/_order.html", order=_cell(
             alert_id, element, error="This form has expired. Reload the page and order again.")), 422
     try:
-        placed, replayed = place_order(transport_for(g.session), svc.engine, ctx, alert_id, element,
+        placed, replayed = place_order(svc.transport_for(g.session), svc.engine, ctx, alert_id, element,
                                        request.form.get("choice"), sid, now, review=request.form)
     except OrderInvalid as exc:
         audit("place_order", outcome="invalid", target=f"alert/{alert_id}", detail={"element": element})
@@ -84,6 +89,7 @@ def order(patient_id: str, alert_id: int, element: str):
             {"HX-Trigger": "order-placed"})
 
 
+@bp.app_errorhandler(AlreadyOrdered)
 def conflict_response(exc: AlreadyOrdered):
     """409: the element's order as it stands (someone else placed it first)."""
     o = exc.order
@@ -96,8 +102,20 @@ def conflict_response(exc: AlreadyOrdered):
     return render_template("bundle/_order.html", order=cell), 409
 
 
-def audit_not_placed(exc: OrderNotPlaced) -> None:
-    """The EHR refused or did not answer: the order is recorded as failed (app.web.errors shows "not saved")."""
+@bp.app_errorhandler(NotConfirmed)
+def not_confirmed(_exc: NotConfirmed):
+    audit_refusal("place_order", "not_confirmed", target=alert_target())
+    return render(Page(409, "Not saved: the alert is not confirmed",
+                       "Bundle orders can be placed only after a provider confirms the alert. Nothing was ordered."))
+
+
+@bp.app_errorhandler(OrderNotPlaced)
+def not_placed(exc: OrderNotPlaced):
+    """The EHR refused or did not answer: the order is recorded as failed, and the page says "not saved"."""
     o = exc.order
+    log.warning("order not placed: order=%s code=%s", o.id, exc.code)
     audit("place_order", outcome="failed", target=f"bundle_order/{o.id}", detail={"element": o.element,
                                                                                    "error": exc.code})
+    return render(Page(exc.status, "Not saved: the order was not placed",
+                       "The EHR did not accept the order or did not answer, so nothing was ordered. Try again: the "
+                       "same order cannot be placed twice."))

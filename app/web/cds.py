@@ -27,7 +27,6 @@ from app.cds import (
 from app.ops import metrics
 
 from .guards import services
-from .patient import bedside_model
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ def _service() -> PatientView:
                   transparency_url=_public(url_for("transparency.page")))
     return PatientView(svc.engine, iss_allowlist=s.iss_allowlist, links=links,
                        fresh=timedelta(minutes=s.cds_fresh_minutes),
-                       lookback=timedelta(hours=s.observation_lookback_hours), model=bedside_model(),
+                       lookback=timedelta(hours=s.observation_lookback_hours), model=svc.model,
                        policy=svc.policy)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
@@ -21,9 +20,9 @@ from app.alerts.errors import AlertNotFound
 from app.alerts.workflow import Scope
 from app.feedback import mail
 
-from .card import model_version
+from .forms import submission_id
 from .guards import any_session, cookie_session_ids, is_htmx, require_role, services
-from .patient import submission_id
+from .model_card import model_version
 
 log = logging.getLogger(__name__)
 
@@ -122,13 +121,6 @@ def inbox_link(feedback_id: int) -> str:
     path = url_for("feedback.item", feedback_id=feedback_id)
     base = services().settings.public_url or request.url_root
     return base.rstrip("/") + path
-
-
-def inbox_links(app) -> Callable[[int], str]:
-    """Absolute inbox links outside a request (`sentinel feedback resend`), from SENTINEL_PUBLIC_URL."""
-    base = app.extensions["sentinel"].settings.public_url.rstrip("/")
-    adapter = app.url_map.bind("localhost")
-    return lambda feedback_id: base + adapter.build("feedback.item", {"feedback_id": feedback_id})
 
 
 def notify(feedback_id: int) -> None:

@@ -6,7 +6,8 @@ import functools
 
 from flask import current_app, g, request
 
-from app import Services, roles
+from app import roles
+from app.services import Services
 
 SESSION_COOKIE = "sentinel_sessions"  # up to MAX_SESSIONS opaque ids, so several charts can be open at once
 LAUNCH_COOKIE = "sentinel_launch"  # binds a pending launch to this browser

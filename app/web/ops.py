@@ -23,8 +23,6 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from app.ops import logs, probes
 from app.ops import metrics as ops_metrics
 
-from .card import model_dir
-
 bp = Blueprint("ops", __name__)
 access_log = logging.getLogger("app.access")
 QUIET_ROUTES = frozenset({"/livez", "/readyz", "/healthz", "/metrics"})  # probed every few seconds: DEBUG only
@@ -40,10 +38,10 @@ def livez():
 def readyz():
     svc = current_app.extensions["sentinel"]
     checks = probes.database(svc.engine)
-    if current_app.extensions.get("bedside.model") is not None:  # a model set by the deployment or a test
+    if svc.model is not None:  # a model set by the deployment or a test
         checks.append(probes.Check("model", True, "provided"))
     else:
-        checks.append(probes.model(model_dir()))
+        checks.append(probes.model(svc.model_dir))
     ready = all(c.ok for c in checks)
     body = {"status": "ready" if ready else "not ready",
             "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}

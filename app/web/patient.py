@@ -5,26 +5,19 @@ The page reads FHIR once (`app.bedside.take_snapshot`); the screening fragment a
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from datetime import datetime, timedelta
-
-from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request
 
 from app.alerts import store
-from app.audit import record
-from app.bedside import FetchSettings, PageContext, clock_text, headline_panel, screening_panel, take_snapshot
-from app.bedside.timewords import duration_text
+from app.bedside import clock_text, headline_panel, screening_panel
 from app.nursing import form as screenings
-from app.ops import metrics
 
-from . import risk_trend
-from .fhir_access import transport_for
+from . import risk_trend, snapshot
+from .forms import back_to_page, submission_id
 from .guards import is_htmx, launched, require_role, services
+from .scope import audit, context
 
 bp = Blueprint("patient", __name__)
 
-SUBMISSION_ID = re.compile(r"[0-9a-f]{32}")
 NOTICES = {
     "confirmed": ("saved", "Alert confirmed. The treatment bundle's clocks have started."),
     "dismissed": ("saved", "Alert dismissed. It will not fire again during this encounter."),
@@ -37,97 +30,17 @@ NOTICES = {
 }
 
 
-def context() -> PageContext:
-    return PageContext.of(g.session)
-
-
-def fetch_settings() -> FetchSettings:
-    st = services().settings
-    return FetchSettings(lookback_hours=st.observation_lookback_hours, page_size=st.page_size, max_pages=st.max_pages)
-
-
-def bedside_model():
-    """The model the page scores with: the shipped artifact, unless a test or deployment set another."""
-    return current_app.extensions.get("bedside.model")
-
-
-def bedside_policy():
-    return services().policy
-
-
-def submission_id() -> str | None:
-    value = (request.form.get("submission_id") or "").strip()
-    return value if SUBMISSION_ID.fullmatch(value) else None
-
-
-def audit(action: str, *, outcome: str = "ok", target: str | None = None, detail: dict | None = None) -> None:
-    """One audit row for the current user and patient: ids, counts and codes only."""
-    svc, s = services(), g.session
-    record(svc.engine, at=svc.clock(), iss=s.iss, user_ref=s.user_ref, role=s.role, patient_id=s.patient_id, action=action,
-           outcome=outcome, target=target, detail=detail)
-
-
-def back_to_page(patient_id: str, notice: str):
-    """Without htmx, an action answers 303 to the page (design.md, htmx conventions)."""
-    return redirect(url_for("patient.page", patient_id=patient_id, notice=notice), code=303)
-
-
-@bp.app_template_filter("clock")
-def clock_filter(t: datetime | str | None) -> str:
-    if t is None:
-        return ""
-    if isinstance(t, str):
-        t = datetime.fromisoformat(t)
-    return clock_text(t, services().clock())
-
-
-@bp.app_template_filter("duration")
-def duration_filter(delta: timedelta) -> str:
-    return duration_text(delta)
-
-
-@bp.app_template_filter("pct")
-def pct_filter(p: float | None) -> str:
-    return "" if p is None else f"{p * 100:.0f}%"
-
-
-@bp.app_template_filter("num")
-def num_filter(value: float) -> str:
-    return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
-
-
-@bp.app_template_filter("local_input")
-def local_input_filter(t: datetime) -> str:
-    """The value an <input type=datetime-local> shows, in the site's zone."""
-    return t.astimezone(services().clock().tzinfo).strftime("%Y-%m-%dT%H:%M")
-
-
-def page_with(status: int, **panels):
-    """Without htmx, a form with errors comes back inside the whole page (status 422), its input kept."""
-    snapshot = dataclasses.replace(_snapshot(g.session.patient_id), **panels)
-    return render_template("patient/page.html", view=snapshot, notice=None), status
-
-
-def _snapshot(patient_id: str, with_bundle: bool = True):
-    svc, s = services(), g.session
-    transport = transport_for(s)
-    snapshot = take_snapshot(transport, svc.engine, context(), svc.clinical_now(), fetch_settings(),
-                             model=bedside_model(), policy=bedside_policy(), with_bundle=with_bundle)
-    metrics.assessment(snapshot.assessment.level)
-    return snapshot
-
-
 @bp.get("/patients/<patient_id>")
 @launched
 def page(patient_id: str):
-    snapshot = _snapshot(patient_id)
-    alert = snapshot.alert.alert
+    view = snapshot.take()
+    alert = view.alert.alert
     audit("view_patient", target=f"alert/{alert.id}" if alert else None,
-          detail={"round_trips": snapshot.round_trips, "level": snapshot.assessment.level,
+          detail={"round_trips": view.round_trips, "level": view.assessment.level,
                   "alert": alert.id if alert else None, "alert_state": alert.state if alert else None})
     notice = NOTICES.get(request.args.get("notice", ""))
     trend = risk_trend.build(services().engine, context().scope, services().clinical_now())
-    return render_template("patient/page.html", view=snapshot, notice=notice, trend=trend)
+    return render_template("patient/page.html", view=view, notice=notice, trend=trend)
 
 
 @bp.get("/patients/<patient_id>/headline")
@@ -142,9 +55,9 @@ def headline(patient_id: str):
 @bp.get("/patients/<patient_id>/assessment")
 @launched
 def assessment(patient_id: str):
-    snapshot = _snapshot(patient_id, with_bundle=False)
-    audit("view_assessment", detail={"round_trips": snapshot.round_trips, "level": snapshot.assessment.level})
-    return render_template("patient/_assessment.html", assessment=snapshot.assessment)
+    view = snapshot.take(with_bundle=False)
+    audit("view_assessment", detail={"round_trips": view.round_trips, "level": view.assessment.level})
+    return render_template("patient/_assessment.html", assessment=view.assessment)
 
 
 @bp.get("/patients/<patient_id>/screening")
@@ -171,7 +84,7 @@ def submit_screening(patient_id: str):
         panel = screening_panel(svc.engine, ctx, now, errors=errors, form=form,
                                 notice="Not saved: please correct the fields marked below.")
         if not is_htmx():
-            return page_with(422, screening=panel)
+            return snapshot.page_with(422, screening=panel)
         return render_template("patient/_screening.html", screening=panel), 422
     alert = store.newest(svc.engine, ctx.scope)
     saved, replayed = screenings.save(svc.engine, ctx.scope, data, ctx.actor, sid, now, alert.id if alert else None)

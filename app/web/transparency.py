@@ -15,8 +15,8 @@ from app.alerts import thresholds
 from app.bedside.card_summary import plain_summary
 from app.model.hti1 import source_attributes
 
-from .card import current_card, model_dir
 from .guards import cookie_session_ids, services
+from .model_card import current_card, model_dir
 
 bp = Blueprint("transparency", __name__, url_prefix="/transparency")
 

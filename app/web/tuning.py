@@ -13,9 +13,9 @@ from flask import Blueprint, g, redirect, render_template, request, url_for
 
 from app.alerts import thresholds
 
-from .card import current_card, default_threshold
 from .charts import Chart, line_chart
 from .guards import any_session, is_htmx, require_role, services
+from .model_card import current_card, default_threshold
 
 bp = Blueprint("tuning", __name__, url_prefix="/tuning")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, FrameLocator, Page, expect
 
-from app import metrics
+from app import adoption as metrics
 from app.audit import entries
 from app.demo import start_stack
 from app.model import load_model

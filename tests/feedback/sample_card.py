@@ -92,8 +92,6 @@ def write_sample_card(directory: Path, **kwargs) -> dict:
     return c
 
 
-def use_model_dir(monkeypatch, directory: Path) -> None:
-    """Point the web pages' model card reader at `directory` for one test (app.web.card.DIRECTORY)."""
-    from app.web import card as web_card
-
-    monkeypatch.setattr(web_card, "DIRECTORY", directory)
+def use_model_dir(app, directory: Path) -> None:
+    """Point the app's model card reader at `directory` (the services' `model_dir`)."""
+    app.extensions["sentinel"].model_dir = directory

@@ -71,7 +71,7 @@ def trained_dir(synthetic_data, tmp_path_factory) -> Path:
     """`sentinel train` on the synthetic data with tiny models: a real artifact, card and markdown."""
     out = tmp_path_factory.mktemp("artifacts")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(train, "CANDIDATES", ({"max_iter": 15, "max_leaf_nodes": 7, "min_samples_leaf": 20},))
+        mp.setattr(train, "CANDIDATES", ({"num_leaves": 7, "min_child_samples": 20},))
         mp.setattr(train, "MIN_ALERTED", 1)
         mp.setattr(train, "STOPPING_MAX", 15)
         mp.setattr(train, "TIMING_PATIENTS", 5)

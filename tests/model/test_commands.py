@@ -49,7 +49,7 @@ def test_evaluate_reproduces_the_cards_external_numbers(trained_dir, synthetic_d
 def test_training_is_deterministic(trained_dir, synthetic_data, tmp_path, monkeypatch):
     from app.model import train
 
-    monkeypatch.setattr(train, "CANDIDATES", ({"max_iter": 15, "max_leaf_nodes": 7, "min_samples_leaf": 20},))
+    monkeypatch.setattr(train, "CANDIDATES", ({"num_leaves": 7, "min_child_samples": 20},))
     monkeypatch.setattr(train, "MIN_ALERTED", 1)
     monkeypatch.setattr(train, "TIMING_PATIENTS", 5)
     monkeypatch.setattr(train, "STOPPING_MAX", 15)
@@ -87,7 +87,7 @@ def test_site_adaptation_writes_its_own_card_and_evaluate_scores_it(trained_dir,
     site = card["site_adaptation"]
     assert site["site_data"] == "training_setB.tar.gz" and site["base_model"] == load_model(trained_dir).version
     assert [c["name"] for c in site["candidates"]] == [
-        "base model", "recalibrated", "A + site", "A + site, re-weighted", "site only"]
+        "base model", "recalibrated", "fine-tuned", "A + site", "A + site, re-weighted", "site only"]
     assert site["method"] in {c["name"] for c in site["candidates"]}
     assert "site-adapted" in card["model"]["name"] and card["intended_use"].startswith("Site-adapted")
     assert "## Site-adapted model" in (out / "model_card.md").read_text()

@@ -188,6 +188,25 @@ def test_a_model_file_with_an_untrusted_type_is_refused_even_when_its_card_vouch
         verified_load(copy)
 
 
+def test_the_model_file_holds_lightgbms_text_and_a_damaged_text_is_refused_not_crashed_on(trained_dir, tmp_path):
+    """The LightGBM model travels as its own text format (a string: no type to trust); text LightGBM cannot parse,
+    even under a card that vouches for it, is a ModelArtifactError like any other bad file."""
+    import skops.io as sio
+
+    copy = tmp_path / "artifacts"
+    shutil.copytree(trained_dir, copy)
+    payload = sio.loads((copy / artifact_module.ARTIFACT_NAME).read_bytes(), trusted=list(artifact_module.TRUSTED_TYPES))
+    assert isinstance(payload["lightgbm_model"], str) and payload["lightgbm_model"].startswith("tree")
+    assert set(sio.get_untrusted_types(data=(copy / artifact_module.ARTIFACT_NAME).read_bytes())) == set()
+    damaged = sio.dumps({**payload, "lightgbm_model": "tree\nnot a model\n"})
+    (copy / artifact_module.ARTIFACT_NAME).write_bytes(damaged)
+    vouching = artifact_module.read_card(copy)
+    vouching["model"]["sha256"] = artifact_module.sha256_of(damaged)
+    artifact_module.write_card(vouching, copy)
+    with pytest.raises(ModelArtifactError, match="LightGBM cannot read"):
+        verified_load(copy)
+
+
 def test_the_model_file_is_skops_and_gives_the_in_memory_models_probabilities(trained_dir, tmp_path):
     """Save -> verified load round trip: the loaded estimator scores exactly as the one that was saved."""
     model = load_model(trained_dir)

@@ -1,4 +1,4 @@
-"""The adoption page and its CSV, from alerts stored in the database (the seven alerts of tests/test_metrics.py,
+"""The adoption page and its CSV, from alerts stored in the database (the seven alerts of tests/test_adoption.py,
 moved so that their "now" is the app's now)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import pytest
 
 from app import feedback
 from app.alerts.store import alerts
-from tests.test_metrics import NOW, ROWS
+from tests.test_adoption import NOW, ROWS
 
 EHR = "https://ehr.example.org/fhir"  # the FHIR server the users belong to
 

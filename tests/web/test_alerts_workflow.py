@@ -27,7 +27,7 @@ def clock():
 @pytest.fixture
 def app(make_app, clock):
     app = make_app(clock=clock, session_idle_minutes=24 * 60)
-    app.extensions["bedside.model"] = stub_model()
+    app.extensions["sentinel"].model = stub_model()
     return app
 
 
@@ -150,7 +150,7 @@ def test_a_pause_that_ends_without_the_criteria_closes_the_alert(launch, app, en
     provider, token, alert_id = opened(launch, "provider")
     decide(provider, token, alert_id, "pause", duration="until",
            until=(clock() + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"))
-    app.extensions["bedside.model"] = stub_model(high=0.1)  # the risk has fallen
+    app.extensions["sentinel"].model = stub_model(high=0.1)  # the risk has fallen
     clock.advance(hours=2, minutes=1)
     html = provider.client.get(f"/patients/{SEPTIC}").get_data(as_text=True)
     assert 'data-state="lapsed"' in html and "criteria no longer held" in text_of(html)

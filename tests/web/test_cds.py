@@ -35,7 +35,7 @@ def app(database_url):
     app = create_app({"database_url": database_url, "testing": True, "public_url": "http://sentinel.test",
                       "iss_allowlist": (BASE,), "cds_clients": {CLIENT: JWKS_URL},
                       "clinical_clock": lambda: NOW + timedelta(minutes=5)})
-    app.extensions["bedside.model"] = stub_model()
+    app.extensions["sentinel"].model = stub_model()
     yield app
     app.extensions["sentinel"].engine.dispose()
 

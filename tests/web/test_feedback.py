@@ -33,9 +33,10 @@ def smtp():
 @pytest.fixture
 def app(make_app, tmp_path, smtp, monkeypatch):
     write_sample_card(tmp_path / "model")
-    use_model_dir(monkeypatch, tmp_path / "model")
-    return make_app(smtp_host=smtp.host, smtp_port=smtp.port,
-                    deployment_team_email="deploy-team@hospital.test", mail_from="sentinel@hospital.test")
+    app = make_app(smtp_host=smtp.host, smtp_port=smtp.port,
+                   deployment_team_email="deploy-team@hospital.test", mail_from="sentinel@hospital.test")
+    use_model_dir(app, tmp_path / "model")
+    return app
 
 
 def engine_of(app) -> sa.Engine:

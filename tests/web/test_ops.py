@@ -56,7 +56,7 @@ def corrupted_copy(tmp_path):
 
 
 def test_readyz_fails_when_the_model_files_checksum_does_not_match_its_card(app, tmp_path, monkeypatch, caplog):
-    use_model_dir(monkeypatch, corrupted_copy(tmp_path))
+    use_model_dir(app, corrupted_copy(tmp_path))
     resp = app.test_client().get("/readyz")
     assert resp.status_code == 503
     body = resp.get_json()
@@ -115,7 +115,7 @@ def test_a_short_metrics_token_is_refused_at_start():
 
 
 def test_counters_move_after_a_launch_a_score_and_a_decision(app, launch):
-    app.extensions["bedside.model"] = stub_model()  # the septic demo patient alerts
+    app.extensions["sentinel"].model = stub_model()  # the septic demo patient alerts
     client = app.test_client()
     before = scrape(client)
     provider = launch("provider", SEPTIC, client=client)

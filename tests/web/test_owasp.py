@@ -29,7 +29,7 @@ A, B = "demo-102421", "demo-108952"
 @pytest.fixture
 def app(make_app):
     app = make_app()
-    app.extensions["bedside.model"] = stub_model()  # both septic demo patients alert
+    app.extensions["sentinel"].model = stub_model()  # both septic demo patients alert
     return app
 
 
@@ -127,7 +127,7 @@ def test_a03_text_is_escaped_wherever_it_is_shown(app, launch):
 
 
 def test_a05_an_unexpected_error_shows_no_traceback(app, launch, monkeypatch):
-    import app.web.patient as patient_views
+    import app.web.snapshot as patient_views
 
     def boom(*args, **kwargs):
         raise RuntimeError("internal detail /srv/secret.py line 42")

@@ -23,7 +23,7 @@ def clock():
 @pytest.fixture
 def app(make_app, clock):
     app = make_app(clock=clock, session_idle_minutes=24 * 60)
-    app.extensions["bedside.model"] = stub_model()  # high risk when the latest SBP < 100; the real score() runs
+    app.extensions["sentinel"].model = stub_model()  # high risk when the latest SBP < 100; the real score() runs
     return app
 
 
@@ -66,7 +66,7 @@ def test_provider_sees_enabled_actions(launch):
 
 
 def test_high_risk_without_organ_dysfunction_is_watch_and_raises_no_alert(launch, app):
-    app.extensions["bedside.model"] = stub_model(sbp_cut=500)  # everyone high risk
+    app.extensions["sentinel"].model = stub_model(sbp_cut=500)  # everyone high risk
     launched = launch("provider", NO_ORGAN_DYSFUNCTION)
     html = launched.page.get_data(as_text=True)
     assert 'data-level="watch"' in html and "no sign of organ dysfunction yet: watch" in text_of(html)
@@ -92,7 +92,7 @@ def test_without_a_model_the_page_says_so_and_never_alerts(launch, app, monkeypa
     def missing():
         raise ModelArtifactError("no artifact")
 
-    app.extensions["bedside.model"] = None
+    app.extensions["sentinel"].model = None
     monkeypatch.setattr(bedside, "load_model", missing)
     html = launch("provider", SEPTIC).page.get_data(as_text=True)
     assert 'data-level="unavailable"' in html and "risk model has not been installed" in text_of(html)
@@ -194,7 +194,7 @@ def test_organ_dysfunction_without_a_score_is_shown_as_an_alert_level_finding_no
     SBP in the 80s and high lactate are still current signs: the page shows them at alert level and says what
     to chart."""
     app = make_app(clock=clock, session_idle_minutes=24 * 60, alert_policy={"sign_window_hours": 12})
-    app.extensions["bedside.model"] = stub_model()
+    app.extensions["sentinel"].model = stub_model()
     launched = launch_with(app, "nurse", SEPTIC)
     clock.advance(hours=7)
     html = launched.client.get(f"/patients/{SEPTIC}").get_data(as_text=True)

@@ -19,7 +19,7 @@ OTHER = "demo-108952"  # the second septic demo patient
 @pytest.fixture
 def app(make_app):
     app = make_app()
-    app.extensions["bedside.model"] = stub_model()
+    app.extensions["sentinel"].model = stub_model()
     return app
 
 

@@ -25,7 +25,7 @@ def test_times_are_shown_and_read_in_the_site_zone():
 
 def test_the_page_shows_measurement_times_in_the_site_zone(make_app, launch_with):
     tokyo = make_app(site_timezone="Asia/Tokyo")
-    tokyo.extensions["bedside.model"] = stub_model()
+    tokyo.extensions["sentinel"].model = stub_model()
     text = launch_with(tokyo, "nurse").page.get_data(as_text=True)
     shown = re.search(r"Systolic BP 8\d mmHg</strong> at (\d\d):\d\d", text) or re.search(
         r"Systolic BP 8\d mmHg at (\d\d):\d\d", re.sub(r"<[^>]+>", "", text))
@@ -37,7 +37,7 @@ def test_the_page_shows_measurement_times_in_the_site_zone(make_app, launch_with
 def test_a_site_policy_without_the_patients_signs_shows_watch_not_alert(make_app, launch_with):
     strict = make_app(alert_policy={"sign_window_hours": 6,
                                     "signs": [{"concept": "sbp", "comparison": "<", "limit": 50}]})
-    strict.extensions["bedside.model"] = stub_model()  # high risk (SBP < 100)
+    strict.extensions["sentinel"].model = stub_model()  # high risk (SBP < 100)
     html = launch_with(strict, "provider").page.get_data(as_text=True)
     assert 'data-level="watch"' in html
 

@@ -25,8 +25,9 @@ def card_dir(tmp_path):
 @pytest.fixture
 def app(make_app, card_dir, monkeypatch):
     write_sample_card(card_dir)
-    use_model_dir(monkeypatch, card_dir)
-    return make_app()
+    app = make_app()
+    use_model_dir(app, card_dir)
+    return app
 
 
 def page_text(client) -> str:
@@ -70,15 +71,17 @@ def test_reliability_plots_are_served_from_the_model_directory(app):
 
 def test_without_external_validation_the_page_says_so(make_app, tmp_path, monkeypatch):
     write_sample_card(tmp_path / "m", external=False)
-    use_model_dir(monkeypatch, tmp_path / "m")
-    text = page_text(make_app().test_client())
+    app = make_app()
+    use_model_dir(app, tmp_path / "m")
+    text = page_text(app.test_client())
     assert "has not been validated on a second hospital" in text
     assert re.findall(r'<img src="([^"]+)"', text) == ["/transparency/reliability/heldout_A.png"]
 
 
 def test_without_a_card_the_page_says_no_model_is_in_use_and_still_explains_data(make_app, tmp_path, monkeypatch):
-    use_model_dir(monkeypatch, tmp_path / "empty")
-    client = make_app().test_client()
+    app = make_app()
+    use_model_dir(app, tmp_path / "empty")
+    client = app.test_client()
     text = page_text(client)
     assert "No model card is installed" in text and "How patient data is handled" in text
     assert client.get("/transparency/reliability/B.png").status_code == 404
@@ -180,9 +183,10 @@ def test_the_hti1_source_attributes_table_is_rendered_from_the_card(app, card_di
 
 @pytest.mark.skipif(not (ARTIFACT_DIR / CARD_NAME).is_file(), reason="no trained model card in model_artifacts/")
 def test_the_shipped_cards_ablations_abstain_candidates_and_clock_baseline_are_shown(make_app, monkeypatch):
-    use_model_dir(monkeypatch, ARTIFACT_DIR)
+    app = make_app()
+    use_model_dir(app, ARTIFACT_DIR)
     card = read_card(ARTIFACT_DIR)
-    text = page_text(make_app().test_client())
+    text = page_text(app.test_client())
     assert 'id="ablations"' in text and 'id="abstain-candidates"' in text
     for row in card["ablations"]["rows"]:
         assert row["variant"] in text and row["kept"] in text

@@ -20,8 +20,9 @@ HX = {"HX-Request": "true"}
 @pytest.fixture
 def app(make_app, tmp_path, monkeypatch):
     write_sample_card(tmp_path / "model")
-    use_model_dir(monkeypatch, tmp_path / "model")
-    return make_app()
+    app = make_app()
+    use_model_dir(app, tmp_path / "model")
+    return app
 
 
 def engine_of(app):
@@ -116,8 +117,8 @@ def test_a_stale_edit_is_refused_with_409_and_shows_the_newer_value(app, launch)
 
 
 def test_without_a_card_there_is_nothing_to_tune(make_app, tmp_path, ehr, monkeypatch):
-    use_model_dir(monkeypatch, tmp_path / "none")
     app = make_app()
+    use_model_dir(app, tmp_path / "none")
     team = launch_on(app, ehr, "deployment")
     assert "No model card is installed" in text_of(team.client.get("/tuning"))
     csrf = re.search(r'"X-CSRF-Token": "([^"]+)"', team.page.get_data(as_text=True)).group(1)

@@ -39,7 +39,7 @@ def two_ehr_app(make_app, ehr, second_ehr):
     reg = load_registration(app.extensions["sentinel"].settings.smart_launch_file)
     register_client(second_ehr, reg.client_id, [reg.redirect_uri(PUBLIC_URL)], reg.launch_uri(PUBLIC_URL),
                     client_secret=None, scope=f"{reg.ehr_launch_scope} {reg.standalone_launch_scope}")
-    app.extensions["bedside.model"] = stub_model()
+    app.extensions["sentinel"].model = stub_model()
     return app
 
 

@@ -1,8 +1,8 @@
 """The model card as the web pages read it: from the configured model directory, re-read when the file changes.
 
 The transparency and site-tuning pages render from this JSON only, so they can never disagree with the card
-that `sentinel train` wrote next to the artifact it describes. The directory is the one `app.model.load_model()`
-scores with (model_artifacts/), so the pages describe the model in use; tests point DIRECTORY elsewhere.
+that `sentinel train` wrote next to the artifact it describes. The directory is the services' `model_dir`: by
+default the one `app.model.load_model()` scores with (model_artifacts/), so the pages describe the model in use.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ import logging
 from pathlib import Path
 from threading import Lock
 
-from app.model.artifact import ARTIFACT_DIR, CARD_NAME, ModelArtifactError, read_card
+from app.model.artifact import CARD_NAME, ModelArtifactError, read_card
+
+from .guards import services
 
 log = logging.getLogger(__name__)
 
-DIRECTORY: Path = ARTIFACT_DIR
 _cache: dict[Path, tuple[float, dict]] = {}
 _lock = Lock()
 
 
 def model_dir() -> Path:
-    return DIRECTORY
+    return services().model_dir
 
 
 def current_card() -> dict | None:

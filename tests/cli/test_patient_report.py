@@ -1,4 +1,4 @@
-"""`sentinel inspect`, as hospital IT runs it (app/inspect.py composes app.fhir and app.model)."""
+"""`sentinel inspect`, as hospital IT runs it (app/cli/patient_report.py composes app.fhir and app.model)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from datetime import datetime
 import pytest
 import responses
 
-from app import inspect as inspect_cmd
 from app.cli import main
-
-from .conftest import BASE, PATIENT, bundle, obs, patient_resource
+from app.cli import patient_report as inspect_cmd
+from tests.fhir.conftest import BASE, PATIENT, bundle, obs, patient_resource
 
 NOW_ARG = "2026-11-23T08:00:00-06:00"
 ARGS = ["inspect", "--fhir", BASE + "/", "--patient", PATIENT, "--now", NOW_ARG]

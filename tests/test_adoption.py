@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from app import metrics
-from app.metrics import AlertRow, Rate
+from app import adoption as metrics
+from app.adoption import AlertRow, Rate
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)  # a Monday
 

@@ -9,14 +9,14 @@ import sys
 # name -> (module, help). Each module defines `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("app.demo", "start the sandbox EHR and the app, with SQLite, and print the URL to open"),
-    "serve": ("app.serve", "run the app alone (production: point it at your EHR and PostgreSQL)"),
-    "db": ("app.db_cli", "database schema: upgrade to the latest migration"),
-    "train": ("app.model.train", "train the risk model on PhysioNet 2019 set A"),
+    "serve": ("app.cli.serve", "run the app alone (production: point it at your EHR and PostgreSQL)"),
+    "db": ("app.cli.db", "database schema: upgrade to the latest migration"),
+    "train": ("app.cli.train", "train the risk model on PhysioNet 2019 set A"),
     "evaluate": ("app.model.evaluate", "score a PhysioNet-format folder or .tar.gz and print metrics"),
-    "inspect": ("app.inspect", "show what the app would see for one patient on a FHIR server"),
-    "feedback": ("app.feedback_cli", "export feedback and answer it from the command line"),
+    "inspect": ("app.cli.patient_report", "show what the app would see for one patient on a FHIR server"),
+    "feedback": ("app.cli.feedback", "export feedback and answer it from the command line"),
     "licences": ("app.ops.licences", "print the name, version and licence of every installed Python package"),
-    "backend": ("app.backend_cli", "the screening's Backend Services key: keygen, jwks, check against the EHR"),
+    "backend": ("app.cli.backend", "the screening's Backend Services key: keygen, jwks, check against the EHR"),
     "worker": ("app.screening.worker", "screen every patient on the chosen units in the background (procrastinate)"),
 }
 
@@ -35,6 +35,3 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     return int(args._run(args) or 0)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())

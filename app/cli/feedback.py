@@ -13,12 +13,13 @@ import argparse
 import getpass
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app import feedback
+from app.adoption import csv_text
 from app.audit import record
 from app.feedback import mail
-from app.metrics import csv_text
 
 CSV_COLUMNS = ("id", "created_at", "kind", "status", "role", "user_ref", "page", "patient_id", "alert_id",
                "model_version", "text", "replies", "last_reply", "mail_status", "mail_attempts")
@@ -86,13 +87,18 @@ def answer(args, svc) -> int:
     return 0
 
 
+def inbox_links(app) -> Callable[[int], str]:
+    """Absolute inbox links outside a request, from SENTINEL_PUBLIC_URL (the app's `feedback.item` route)."""
+    base = app.extensions["sentinel"].settings.public_url.rstrip("/")
+    adapter = app.url_map.bind("localhost")
+    return lambda feedback_id: base + adapter.build("feedback.item", {"feedback_id": feedback_id})
+
+
 def resend(args, app, svc) -> int:
     settings = mail.MailSettings.from_settings(svc.settings)
     if not settings.enabled:
         print("No mail is configured: set SENTINEL_SMTP_HOST and SENTINEL_DEPLOYMENT_TEAM_EMAIL.", file=sys.stderr)
         return 2
-    from app.web.feedback import inbox_links
-
     if not svc.settings.public_url:
         print("SENTINEL_PUBLIC_URL is not set: the links in the e-mails will be relative.", file=sys.stderr)
     outcome = mail.deliver_backlog(svc.engine, settings, inbox_links(app), svc.clock(), limit=10_000,

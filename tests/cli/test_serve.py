@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from app import serve
+from app.cli import serve
 from app.config import ConfigError, load_settings
 from app.ops import metrics
 
