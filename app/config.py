@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from app.roles import ROLES
+
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "SENTINEL_"
 
@@ -195,7 +197,7 @@ class Settings:
         self._validate_screening()
         self._validate_cds()
         self._validate_writeback()
-        bad = sorted(set(self.roles.values()) - {"provider", "nurse", "deployment", "read-only"})
+        bad = sorted(set(self.roles.values()) - set(ROLES))
         if bad:
             raise ConfigError(f"SENTINEL_ROLES maps to unknown roles: {', '.join(bad)}")
         return self

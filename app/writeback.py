@@ -34,21 +34,21 @@ def write(transport: Transport, scope: Scope, assessed, before, now: datetime, b
     verdict, alert = assessed.verdict, assessed.alert
     resources = []
     if verdict.level != "unavailable":
-        resources.append(risk_assessment(
+        resources.append(("RiskAssessment", risk_assessment(
             key=f"{scope.key}@{now.isoformat()}", patient_id=scope.patient_id, encounter_id=scope.encounter_id,
             at=now, probability=verdict.risk.probability if verdict.risk else None,
             model_version=verdict.risk.model_version if verdict.risk else (
-                verdict.abstain.model_version if verdict.abstain else None), basis=basis))
+                verdict.abstain.model_version if verdict.abstain else None), basis=basis)))
     raised = alert is not None and alert.state == ACTIVE and (before is None or before.id != alert.id
                                                               or before.state != ACTIVE)
     if raised:
-        resources.append(alert_flag(alert_id=alert.id, patient_id=scope.patient_id, encounter_id=scope.encounter_id,
-                                    raised_at=alert.raised_at))
+        resources.append(("Flag", alert_flag(alert_id=alert.id, patient_id=scope.patient_id,
+                                             encounter_id=scope.encounter_id, raised_at=alert.raised_at)))
     written = 0
-    for resource in resources:
+    for resource_type, resource in resources:
         try:
-            transport.create(resource["resourceType"], resource, if_none_exist=identifier_query(resource))
+            transport.create(resource_type, resource, if_none_exist=identifier_query(resource))
             written += 1
         except FhirError as exc:
-            log.warning("write-back: %s not written (%s)", resource["resourceType"], exc.code)
+            log.warning("write-back: %s not written (%s)", resource_type, exc.code)
     return written

@@ -284,6 +284,108 @@ def test_fhir_resource_json_stays_in_the_fhir_package():
         (APP / "fhir" / "orders.py").read_text())
 
 
+def package_imports(package: str) -> dict[str, set[str]]:
+    """Like imports_of, with `from app import roles` read as `app.roles` (the module it names)."""
+    found = {}
+    for path in (APP / package).rglob("*.py"):
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names |= {f"app.{a.name}" for a in node.names} if node.module == "app" else {node.module}
+        found[str(path.relative_to(ROOT))] = names
+    return found
+
+
+# The application layer reaches down only: the domain it composes, the FHIR edge, the model, and the few
+# cross-cutting modules (roles, the scoring path). Never web, never the factory, never Flask.
+BEDSIDE_MAY_IMPORT = ("app.bedside", "app.alerts", "app.bundle", "app.nursing", "app.screening.history",
+                      "app.assessment", "app.fhir", "app.model", "app.roles", "app.db", "app.audit", "app.config",
+                      "app.writeback")
+
+
+def test_bedside_is_an_application_layer_without_flask_that_imports_only_downward():
+    imports = package_imports("bedside")
+    assert imports  # the package exists and was read
+    wrong = [f"{path}: {name}" for path, names in imports.items() for name in names
+             if (name == "app" or name.startswith("app.")) and not name.startswith(BEDSIDE_MAY_IMPORT)]
+    assert wrong == []
+    assert [path for path, names in imports.items()
+            if any(n.split(".")[0] in ("flask", "werkzeug", "jinja2") for n in names)] == []
+
+
+def test_templates_ask_app_roles_and_never_compare_against_a_role_name():
+    # A role check in a template is a second copy of app.roles: templates call may("action") instead.
+    import jinja2
+    from jinja2 import nodes
+
+    from app.roles import ROLES
+
+    env = jinja2.Environment(autoescape=True)
+    found = []
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        tree = env.parse(path.read_text())
+        for compare in tree.find_all(nodes.Compare):
+            operands = [compare.expr] + [op.expr for op in compare.ops]
+            literals = [o.value for o in operands if isinstance(o, nodes.Const)]
+            literals += [i.value for o in operands if isinstance(o, (nodes.Tuple, nodes.List)) for i in o.items
+                         if isinstance(i, nodes.Const)]
+            if any(value in ROLES for value in literals):
+                found.append(f"{path.relative_to(ROOT)}:{compare.lineno}")
+    assert found == []
+
+
+# App-wide, the domain's FHIR element names and more, less the two that are also SMART launch-context fields (the
+# token response's `encounter`, fhirContext's `reference`) and an audit detail key. Generic element names (id,
+# status, code, text, value...) are left out everywhere: the app's own dicts use them too.
+FHIR_JSON_KEYS = (FHIR_RESOURCE_KEYS - {"encounter", "reference"}) | {
+    "birthDate", "deceasedBoolean", "deceasedDateTime", "serviceType", "performer", "fullUrl", "lastUpdated",
+    "interpretation", "referenceRange", "telecom", "basedOn", "period", "probabilityDecimal", "qualitativeRisk",
+}
+# Where a FHIR key outside app/fhir is allowed, each with its reason.
+FHIR_JSON_KEYS_ALLOWED = {
+    # The SMART client reads the signed-in user's PractitionerRole (and its Bundle) to find the user's role during
+    # the launch: part of the launch protocol, which smart/ keeps in one place.
+    "app/smart/context.py": {"resourceType", "entry", "coding", "period"},
+    # The Backend Services check counts the entries of the first search page it made, to print them.
+    "app/cli/backend.py": {"entry"},
+}
+
+
+def _keys_used(tree: ast.AST):
+    """String constants used as a key: d["k"], d.get("k"), {"k": ...}, "k" in d."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+            yield node.slice.value, node.lineno
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+              and node.func.attr in ("get", "setdefault", "pop") and node.args
+              and isinstance(node.args[0], ast.Constant)):
+            yield node.args[0].value, node.lineno
+        elif isinstance(node, ast.Dict):
+            yield from ((k.value, k.lineno) for k in node.keys if isinstance(k, ast.Constant))
+        elif (isinstance(node, ast.Compare) and isinstance(node.left, ast.Constant)
+              and any(isinstance(op, (ast.In, ast.NotIn)) for op in node.ops)):
+            yield node.left.value, node.lineno
+
+
+def test_fhir_resource_json_is_read_and_built_only_in_app_fhir():
+    found = []
+    for path in sorted(APP.rglob("*.py")):
+        rel = str(path.relative_to(ROOT))
+        if rel.startswith(("app/fhir/", "app/migrations/")):
+            continue
+        allowed = FHIR_JSON_KEYS_ALLOWED.get(rel, set())
+        found += [f"{rel}:{line} {key}" for key, line in _keys_used(ast.parse(path.read_text()))
+                  if key in FHIR_JSON_KEYS and key not in allowed]
+    assert found == []
+
+
+def test_no_module_in_the_bedside_package_is_over_400_lines():
+    assert [(str(p.relative_to(ROOT)), n) for p in (APP / "bedside").rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > 400] == []
+
+
 # -- the product, its test double, its benchmarks and its tests ------------------------------------------------
 
 def imported_modules(path: Path) -> set[str]:

@@ -1,5 +1,5 @@
-"""The Encounter, read two ways: when the patient came to the ICU (the model's `hours_in_icu` input), and the
-census of encounters in progress at the units a site screens.
+"""The Encounter, read three ways: when the patient came to the ICU (the model's `hours_in_icu` input), the
+census of encounters in progress at the units a site screens, and the care unit an alert is raised on.
 
 In training, hours since ICU admission is the PhysioNet ICULOS column. Live, the same instant is the start
 of the period the patient has spent at their current location (Encounter.location[].period.start of the
@@ -12,6 +12,9 @@ An Encounter the EHR does not have (404) or will not show (403) leaves the admis
 says so. An Encounter the EHR failed to send (unavailable, junk, expired access) is a failed read like any other:
 the error reaches the page, which shows no score, because a score computed without an input the EHR failed to
 send is a different, silently wrong score.
+
+The care unit: the active location's display, else the Location's name (one read, only when an alert is raised),
+else its reference, else the serviceType text; "unknown" otherwise, because a missing unit must never block an alert.
 
 The census: encounters in progress at the site's chosen locations, from one paged FHIR Encounter search.
 
@@ -30,8 +33,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .dates import parse_datetime
-from .errors import FhirForbidden, FhirNotFound
+from .errors import FhirError, FhirForbidden, FhirNotFound
 from .paging import search
+from .references import relative
 from .searches import FHIR_ID
 from .transport import Transport
 
@@ -187,3 +191,42 @@ def read_census(transport: Transport, locations: tuple[str, ...], *, now: dateti
     log.info("census: %d encounters at %d locations, %d pages, complete=%s", len(entries), len(wanted),
              result.pages, result.complete)
     return Census(tuple(entries.values()), result.complete, result.pages, not_matching, unreadable, result.notes)
+
+
+# -- the care unit: where the patient is, in words, for the alert's record and the adoption pages ------------
+
+def _location_name(transport: Transport, reference: str) -> str | None:
+    """The Location's name, read once when an alert is raised, so the adoption pages never show a raw id."""
+    parts = relative(reference, transport.base).split("/")
+    if len(parts) != 2 or parts[0] != "Location":
+        return None
+    try:
+        name = transport.get_json("/".join(parts), expect="Location").get("name")
+    except FhirError as exc:
+        log.info("care unit: Location read failed (%s)", exc.code)
+        return None
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
+def unit_of(enc: dict | None, transport: Transport | None = None) -> str:
+    """The care unit an Encounter resource names: its active location (display, else the Location's name, else
+    the reference), else the serviceType text; "unknown" when it names none (it must never block an alert). With a
+    `transport`, a location given only by reference is named by reading the Location (once, at raise)."""
+    if not isinstance(enc, dict):
+        return "unknown"
+    locations = [x for x in enc.get("location") or [] if isinstance(x, dict) and isinstance(x.get("location"), dict)]
+    locations.sort(key=lambda x: x.get("status") != "active")
+    for loc in locations:
+        ref = loc["location"]
+        if isinstance(ref.get("display"), str) and ref["display"].strip():
+            return ref["display"].strip()
+        if isinstance(ref.get("reference"), str) and ref["reference"].strip():
+            named = _location_name(transport, ref["reference"].strip()) if transport is not None else None
+            return named or ref["reference"].strip()
+    concept = enc.get("serviceType")
+    if isinstance(concept, dict):
+        text = concept.get("text") or next((c.get("display") for c in concept.get("coding") or []
+                                            if isinstance(c, dict) and c.get("display")), None)
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    return "unknown"

@@ -27,6 +27,14 @@ class SearchResult:
     server_time: str | None = None  # the first page's Bundle.meta.lastUpdated: the server's clock at the search
 
 
+@dataclass(frozen=True)
+class Found:
+    """What a resource module made of one search: its plain values, and the search's notes (clinician-readable)."""
+
+    records: tuple
+    notes: tuple[str, ...] = ()
+
+
 def _next_link(bundle: dict) -> object:
     links = bundle.get("link")
     if not isinstance(links, list):

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from app.fhir.dates import parse_datetime
+from app.roles import DEPLOYMENT, NURSE, PROVIDER, READ_ONLY
 
 from .oauth import FHIR_ID
 
-ROLE_PRECEDENCE = ("provider", "nurse", "deployment")  # a user with several roles acts with the first
-READ_ONLY = "read-only"
+ROLE_PRECEDENCE = (PROVIDER, NURSE, DEPLOYMENT)  # a user with several roles acts with the first
 
 
 @dataclass(frozen=True)

@@ -107,10 +107,6 @@ class Session:
         """Who this session is for: the user's reference on its FHIR server (the same id on two EHRs is two people)."""
         return (self.iss, self.user_ref)
 
-    @property
-    def is_provider(self) -> bool:
-        return self.role == "provider"
-
     def csrf_ok(self, token: str | None) -> bool:
         return bool(token) and hmac.compare_digest(token, self.csrf_secret)
 

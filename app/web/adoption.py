@@ -11,8 +11,8 @@ from flask import Blueprint, Response, render_template, request
 
 from app import adoption, feedback
 from app.alerts.workflow import DISMISS_REASONS
+from app.bedside.timewords import zone_text
 from app.cds import store as cds_store
-from app.timewords import zone_text
 
 from .charts import Chart, line_chart
 from .guards import any_session, require_role, services

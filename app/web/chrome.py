@@ -6,8 +6,8 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, send_from_directory
 
 from app import roles
+from app.bedside.timewords import zone_text
 from app.smart.style import css_variables
-from app.timewords import zone_text
 
 from .guards import any_session, services
 

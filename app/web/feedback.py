@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from flask import Blueprint, abort, current_app, g, redirect, render_template, request, url_for
 from werkzeug.exceptions import HTTPException
 
-from app import feedback
+from app import feedback, roles
 from app.alerts import store as alerts_store
 from app.alerts.errors import AlertNotFound
 from app.alerts.workflow import Scope
@@ -240,7 +240,7 @@ class InboxFilter:
         status, kind, role = args.get("status"), args.get("kind"), args.get("role")
         return cls(status=status if status in feedback.STATUSES else None,
                    kind=kind if kind in feedback.KINDS else None,
-                   role=role if role in ("nurse", "provider", "deployment", "read-only") else None)
+                   role=role if role in roles.ROLES else None)
 
 
 @bp.get("/inbox")

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from flask import Flask
 
 from app.bedside import clock_text
-from app.timewords import duration_text
+from app.bedside.timewords import duration_text
 
 from .guards import services
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 from flask import g, request
 
 from app.audit import record
-from app.bedside import Context
+from app.bedside import PageContext
 
 from .guards import services
 
 
-def context() -> Context:
-    return Context.of(g.session)
+def context() -> PageContext:
+    return PageContext.of(g.session)
 
 
 def audit(action: str, *, outcome: str = "ok", target: str | None = None, detail: dict | None = None) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from flask import Blueprint, abort, g, render_template, send_file
 
 from app.alerts import thresholds
-from app.card_summary import plain_summary
+from app.bedside.card_summary import plain_summary
 from app.model.hti1 import source_attributes
 
 from .guards import cookie_session_ids, services

@@ -64,3 +64,21 @@ def test_an_encounter_the_ehr_lacks_is_unknown_but_a_failed_read_is_an_error():
     with pytest.raises(FhirUnavailable):  # a score without the input the EHR failed to send would be another score
         read_icu_admission(_Transport(FhirUnavailable("down")), "e1", NOW)
     assert read_icu_admission(ok, None, NOW) is None
+
+
+def test_the_care_unit_is_the_active_locations_display_else_its_name_else_the_reference():
+    from app.fhir.encounters import unit_of
+
+    class _Named(_Transport):
+        base = "https://ehr.example.org/fhir"
+
+    named = _Named({"resourceType": "Location", "name": " MICU "})
+    by_ref = encounter(location=[{"location": {"display": "Ward 3"}, "status": "completed"},
+                                 {"location": {"reference": "https://ehr.example.org/fhir/Location/l1"},
+                                  "status": "active"}])
+    assert unit_of(by_ref, named) == "MICU" and named.asked == [("Location/l1", "Location")]
+    assert unit_of(by_ref) == "https://ehr.example.org/fhir/Location/l1"  # no transport: the reference
+    assert unit_of(by_ref, _Named(FhirUnavailable("down"))) == "https://ehr.example.org/fhir/Location/l1"
+    assert unit_of(encounter(location=[{"location": {"display": "SICU"}, "status": "active"}])) == "SICU"
+    assert unit_of(encounter(serviceType={"coding": [{"display": "Cardiology"}]})) == "Cardiology"
+    assert unit_of(encounter()) == unit_of(None) == "unknown"

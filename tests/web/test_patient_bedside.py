@@ -77,7 +77,7 @@ def test_an_abstaining_model_shows_no_number_and_says_what_is_missing_with_last_
 
 
 def test_without_a_model_the_page_says_so_and_never_alerts(launch, app, monkeypatch):
-    from app import bedside
+    from app.bedside import page as bedside
     from app.model import ModelArtifactError
 
     def missing():

@@ -14,7 +14,8 @@ from datetime import datetime
 from app.alerts.policy import ABSTAIN, ALERT, LOW, UNAVAILABLE, WATCH
 from app.alerts.workflow import CONFIRMED, DISMISS_REASONS, DISMISSED, PAUSED, WITHDRAW_REASONS
 from app.bundle import SIX_HOURS, THREE_HOURS
-from app.timewords import clock_text, duration_text
+
+from .timewords import clock_text, duration_text
 
 RISK_WORDS = {
     ALERT: "Sepsis alert: risk above this site's alert threshold, with a sign of organ dysfunction",

@@ -1,10 +1,10 @@
-"""The headline's words from the alert's state and the site threshold (app.headline, no database)."""
+"""The headline's words from the alert's state and the site threshold (app.bedside.headline, no database)."""
 
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from app.alerts.store import AlertRecord
-from app.headline import bundle_clock, headline
+from app.bedside.headline import bundle_clock, headline
 
 NOW = datetime(2026, 11, 23, 18, 3, tzinfo=UTC)
 ALERT = AlertRecord(

@@ -3,8 +3,8 @@
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from app import abnormal
-from app.timewords import clock_text, date_text, duration_text, zone_text
+from app.bedside import abnormal
+from app.bedside.timewords import clock_text, date_text, duration_text, zone_text
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 11, 23, 18, 0, tzinfo=BERLIN)

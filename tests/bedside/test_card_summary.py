@@ -4,9 +4,9 @@ import copy
 import json
 from pathlib import Path
 
-from app.card_summary import plain_summary
+from app.bedside.card_summary import plain_summary
 
-CARD = json.loads((Path(__file__).resolve().parents[1] / "model_artifacts" / "model_card.json").read_text())
+CARD = json.loads((Path(__file__).resolve().parents[2] / "model_artifacts" / "model_card.json").read_text())
 
 
 def ours(card):
@@ -32,7 +32,7 @@ def test_a_retrained_card_changes_the_words_not_the_template():
 
 
 def test_the_templates_hold_no_model_numbers():
-    page = (Path(__file__).resolve().parents[1] / "templates" / "transparency" / "page.html").read_text()
+    page = (Path(__file__).resolve().parents[2] / "templates" / "transparency" / "page.html").read_text()
     m = ours(CARD)
     for number in (f"{m['sensitivity'] * 100:.1f}", f"{m['precision'] * 100:.1f}", f"{m['patients']:,}"):
         assert number not in page
