@@ -13,11 +13,12 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 RUN useradd --system --uid 10001 --no-create-home --home-dir /nonexistent sentinel
 WORKDIR /srv/sentinel
 
-# The project as the repository holds it (.dockerignore keeps out .venv, instance, artifacts and .git).
+# The app as the repository holds it (.dockerignore keeps out .venv, instance, artifacts and .git). Not the
+# sandbox EHR: it is a separate distribution for the demo and the tests, and `scripts/bootstrap.sh` without
+# arguments installs the app alone.
 COPY pyproject.toml constraints.txt smart_launch.json README.md ./
 COPY scripts ./scripts
 COPY app ./app
-COPY sandbox ./sandbox
 COPY templates ./templates
 COPY static ./static
 COPY model_artifacts ./model_artifacts

@@ -54,7 +54,8 @@ class Services:
     backend: BackendTokens | None = None
     backend_jwks: dict | None = None  # what the JWKS URL serves: the signing key's public half, then any others
     # The time patients are scored at: the clock itself, except in the demo, whose sandbox replays the records on a
-    # faster clock (app.demo): sessions, tokens and forms keep real time, the data and its scoring move faster.
+    # faster clock (the sandbox's DemoClock): sessions, tokens and forms keep real time, the data and its scoring
+    # move faster.
     clinical_clock: Callable[[], datetime] | None = None
     # The model the pages score with. None: the shipped artifact, loaded and verified when first scored (its
     # absence then shows as "model unavailable", never as a guess).

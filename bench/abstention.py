@@ -2,7 +2,7 @@
 hours it removes from alerting, and whether the scores it keeps on partial data (rows the strictest rule
 removes) are still calibrated. Measured on held-out set A to choose; set B printed beside it, never used.
 
-    nice .venv/bin/python bench/abstention.py [--model model_artifacts] [--cache DIR (default: $TMPDIR/sentinel-cache)]
+    nice .venv/bin/python -m bench.abstention [--model model_artifacts] [--cache DIR (default: $TMPDIR/sentinel-cache)]
 
 Without --model, fits a quick model (the shipped learner on 30% of A's training patients). Numbers, not a test.
 """
@@ -11,21 +11,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.config import shared_data_dir  # noqa: E402
-from app.model import train  # noqa: E402
-from app.model.artifact import Model, load_model  # noqa: E402
-from app.model.metrics import alert_metrics, expected_calibration_error, hourly_auroc  # noqa: E402
-from app.model.scoring import ABSTAIN_CANDIDATES, abstains  # noqa: E402
-from app.model.validation import Scored  # noqa: E402
-from bench.model_ablations import cached_cohort  # noqa: E402
+from app.config import shared_data_dir
+from app.model import train
+from app.model.artifact import Model, load_model
+from app.model.metrics import alert_metrics, expected_calibration_error, hourly_auroc
+from app.model.scoring import ABSTAIN_CANDIDATES, abstains
+from app.model.validation import Scored
+from bench.model_ablations import cached_cohort
 
 
 def report(model: Model, cohort, strictest: np.ndarray, thresholds: dict | None = None) -> dict:

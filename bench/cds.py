@@ -1,7 +1,7 @@
 """Benchmark the CDS Hooks patient-view call as the EHR makes it: over HTTP to the live demo stack, a fresh signed JWT
 each call (so every call checks a signature and claims a jti in the database), the full prefetch in the body.
 
-    .venv/bin/python bench/cds.py [--calls 200] [--prefetch-calls 20] [--board-patients 50] [--json out.json]
+    .venv/bin/python -m bench.cds [--calls 200] [--prefetch-calls 20] [--board-patients 50] [--json out.json]
 
 Two paths: "stored" (the patient was scored within SENTINEL_CDS_FRESH_MINUTES, so the answer is the database's:
 the usual case once the screening runs) and "prefetch" (never scored: the prefetch is mapped and scored through
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -25,9 +24,7 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.stats import pct  # noqa: E402
+from bench.stats import pct
 
 SEPTIC, QUIET = "demo-102421", "demo-108289"
 UNIT = "Location/sandbox-micu"
@@ -78,8 +75,8 @@ def main() -> int:
     parser.add_argument("--json")
     args = parser.parse_args()
 
-    from app import demo
     from app.screening import history
+    from sandbox import stack as demo
     from sandbox.ehr.cds import prefetch
     from sandbox.ehr.patients import in_progress_encounter
     from sandbox.state import of

@@ -3,7 +3,7 @@ stops, and gunicorn workers are killed. Prints, per phase, the requests, their o
 the end every acknowledged write against what the database holds. Numbers, not a test (the fast, deterministic
 checks of the same faults are tests/resilience/).
 
-    .venv/bin/python bench/faults.py [--phase-seconds 20] [--nurses 10] [--providers 2] [--json out.json]
+    .venv/bin/python -m bench.faults [--phase-seconds 20] [--nurses 10] [--providers 2] [--json out.json]
 
 Starts everything itself, on loopback: a throwaway PostgreSQL (scripts/pg_test.sh), the sandbox EHR in this
 process (so it can go down and come back with its tokens), and the app as `sentinel serve` runs it (gunicorn,
@@ -26,7 +26,6 @@ import os
 import random
 import signal
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -38,21 +37,11 @@ from pathlib import Path
 import requests
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.stats import pct  # noqa: E402
-from tests.resilience.servers import (  # noqa: E402
-    App,
-    Browser,
-    Ehr,
-    Postgres,
-    alert_panel_state,
-    error_of,
-    postgres_available,
-    risk_text,
-    sid,
-    wait_for,
-)
+from bench.stats import pct
+from sandbox.stack import AppProcess as App
+from sandbox.stack import EhrServer, Postgres, postgres_available, wait_for
+from tests.support.live import Browser, sid
+from tests.support.pages import alert_panel_state, error_of, risk_text
 
 PATIENTS = ("demo-102421", "demo-108952", "demo-100946", "demo-109721", "demo-104673", "demo-108289",
             "demo-101521", "demo-105800", "demo-109764", "demo-100402")
@@ -176,7 +165,7 @@ def provider(c: Clinician) -> None:
 
 # -- phases ----------------------------------------------------------------------------------------------------
 
-def run_phases(args, rec: Recorder, ehr: Ehr, app: App, pg: Postgres, log) -> list[dict]:
+def run_phases(args, rec: Recorder, ehr: EhrServer, app: App, pg: Postgres, log) -> list[dict]:
     from sandbox import faults
 
     seconds = args.phase_seconds
@@ -322,7 +311,7 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sentinel-faults-"))
     pg, ehr, app = Postgres(), None, None
     try:
-        ehr = Ehr()
+        ehr = EhrServer({"LOAD_SAMPLE_PATIENTS": False})
         app = App(ehr, pg.database("faults"), workdir / "gunicorn.log",
                   env={"SENTINEL_FHIR_TIME_BUDGET": str(args.fhir_budget)})
         log(f"app {app.url} (log {app.log_path}), EHR {ehr.base_url}, PostgreSQL {pg.dir}")

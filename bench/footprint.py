@@ -1,13 +1,13 @@
 """Training time and memory per worker: what a deployment has to provision.
 
-    .venv/bin/python bench/footprint.py [--clients 50] [--duration 30] [--train] [--json out.json]
+    .venv/bin/python -m bench.footprint [--clients 50] [--duration 30] [--train] [--json out.json]
 
 - Training time: the shipped model card's `model.training_seconds` (measured by `sentinel train` on its machine).
   With `--train`, times `sentinel train --out <temporary folder>` here as well (about 3 minutes; the shipped model
   is not touched).
-- Memory: starts the real servers (bench/servers.py: gunicorn with 2 workers, PostgreSQL, the sandbox EHR), then
+- Memory: starts the real servers (sandbox.stack.start_gunicorn_stack: gunicorn with 2 workers, PostgreSQL, the sandbox EHR), then
   reads each gunicorn worker's RSS and PSS (/proc) at start, after a warm-up in which every demo patient is
-  launched (the model loaded in each worker), and at its peak during `--clients` clinicians of bench/load.py for
+  launched (the model loaded in each worker), and at its peak during `--clients` clinicians of bench.load for
   `--duration` seconds. PSS splits pages shared with the master (after fork) between the processes that share them.
 
 Prints the numbers and the load average. Numbers, not a test.
@@ -25,12 +25,13 @@ import threading
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.load import PATIENTS, Clinician, Recorder
+from bench.load import run as run_load
+from sandbox.stack import GunicornStack as Servers
+from sandbox.stack import rss_kib
+from sandbox.stack import start_gunicorn_stack as start
 
-from bench.load import PATIENTS, Clinician, Recorder  # noqa: E402
-from bench.load import run as run_load  # noqa: E402
-from bench.servers import Servers, rss_kib, start  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def pss_kib(pid: int) -> int:

@@ -2,7 +2,7 @@
 Bundles), over HTTP: what hospital IT would see. Prints one line per patient (used, rejected with reasons,
 round trips, score or abstention) and the totals.
 
-    .venv/bin/python bench/inspect_sandbox.py [--all-time] [--json out.json]
+    .venv/bin/python -m bench.inspect_sandbox [--all-time] [--json out.json]
 
 Each patient gets its own token through a real EHR launch (authorize with PKCE, token) against the sandbox
 served on loopback, then `sentinel inspect --fhir ... --patient ... --token ... --json` runs in this process.
@@ -18,17 +18,14 @@ import contextlib
 import io
 import json
 import logging
-import sys
 import threading
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.cli import main as sentinel  # noqa: E402
-from app.demo import serve  # noqa: E402
-from sandbox import create_sandbox, register_client  # noqa: E402
-from tests.sandbox.sandbox_helpers import EHR_SCOPE, authorize, exchange, open_chart  # noqa: E402
+from app.cli import main as sentinel
+from sandbox import create_sandbox, register_client
+from sandbox.stack import serve
+from tests.support.sandbox_launch import EHR_SCOPE, authorize, exchange, open_chart
 
 CLIENT, REDIRECT = "inspect-bench", "http://inspect.test/callback"
 

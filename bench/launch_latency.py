@@ -1,7 +1,7 @@
 """Launch-to-page latency: a full SMART EHR launch through the sandbox EHR, from the EHR opening the app to the
 patient page, against a bare protocol client doing the same discovery, authorize, token and FHIR searches.
 
-    .venv/bin/python bench/launch_latency.py [--launches 100] [--patient demo-102421] [--user nurse] [--cold]
+    .venv/bin/python -m bench.launch_latency [--launches 100] [--patient demo-102421] [--user nurse] [--cold]
                                              [--ehr-delay-ms 0] [--json out.json]
 
 Both run against the same in-process stack (sandbox EHR + app, SQLite, as `sentinel demo`), one launch of each in
@@ -31,7 +31,6 @@ import os
 import re
 import secrets
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -41,12 +40,10 @@ from urllib.parse import parse_qs, urljoin, urlsplit
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.demo import start_stack  # noqa: E402
-from app.fhir import mapping  # noqa: E402
-from bench.stats import pct  # noqa: E402
-from sandbox import faults  # noqa: E402
+from app.fhir import mapping
+from bench.stats import pct
+from sandbox import faults
+from sandbox.stack import start_stack
 
 
 def launch_url(ehr_url: str, user: str, patient: str) -> str:

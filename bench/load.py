@@ -1,7 +1,7 @@
 """Throughput and latency with concurrent clinicians on real servers: gunicorn (2 workers, gthread), PostgreSQL, the
 sandbox EHR in its own process, all on loopback.
 
-    .venv/bin/python bench/load.py [--clients 50] [--duration 60] [--think 0] [--workers 2] [--threads 8]
+    .venv/bin/python -m bench.load [--clients 50] [--duration 60] [--think 0] [--workers 2] [--threads 8]
                                    [--database-url URL] [--json out.json]
 
 Starts a throwaway PostgreSQL (scripts/pg_test.sh; or `--database-url` for a database of your own, which it
@@ -29,7 +29,6 @@ import os
 import random
 import re
 import statistics
-import sys
 import threading
 import time
 import uuid
@@ -39,13 +38,12 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.stats import pct
+from sandbox.settings import PACKAGE_DIR as SANDBOX_DIR
+from sandbox.stack import GunicornStack as Servers
+from sandbox.stack import start_gunicorn_stack as start
 
-from bench.servers import Servers, start  # noqa: E402
-from bench.stats import pct  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-PATIENTS = tuple(sorted(p.stem for p in (ROOT / "sandbox" / "demo_patients").glob("demo-*.json")))
+PATIENTS = tuple(sorted(p.stem for p in (SANDBOX_DIR / "demo_patients").glob("demo-*.json")))
 EXPECTED = {"launch": {302}, "callback": {303}, "decide": {200, 409}}
 
 
@@ -202,7 +200,7 @@ def run(servers: Servers, clients: int, duration: float, think: float) -> dict:
     warm_up(servers, list(PATIENTS))
     rec = Recorder()
     master, workers = servers.gunicorn_pids()
-    pids = {"app workers": workers, "ehr": [servers.procs["ehr"].pid]}
+    pids = {"app workers": workers, "ehr": [servers.ehr.proc.pid]}
     before = {k: process_cpu_seconds(v) for k, v in pids.items()}
     client_before = time.process_time()
     deadline = time.monotonic() + duration

@@ -5,7 +5,7 @@ training, every set-A row is built from the whole stay by the ONE pipeline. For 
 the live path would have read at that hour, and counts the patient-hours whose feature rows differ. The
 pipeline caps every feature at the 72 h lookback, so this should print 0%; anything else is drift.
 
-    .venv/bin/python bench/lookback_drift.py [--stays 300] [--data ../shared/data/physionet2019]
+    .venv/bin/python -m bench.lookback_drift [--stays 300] [--data ../shared/data/physionet2019]
 
 Numbers, not a test.
 """
@@ -13,19 +13,16 @@ Numbers, not a test.
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.config import MIN_LOOKBACK_HOURS, shared_data_dir  # noqa: E402
-from app.model.dataset import stay_rows  # noqa: E402
-from app.model.features import build_features  # noqa: E402
-from app.model.measurement import CONCEPTS  # noqa: E402
-from app.model.physionet import read_stays  # noqa: E402
+from app.config import MIN_LOOKBACK_HOURS, shared_data_dir
+from app.model.dataset import stay_rows
+from app.model.features import build_features
+from app.model.measurement import CONCEPTS
+from app.model.physionet import read_stays
 
 
 def main() -> int:

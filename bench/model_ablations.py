@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,16 +23,14 @@ from pathlib import Path
 import joblib
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.config import shared_data_dir  # noqa: E402
-from app.model import train  # noqa: E402
-from app.model.artifact import Model  # noqa: E402
-from app.model.dataset import Cohort, load_cohort  # noqa: E402
-from app.model.features import FEATURE_NAMES, FEATURES, LAB_WINDOW  # noqa: E402
-from app.model.metrics import alert_metrics, hourly_auprc, hourly_auroc  # noqa: E402
-from app.model.physionet import find_set  # noqa: E402
-from app.model.validation import score_cohort  # noqa: E402
+from app.config import shared_data_dir
+from app.model import train
+from app.model.artifact import Model
+from app.model.dataset import Cohort, load_cohort
+from app.model.features import FEATURE_NAMES, FEATURES, LAB_WINDOW
+from app.model.metrics import alert_metrics, hourly_auprc, hourly_auroc
+from app.model.physionet import find_set
+from app.model.validation import score_cohort
 
 
 def cached_cohort(data: Path, name: str, cache: Path) -> Cohort:

@@ -1,6 +1,6 @@
 """Bedside page latency and FHIR round trips per page, with the trained model, through the sandbox EHR.
 
-    .venv/bin/python bench/page_latency.py [--loads 60] [--patient demo-102421] [--json out.json]
+    .venv/bin/python -m bench.page_latency [--loads 60] [--patient demo-102421] [--json out.json]
 
 Starts the in-process stack (sandbox EHR + app, SQLite), launches as a nurse and as a provider, and times:
 the full page with an active alert (nurse), the nursing-assessment fragment (reads FHIR again), the alert and
@@ -18,7 +18,6 @@ import json
 import os
 import re
 import statistics
-import sys
 import tempfile
 import time
 import uuid
@@ -26,10 +25,8 @@ from pathlib import Path
 
 import requests
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from app.demo import start_stack  # noqa: E402
-from bench.stats import pct  # noqa: E402
+from bench.stats import pct
+from sandbox.stack import start_stack
 
 
 def launched(stack, user: str, patient: str) -> tuple[requests.Session, str]:

@@ -1,7 +1,7 @@
 """Scoring time per patient: features + probability + stars (`app.model.score`), for the demo patients and for
 held-out PhysioNet stays, with the shipped model. Also the FHIR mapping time of each demo patient's record.
 
-    .venv/bin/python bench/scoring.py [--repeats 50] [--stays 500] [--data ../shared/data/physionet2019] [--json out]
+    .venv/bin/python -m bench.scoring [--repeats 50] [--stays 500] [--data ../shared/data/physionet2019] [--json out]
 
 - Demo patients: the sandbox's ten demo patients as FHIR resources (built in-process, no HTTP), mapped with
   `app.fhir.mapping.map_record` as the bedside page does, then scored at "now" `--repeats` times each.
@@ -19,20 +19,18 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from app.fhir.mapping import map_record
+from app.fhir.searches import PatientRecord, demographics
+from app.model import load_model, score
+from app.model.physionet import find_set, read_stays
+from bench.stats import pct
 
-from app.fhir.mapping import map_record  # noqa: E402
-from app.fhir.searches import PatientRecord, demographics  # noqa: E402
-from app.model import load_model, score  # noqa: E402
-from app.model.physionet import find_set, read_stays  # noqa: E402
-from bench.stats import pct  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def summary(times_ms: list[float]) -> dict:

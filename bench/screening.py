@@ -1,7 +1,7 @@
 """Benchmark the background screening: a 1,000-patient census derived from PhysioNet set B, the EHR answering 50 ms
 late, one full and one incremental cycle, with 1 and with 2 `sentinel worker` processes on PostgreSQL.
 
-    .venv/bin/python bench/screening.py [--patients 1000] [--delay-ms 50] [--concurrency 4] [--json out.json]
+    .venv/bin/python -m bench.screening [--patients 1000] [--delay-ms 50] [--concurrency 4] [--json out.json]
 
 Prints per cycle: time, patients/s, FHIR requests per patient, worker CPU per patient, and the ratio of 2 workers to
 1. The sandbox EHR runs in its own process (it builds the census from ../shared at start); each worker is a real
@@ -23,9 +23,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from app.config import ROOT
+from sandbox.stack import Postgres, free_port, serve
 
-from bench.servers import BASH, PG_TEST, PYTHON, ROOT, free_port, start_postgres  # noqa: E402
+PYTHON = sys.executable
 
 BACKEND_ID = "sepsis-sentinel-backend"
 SCOPE = "system/Patient.rs system/Encounter.rs system/Observation.rs"
@@ -33,13 +34,11 @@ SCOPE = "system/Patient.rs system/Encounter.rs system/Observation.rs"
 
 def serve_ehr(args) -> int:
     """The EHR process: the census, the backend client registered by its public keys, every FHIR answer late."""
-    from werkzeug.serving import make_server
-
     from sandbox import create_sandbox, faults, register_backend_client
 
     app = create_sandbox({"CENSUS_PATIENTS": args.patients, "LOAD_SAMPLE_PATIENTS": False,
                           "LOAD_DEMO_PATIENTS": False})
-    server = make_server("127.0.0.1", args.port, app, threaded=True)
+    server = serve("127.0.0.1", args.port, app)
     app.config["SANDBOX_BASE_URL"] = f"http://127.0.0.1:{args.port}"
     register_backend_client(app, BACKEND_ID, jwks=json.loads(Path(args.jwks).read_text()), scope=SCOPE)
     if args.delay_ms:
@@ -54,21 +53,12 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def new_database(admin_url: str, name: str) -> str:
-    engine = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return admin_url.replace("/app_test?", f"/{name}?")
-
-
-def run_config(workers: int, admin_url: str, fhir_base: str, key_file: str, census: int, concurrency: int,
+def run_config(workers: int, pg: Postgres, fhir_base: str, key_file: str, census: int, concurrency: int,
                logs: Path, ehr_pid: int) -> list[dict]:
     from app import db
     from app.screening import history, tasks
 
-    url = new_database(admin_url, f"bench_screening_{workers}")
+    url = pg.database(f"bench_screening_{workers}", replace=True)
     engine = db.make_engine(url)
     db.upgrade(engine)
     env = {**os.environ, "SENTINEL_DATABASE_URL": url, "SENTINEL_BACKEND_CLIENT_ID": BACKEND_ID,
@@ -163,22 +153,21 @@ def main() -> int:
     print(f"census: {args.patients} set-B patients, EHR +{args.delay_ms} ms per answer, {args.concurrency} patients "
           f"at once per worker; logs in {tmp}", flush=True)
     with (tmp / "ehr.log").open("wb") as log:
-        ehr = subprocess.Popen([PYTHON, __file__, "--serve-ehr", "--port", str(port), "--patients",  # noqa: S603
+        ehr = subprocess.Popen([PYTHON, "-m", "bench.screening", "--serve-ehr", "--port", str(port), "--patients",  # noqa: S603
                                 str(args.patients), "--delay-ms", str(args.delay_ms), "--jwks",
                                 str(tmp / "jwks.json")], cwd=ROOT, stdout=subprocess.PIPE, stderr=log)
-    pg_url, pg_dir = start_postgres()
+    pg = Postgres()
     results = []
     try:
         assert ehr.stdout.readline().strip() == b"READY", "the EHR did not start"
         fhir_base = f"http://127.0.0.1:{port}/fhir"
         for workers in args.workers:
-            results += run_config(workers, pg_url, fhir_base, str(key_file), args.patients, args.concurrency, tmp,
+            results += run_config(workers, pg, fhir_base, str(key_file), args.patients, args.concurrency, tmp,
                                   ehr.pid)
     finally:
         ehr.send_signal(signal.SIGTERM)
         ehr.wait(30)
-        subprocess.run([BASH, PG_TEST, "stop"], env={**os.environ, "PGTEST_DIR": pg_dir}, check=False,  # noqa: S603
-                       capture_output=True)
+        pg.close()
     by = {(r["workers"], r["cycle"]): r for r in results}
     ratios = {kind: round(by[(2, kind)]["patients_per_s"] / by[(1, kind)]["patients_per_s"], 2)
               for kind in ("full", "incremental") if (1, kind) in by and (2, kind) in by}

@@ -1,7 +1,7 @@
 """Split a PhysioNet set into two patient-disjoint folders, stratified by septic status: to demonstrate the
 site-adapted model with hospital B as "the site's history", adapt on one part and report on the other only.
 
-    .venv/bin/python bench/split_set.py --data ../shared/data/physionet2019/training_setB.tar.gz --out /tmp/site
+    .venv/bin/python -m bench.split_set --data ../shared/data/physionet2019/training_setB.tar.gz --out /tmp/site
     .venv/bin/sentinel train --data ../shared/data/physionet2019 --site-data /tmp/site/adapt --out /tmp/site/model
     .venv/bin/sentinel evaluate --model /tmp/site/model --data /tmp/site/report
 

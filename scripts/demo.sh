@@ -2,5 +2,5 @@
 # The demo: installs what it needs, then starts the sandbox EHR and the app (SQLite) and prints the URL to open.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/bootstrap.sh
-exec .venv/bin/sentinel demo "$@"
+scripts/bootstrap.sh sandbox
+exec .venv/bin/sentinel-sandbox demo "$@"

@@ -1,4 +1,5 @@
-"""Shared fixtures: databases (SQLite and PostgreSQL), Debian's Chromium for Playwright."""
+"""Fixtures for every test: databases (SQLite and PostgreSQL), Debian's Chromium for Playwright, and the shared
+fixtures plugin (tests/support/fixtures.py)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,15 @@ import os
 import shutil
 
 import pytest
-import sqlalchemy as sa
 
 from app import db
+from tests.support.databases import reset_postgres
+
+pytest_plugins = ["tests.support.fixtures"]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--no-first-run", "--disable-sync", "--disable-quic"]
-
-
-def _reset_postgres(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -31,7 +26,7 @@ def database_url(request, tmp_path) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("TEST_DATABASE_URL not set (scripts/test.sh starts a PostgreSQL and sets it)")
-    _reset_postgres(url)
+    reset_postgres(url)
     return url
 
 

@@ -384,3 +384,59 @@ def test_fhir_resource_json_is_read_and_built_only_in_app_fhir():
 def test_no_module_in_the_bedside_package_is_over_400_lines():
     assert [(str(p.relative_to(ROOT)), n) for p in (APP / "bedside").rglob("*.py")
             if (n := len(p.read_text().splitlines())) > 400] == []
+
+
+# -- the product, its test double, its benchmarks and its tests ------------------------------------------------
+
+def imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, anywhere in it (a function-level import counts), relative ones resolved."""
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = node.module if node.level == 0 else ".".join(p for p in (base, node.module) if p)
+            names.add(module)
+            names |= {f"{module}.{a.name}" for a in node.names}  # `from . import x` imports module x
+    return names
+
+
+def test_nothing_in_the_app_imports_the_sandbox_or_the_benches():
+    # The sandbox EHR is the app's test double (its own distribution, not in the app's wheel or image) and bench/
+    # measures the app: the product depends on neither.
+    found = [f"{path.relative_to(ROOT)}: {name}" for path in APP.rglob("*.py") for name in imported_modules(path)
+             if name.split(".")[0] in ("sandbox", "bench")]
+    assert found == []
+
+
+def test_benches_are_modules_of_the_bench_package_and_never_touch_sys_path():
+    assert (ROOT / "bench" / "__init__.py").is_file()
+    touching = [str(path.relative_to(ROOT)) for path in (ROOT / "bench").rglob("*.py")
+                for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+                if isinstance(node, ast.Attribute) and node.attr == "path" and getattr(node.value, "id", "") == "sys"]
+    assert touching == []
+
+
+def test_tests_share_code_only_through_tests_support():
+    # A test module, a conftest or a helper imports shared test code from tests/support/, never from a test
+    # module, a conftest or a helper in another folder: moving or deleting a test then never breaks another.
+    tests = ROOT / "tests"
+    found = [f"{path.relative_to(ROOT)}: {name}" for path in tests.rglob("*.py") if "vendor" not in path.parts
+             for name in imported_modules(path)
+             if name.split(".")[0] == "tests" and name != "tests" and not name.startswith("tests.support")]
+    assert found == []
+
+
+def test_the_sandbox_is_a_distribution_of_its_own_that_the_app_and_its_image_leave_out():
+    import tomllib
+
+    app = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    sandbox = tomllib.loads((ROOT / "sandbox" / "pyproject.toml").read_text())
+    assert app["tool"]["setuptools"]["packages"]["find"]["include"] == ["app*"]
+    assert sandbox["project"]["name"] == "sepsis-sentinel-sandbox" and "sentinel-sandbox" in sandbox["project"]["scripts"]
+    assert (ROOT / "sandbox" / "sandbox" / "__init__.py").is_file() and not (ROOT / "sandbox" / "__init__.py").exists()
+    copied = [line.split()[1] for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("COPY ")]
+    assert "sandbox" not in copied and copied  # the image holds the app only
+    assert "demo" not in __import__("app.cli", fromlist=["COMMANDS"]).COMMANDS  # the demo is the sandbox's command

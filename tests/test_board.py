@@ -12,7 +12,7 @@ from app.alerts.workflow import Actor, Decision, Scope
 from app.assessment import assess_and_sync
 from app.nursing import form as nurse
 from app.screening import history, window
-from tests.alerts.builders import NOW, m, stub_model
+from tests.support.builders import NOW, m, stub_model
 
 ISS, UNIT = "https://ehr.example/fhir", "Location/micu"
 MODEL = stub_model()

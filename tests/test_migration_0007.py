@@ -80,7 +80,7 @@ def test_the_same_scope_on_two_servers_may_now_both_hold_seq_1(database_url):
     from app.alerts.policy import assess
     from app.alerts.workflow import Scope
     from app.model import Measurement
-    from tests.alerts.builders import risk
+    from tests.support.builders import risk
 
     now = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
     ms = [Measurement("sbp", 82, now)]

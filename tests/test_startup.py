@@ -22,7 +22,7 @@ def test_two_workers_migrating_a_new_database_at_once_both_start(database_url):
     """Each round starts two processes on an empty database at the same moment; none may crash."""
     for _round in range(2):
         if database_url.startswith("postgresql"):
-            from tests.conftest import _reset_postgres
+            from tests.support.databases import reset_postgres as _reset_postgres
 
             _reset_postgres(database_url)
         else:

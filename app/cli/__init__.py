@@ -8,7 +8,6 @@ import sys
 
 # name -> (module, help). Each module defines `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("app.demo", "start the sandbox EHR and the app, with SQLite, and print the URL to open"),
     "serve": ("app.cli.serve", "run the app alone (production: point it at your EHR and PostgreSQL)"),
     "db": ("app.cli.db", "database schema: upgrade to the latest migration"),
     "train": ("app.cli.train", "train the risk model on PhysioNet 2019 set A"),

@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     st = services.settings
     if not st.database_url.startswith("postgresql"):
         print("sentinel worker: the task queue runs on PostgreSQL; set SENTINEL_DATABASE_URL=postgresql+psycopg://... "
-              "(the demo screens in-process instead: `sentinel demo`)")
+              "(the demo screens in-process instead: `sentinel-sandbox demo`)")
         return 2
     app = tasks.build(st.database_url, lambda: screening, interval_minutes=st.screen_interval_minutes,
                       attempts=st.screen_retries)

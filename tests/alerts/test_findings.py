@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.alerts.findings import scored_without, unscored_finding
 from app.alerts.policy import ABSTAIN, ALERT, LOW, UNAVAILABLE, assess
 from app.model import Missing, Risk
-from tests.alerts.builders import NOW, abstain, at, m, risk
+from tests.support.builders import NOW, abstain, at, m, risk
 
 
 def test_shock_without_a_score_is_an_alert_level_finding_that_says_what_to_chart():

@@ -16,8 +16,7 @@ from app.alerts.policy import (
     assess,
     organ_dysfunction,
 )
-
-from .builders import NOW, abstain, at, m, risk
+from tests.support.builders import NOW, abstain, at, m, risk
 
 
 def test_high_risk_with_a_sign_is_an_alert_that_names_the_sign_value_and_time():

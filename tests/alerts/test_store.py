@@ -22,8 +22,7 @@ from app.alerts.workflow import (
 from app.bundle import orders
 from app.model import Measurement
 from app.nursing import form as screening
-
-from .builders import DR_A, DR_B, ISS, NOW, SCOPE, SEPTIC, m, risk, sync, verdict
+from tests.support.builders import DR_A, DR_B, ISS, NOW, SCOPE, SEPTIC, m, risk, sync, verdict
 
 WELL = [m("sbp", 120, 1)]
 

@@ -19,8 +19,7 @@ from app.alerts.workflow import (
     next_step,
     parse_decision,
 )
-
-from .builders import NOW
+from tests.support.builders import NOW
 
 ENC = Scope(iss="https://ehr.example.org/fhir", patient_id="p1", encounter_id="e1")
 NO_ENC = Scope(iss="https://ehr.example.org/fhir", patient_id="p1", encounter_id=None)

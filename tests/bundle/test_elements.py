@@ -15,7 +15,7 @@ from app.bundle.elements import (
     medication_kind,
 )
 from app.model import Measurement
-from tests.alerts.builders import NOW
+from tests.support.builders import NOW
 
 T0 = NOW - timedelta(hours=1)  # confirmed an hour ago
 

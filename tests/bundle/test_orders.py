@@ -7,7 +7,7 @@ import pytest
 
 from app.bundle import orders
 from app.bundle.errors import AlreadyOrdered, SubmissionTaken
-from tests.alerts.builders import DR_A, DR_B, ISS, NOW, sync
+from tests.support.builders import DR_A, DR_B, ISS, NOW, sync
 
 
 def test_orders_one_per_element_replay_safe_and_a_failed_one_can_be_retried(engine):

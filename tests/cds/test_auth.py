@@ -13,8 +13,7 @@ import responses
 
 from app.cds.auth import MAX_JWKS_BYTES, CdsAuthError, JwksCache, verify
 from app.smart.backend_key import generate_key
-
-from .jwt_helpers import CLIENT, JWKS_URL, SERVICE_URL, Client
+from tests.support.cds_client import CLIENT, JWKS_URL, SERVICE_URL, Client
 
 CLIENTS = {CLIENT: JWKS_URL}
 

@@ -15,11 +15,11 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from app import demo
 from app.alerts import store as alerts
 from app.alerts.workflow import ACTIVE, Actor, Decision
 from app.cds import store as cds_store
 from app.smart import discovery
+from sandbox import stack as demo
 
 SEPTIC, QUIET = "demo-102421", "demo-108289"
 

@@ -17,8 +17,8 @@ from app.assessment import assess_and_sync
 from app.cds import Caller, CdsRequestInvalid, Links, PatientView
 from app.cds import store as cds_store
 from app.screening import history
-from tests.alerts.builders import NOW, m, stub_model
-from tests.fhir.conftest import BASE, PATIENT, bundle, obs, patient_resource
+from tests.support.builders import NOW, m, stub_model
+from tests.support.fhir import BASE, PATIENT, bundle, obs, patient_resource
 
 ENCOUNTER = "enc-1"
 CALLER = Caller("https://ehr.example", "jti-1", None)

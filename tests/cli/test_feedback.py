@@ -80,7 +80,7 @@ def test_answer_an_unknown_or_empty_item_fails_clearly(env, engine, capsys):
 def test_an_answer_the_database_refuses_says_not_saved_without_a_traceback(env, engine, capsys):
     import sqlalchemy as sa
 
-    from tests.feedback.smtp import refuse_writes_to
+    from tests.support.smtp import refuse_writes_to
 
     a = ask(engine)
     restore = refuse_writes_to(sa.Engine, "feedback_replies")  # every engine: the command opens its own

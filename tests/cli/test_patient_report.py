@@ -11,7 +11,7 @@ import responses
 
 from app.cli import main
 from app.cli import patient_report as inspect_cmd
-from tests.fhir.conftest import BASE, PATIENT, bundle, obs, patient_resource
+from tests.support.fhir import BASE, PATIENT, bundle, obs, patient_resource
 
 NOW_ARG = "2026-11-23T08:00:00-06:00"
 ARGS = ["inspect", "--fhir", BASE + "/", "--patient", PATIENT, "--now", NOW_ARG]

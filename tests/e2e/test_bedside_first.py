@@ -12,10 +12,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.demo import start_stack
-
-from .conftest import ARTIFACTS
-from .test_bedside_journeys import SEPTIC, SharedClock, open_at
+from sandbox.stack import start_stack
+from tests.support.e2e import ARTIFACTS, SEPTIC, open_at
+from tests.support.web import Clock as SharedClock
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe.min.js"  # axe-core from npm, pinned (test_architecture)
 VIEWPORTS = {"1280x800": (1280, 800), "820x1180": (820, 1180)}

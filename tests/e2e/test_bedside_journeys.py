@@ -9,31 +9,14 @@ the app, so a test can move time forward (the pause) without any time-travel end
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import FrameLocator, Page, expect
 
-from app.demo import start_stack
 from sandbox import state
-
-from .conftest import screenshot
-
-SEPTIC = "demo-102421"  # alerts with the trained model (sandbox/demo_patients/README.md)
-
-
-class SharedClock:
-    def __init__(self):
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def epoch(self) -> float:
-        return self.now().timestamp()
-
-    def advance(self, **kw) -> None:
-        self.offset += timedelta(**kw)
+from sandbox.stack import start_stack
+from tests.support.e2e import SEPTIC, open_at, screenshot
+from tests.support.web import Clock as SharedClock
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -59,17 +42,6 @@ def bedside(tmp_path, clock):
         sandbox_settings={"CLOCK": clock.epoch, "LOAD_SAMPLE_PATIENTS": False, "ORDERS_REFRESH_SECONDS": 1})
     yield stack
     stack.shutdown()
-
-
-def open_at(page: Page, stack, user: str, patient: str = SEPTIC) -> FrameLocator:
-    """What a clinician does on the EHR's front page; returns the app's frame in the chart."""
-    page.goto(f"{stack.ehr_url}/")
-    page.select_option("select#user", user)
-    page.select_option("select#patient", patient)
-    page.get_by_role("button", name="Open Sepsis Sentinel").click()
-    app = page.frame_locator("iframe#app")
-    expect(app.locator("#headline")).to_be_visible(timeout=15_000)
-    return app
 
 
 def shot(page: Page, app: FrameLocator, selector: str, name: str) -> None:

@@ -14,10 +14,9 @@ from playwright.sync_api import Page, expect
 
 from app import audit
 from app.alerts import store
-from app.demo import start_stack
 from app.screening import history
-
-from .conftest import screenshot
+from sandbox.stack import start_stack
+from tests.support.e2e import screenshot
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import Page, expect
 
-from .conftest import open_chart, screenshot
+from tests.support.e2e import open_chart, screenshot
 
 
 @pytest.mark.parametrize("user, role", [("nurse", "nurse"), ("provider", "provider")])

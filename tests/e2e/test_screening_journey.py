@@ -8,9 +8,8 @@ import time
 from playwright.sync_api import Page, expect
 
 from app import audit
-from app.demo import start_stack
-
-from .conftest import screenshot
+from sandbox.stack import start_stack
+from tests.support.e2e import screenshot
 
 
 def test_a_provider_opening_the_chart_sees_the_screenings_alert_and_the_risk_over_time(page: Page, tmp_path):

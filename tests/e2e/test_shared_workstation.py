@@ -6,7 +6,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from .conftest import open_chart, screenshot
+from tests.support.e2e import open_chart, screenshot
 
 PROVIDER_PATIENT, NURSE_PATIENT = "demo-102421", "demo-108952"
 

@@ -10,9 +10,8 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from app import feedback
-from tests.feedback.smtp import refuse_writes_to
-
-from .conftest import open_chart, screenshot
+from tests.support.e2e import open_chart, screenshot
+from tests.support.smtp import refuse_writes_to
 
 PATIENT = "demo-102421"
 

@@ -11,10 +11,9 @@ from playwright.sync_api import Browser, FrameLocator, Page, expect
 
 from app import adoption as metrics
 from app.audit import entries
-from app.demo import start_stack
 from app.model import load_model
-
-from .conftest import open_chart, screenshot
+from sandbox.stack import start_stack
+from tests.support.e2e import open_chart, screenshot
 
 SEPTIC = "demo-102421"  # alerts with the trained model at the card's threshold (tests/e2e/test_bedside_journeys.py)
 QUIET = "demo-108289"  # not septic: opening the chart raises nothing

@@ -4,8 +4,7 @@ import json
 import re
 
 from sandbox.state import of
-
-from .conftest import RUN_LOG
+from tests.support.e2e import RUN_LOG
 
 
 def test_logs_of_the_e2e_run_carry_no_phi_or_tokens(stack):

@@ -7,8 +7,7 @@ import sqlalchemy as sa
 
 from app import feedback
 from app.audit import entries
-
-from .smtp import refuse_writes_to
+from tests.support.smtp import refuse_writes_to
 
 EHR = "https://ehr.example.org/fhir"  # the FHIR server the users belong to
 

@@ -2,7 +2,7 @@
 total time (while bytes trickle in), in nesting, and in entries per search page; and no read follows a redirect
 to another address, so neither the bearer token nor the authorization code goes anywhere but where it was sent.
 
-Against a real socket server on loopback (tests/fhir/misbehaving.py), with the caps scaled down."""
+Against a real socket server on loopback (tests/support/misbehaving.py), with the caps scaled down."""
 
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ from app.smart.idtoken import verify_id_token
 from app.smart.launch import Launcher, LaunchOptions
 from app.smart.oauth import exchange_code
 from app.smart.registration import Registration
-
-from .misbehaving import MisbehavingServer, json_body, redirect, trickle
+from tests.support.misbehaving import MisbehavingServer, json_body, redirect, trickle
 
 PATIENT = {"resourceType": "Patient", "id": "p1"}
 REG = Registration(client_id="c", client_secret=None, launch_path="/launch", redirect_path="/callback",

@@ -13,8 +13,7 @@ from hypothesis import strategies as st
 
 from app.fhir.conformance import conforms
 from app.fhir.conformance import structure_problem as _structure_problem
-
-from .test_mapping_properties import json_values, observations
+from tests.support.fhir_strategies import json_values, observations
 
 SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "fhir-sample-patients"
 SETTINGS = settings(max_examples=400, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])

@@ -12,8 +12,7 @@ from app.fhir.mapping import Mapped, Rejected, demographic_measurements, map_obs
 from app.fhir.searches import Demographics
 from app.fhir.units import UNITS
 from app.model.measurement import CONCEPTS
-
-from .conftest import NOW, PATIENT, obs
+from tests.support.fhir import NOW, PATIENT, obs
 
 WHEN = datetime(2026, 11, 23, 13, 30, tzinfo=UTC)
 

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 from app.fhir import mapping
 from app.fhir.mapping import Mapped, Rejected, map_observation
-
-from .conftest import NOW, PATIENT, obs
+from tests.support.fhir import NOW, PATIENT, obs
 
 
 def test_the_same_observation_at_a_later_time_is_judged_against_the_new_clock():

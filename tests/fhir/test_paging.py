@@ -5,8 +5,7 @@ from __future__ import annotations
 import responses
 
 from app.fhir.paging import search
-
-from .conftest import BASE, PATIENT, TOKEN, bundle, obs
+from tests.support.fhir import BASE, PATIENT, TOKEN, bundle, obs
 
 SEARCH = f"{BASE}/Observation"
 

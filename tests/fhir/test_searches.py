@@ -12,8 +12,7 @@ import responses
 
 from app.fhir import FhirBadResponse, FhirForbidden, fetch_patient_record, map_record
 from app.fhir.dates import BirthDate
-
-from .conftest import BASE, NOW, PATIENT, TOKEN, bundle, obs, patient_resource
+from tests.support.fhir import BASE, NOW, PATIENT, TOKEN, bundle, obs, patient_resource
 
 SEARCH = f"{BASE}/Observation"
 PATIENT_URL = f"{BASE}/Patient/{PATIENT}"

@@ -17,8 +17,7 @@ from app.fhir.errors import (
     FhirUnavailable,
 )
 from app.fhir.transport import on_base, retry_after_seconds
-
-from .conftest import BASE, NOW, PATIENT, TOKEN, RefreshingToken, patient_resource
+from tests.support.fhir import BASE, NOW, PATIENT, TOKEN, RefreshingToken, patient_resource
 
 PATIENT_URL = f"{BASE}/Patient/{PATIENT}"
 

@@ -9,8 +9,7 @@ import requests
 import responses
 
 from app.fhir.errors import FhirRequestRejected, FhirUnauthorized, FhirUnavailable
-
-from .conftest import BASE, PATIENT, RefreshingToken
+from tests.support.fhir import BASE, PATIENT, RefreshingToken
 
 URL = f"{BASE}/ServiceRequest"
 ORDER = {"resourceType": "ServiceRequest", "status": "draft", "intent": "proposal",

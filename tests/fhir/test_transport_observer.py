@@ -8,8 +8,7 @@ import responses
 
 from app.fhir.errors import FhirUnavailable
 from app.fhir.transport import observe_round_trips
-
-from .conftest import BASE, PATIENT, patient_resource
+from tests.support.fhir import BASE, PATIENT, patient_resource
 
 
 @pytest.fixture

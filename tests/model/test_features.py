@@ -19,7 +19,7 @@ from app.model.features import (
 )
 from app.model.measurement import CONCEPTS, Measurement
 from app.model.physionet import parse_stay
-from tests.model.conftest import synthetic_stay
+from tests.support.physionet import synthetic_stay
 
 T0 = datetime(2026, 3, 8, 6, 0, tzinfo=ZoneInfo("America/Chicago"))  # a DST change day, on purpose
 

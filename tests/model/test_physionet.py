@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from app.model.physionet import ORIGIN, PhysioNetFormatError, find_set, parse_stay, read_stays
-from tests.model.conftest import psv
+from tests.support.physionet import psv
 
 TEXT = psv([
     {"HR": 88, "O2Sat": 20, "Temp": 38.2, "Age": 71.5, "Gender": 1, "Unit1": 0, "Unit2": 1, "HospAdmTime": -3,

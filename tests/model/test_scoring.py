@@ -18,7 +18,7 @@ from app.model.features import build_feature_matrix
 from app.model.measurement import Measurement
 from app.model.physionet import parse_stay
 from app.model.scoring import MAX_STARS, abstains
-from tests.model.conftest import synthetic_stay
+from tests.support.physionet import synthetic_stay
 
 CHICAGO = ZoneInfo("America/Chicago")
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=CHICAGO)

@@ -7,7 +7,7 @@ import pytest
 from app.alerts.workflow import Actor, Scope
 from app.nursing import form as screening
 from app.nursing.errors import SubmissionTaken
-from tests.alerts.builders import NOW, SCOPE
+from tests.support.builders import NOW, SCOPE
 
 
 def test_screening_is_saved_once_per_submission(engine):

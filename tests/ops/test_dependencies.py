@@ -81,3 +81,16 @@ def test_the_licence_command_lists_every_installed_distribution(capsys):
     rows = {r["name"].lower(): r for r in json.loads(capsys.readouterr().out)}
     assert {d.metadata["Name"].lower() for d in metadata.distributions() if d.metadata["Name"]} == set(rows)
     assert rows["flask"]["licence"].startswith("BSD") and rows["flask"]["version"] == metadata.version("flask")
+
+
+def test_the_sandbox_distribution_is_locked_and_installed_beside_the_app_only_for_the_demo_and_tests():
+    sandbox = tomllib.loads((ROOT / "sandbox" / "pyproject.toml").read_text())
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    pinned = {line.split("==")[0].lower().replace("_", "-") for line in lines if "==" in line}
+    assert requirement_names(sandbox["project"]["dependencies"]) - pinned == {"sepsis-sentinel"}  # the app itself
+    assert "sepsis-sentinel-sandbox" not in pinned
+    assert "./sandbox" in (ROOT / "scripts" / "lock.sh").read_text()
+    bootstrap = (ROOT / "scripts" / "bootstrap.sh").read_text()
+    assert '*,sandbox,*|*,test,*) specs+=("./sandbox")' in bootstrap  # the image runs it without arguments
+    assert "scripts/bootstrap.sh sandbox" in (ROOT / "scripts" / "demo.sh").read_text()
+    assert "scripts/bootstrap.sh test" in (ROOT / "scripts" / "test.sh").read_text()

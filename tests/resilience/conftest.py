@@ -1,27 +1,19 @@
-"""Fixtures for the resilience tests: one throwaway PostgreSQL and one sandbox EHR per session (both ours to break),
-and the app under gunicorn as `sentinel serve` runs it. Longer load runs with the same faults: bench/faults.py."""
+"""Fixtures for the resilience tests: one sandbox EHR per session (ours to break; the throwaway PostgreSQL is the
+shared `postgres` fixture), and the app under gunicorn as `sentinel serve` runs it. Longer load runs with the same
+faults: `python -m bench.faults`."""
 
 from __future__ import annotations
 
 import pytest
 
-from .servers import FHIR_TIME_BUDGET, App, Ehr, Postgres, postgres_available
-
-
-@pytest.fixture(scope="session")
-def postgres():
-    """Not the suite's TEST_DATABASE_URL server: these tests stop and restart theirs."""
-    why_not = postgres_available()
-    if why_not:
-        pytest.skip(why_not)
-    server = Postgres()
-    yield server
-    server.close()
+from sandbox.stack import AppProcess as App
+from sandbox.stack import EhrServer
+from tests.support.live import FHIR_TIME_BUDGET
 
 
 @pytest.fixture(scope="session")
 def sandbox():
-    ehr = Ehr()
+    ehr = EhrServer({"LOAD_SAMPLE_PATIENTS": False})
     yield ehr
     ehr.close()
 

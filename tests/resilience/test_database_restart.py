@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 import requests
 import sqlalchemy as sa
 
-from .servers import OTHER_SEPTIC, SEPTIC, Browser, alert_id_of, error_of, sid, wait_for
+from sandbox.stack import wait_for
+from tests.support.live import OTHER_SEPTIC, SEPTIC, Browser, sid
+from tests.support.pages import alert_id_of, error_of
 
 DB_DOWN = "Sepsis Sentinel's database did not answer"
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass
 import pytest
 import requests
 
-from .servers import FHIR_TIME_BUDGET as BUDGET
-from .servers import OTHER_SEPTIC, SEPTIC, Browser, alert_panel_state, error_of, risk_text, sid
+from tests.support.live import FHIR_TIME_BUDGET as BUDGET
+from tests.support.live import OTHER_SEPTIC, SEPTIC, Browser, sid
+from tests.support.pages import alert_panel_state, error_of, risk_text
 
 MARGIN = 3.0  # database, scoring and rendering, on a busy 2-core machine
 PATIENTS = (SEPTIC, OTHER_SEPTIC, "demo-104673", "demo-100402")  # 2 alerts, a low risk, an abstention

@@ -13,7 +13,8 @@ import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-from .servers import SEPTIC, App, Browser, sid
+from sandbox.stack import AppProcess as App
+from tests.support.live import SEPTIC, Browser, sid
 
 TOKEN = "p" * 32
 

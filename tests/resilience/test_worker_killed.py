@@ -17,7 +17,9 @@ import threading
 import requests
 import sqlalchemy as sa
 
-from .servers import SEPTIC, Browser, alert_id_of, sid, wait_for
+from sandbox.stack import wait_for
+from tests.support.live import SEPTIC, Browser, sid
+from tests.support.pages import alert_id_of
 
 
 def waiting_on_locks(engine: sa.Engine) -> int:

@@ -6,8 +6,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import create_sandbox, faults, register_client
-
-from .sandbox_helpers import (
+from tests.support.sandbox_launch import (
     APP_ID,
     APP_LAUNCH,
     APP_REDIRECT,

@@ -8,7 +8,15 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .sandbox_helpers import APP_ID, APP_REDIRECT, EHR_SCOPE, FHIR, authorize, open_chart, query_of
+from tests.support.sandbox_launch import (
+    APP_ID,
+    APP_REDIRECT,
+    EHR_SCOPE,
+    FHIR,
+    authorize,
+    open_chart,
+    query_of,
+)
 
 STANDALONE_SCOPE = "launch/patient openid fhirUser online_access patient/Observation.rs patient/Patient.r"
 
@@ -106,7 +114,7 @@ def test_a_launch_expires(client, clock):
 
 
 def test_a_launch_is_bound_to_the_app_it_was_made_for(client):
-    from .sandbox_helpers import CONF_ID, CONF_REDIRECT
+    from tests.support.sandbox_launch import CONF_ID, CONF_REDIRECT
 
     launch = open_chart(client)  # launched for test-app
     auth = authorize(client, launch=launch["launch"], client_id=CONF_ID, redirect_uri=CONF_REDIRECT)
@@ -138,7 +146,7 @@ def test_standalone_launch_shows_sign_in_with_user_and_patient_pickers(client):
 
 
 def test_standalone_allow_returns_a_code_bound_to_the_chosen_patient(client):
-    from .sandbox_helpers import exchange
+    from tests.support.sandbox_launch import exchange
 
     auth, _page, txn = _login_page(client)
     resp = client.post("/auth/authorize/decision",
@@ -183,7 +191,7 @@ def test_prompt_none_without_a_session_is_login_required(client):
 def test_authorize_query_string_as_an_app_builds_it(client):
     # Authlib's client puts the parameters in this order; nothing here depends on order.
     launch = open_chart(client)
-    from .sandbox_helpers import pkce
+    from tests.support.sandbox_launch import pkce
 
     verifier, challenge = pkce()
     qs = urlencode({"response_type": "code", "client_id": APP_ID, "redirect_uri": APP_REDIRECT,

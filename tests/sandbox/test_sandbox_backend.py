@@ -18,8 +18,7 @@ from joserfc.jwk import OctKey, RSAKey
 
 from app.smart.backend_key import BackendKey, generate_key
 from sandbox import register_backend_client
-
-from .sandbox_helpers import BASE, OTHER, SEPTIC
+from tests.support.sandbox_launch import BASE, OTHER, SEPTIC
 
 TOKEN_URL = f"{BASE}/auth/token"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -178,7 +177,7 @@ def test_an_unknown_client_is_refused(client, clock, ec_key):
 
 
 def test_a_launch_client_cannot_use_client_credentials(client, clock, ec_key):
-    from .sandbox_helpers import APP_ID
+    from tests.support.sandbox_launch import APP_ID
 
     assert_invalid_client(request_token(client, assertion(ec_key, clock, client_id=APP_ID)), "Unknown backend client")
 

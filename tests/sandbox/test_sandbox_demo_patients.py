@@ -12,8 +12,7 @@ from sandbox.demo_patients import ALTERNATE_UNITS, COLUMNS, build, records
 from sandbox.demo_patients.derive import PATIENTS
 from sandbox.demo_patients.derive import main as derive_main
 from sandbox.settings import PACKAGE_DIR
-
-from .sandbox_helpers import START
+from tests.support.sandbox_launch import START
 
 DEMO_DIR = PACKAGE_DIR / "demo_patients"
 TAR = shared_data_dir() / "data" / "physionet2019" / "training_setB.tar.gz"

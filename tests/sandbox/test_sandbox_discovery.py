@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from joserfc.jwk import KeySet
 
-from .sandbox_helpers import BASE, FHIR
+from tests.support.sandbox_launch import BASE, FHIR
 
 REQUIRED_CAPABILITIES = {"launch-ehr", "launch-standalone", "client-public", "client-confidential-symmetric",
                          "context-ehr-patient", "context-standalone-patient", "sso-openid-connect", "permission-v2"}

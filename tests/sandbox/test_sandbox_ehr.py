@@ -5,8 +5,7 @@ from __future__ import annotations
 import re
 
 from sandbox import create_sandbox, register_client
-
-from .sandbox_helpers import APP_ID, APP_LAUNCH, FHIR, SEPTIC, open_chart
+from tests.support.sandbox_launch import APP_ID, APP_LAUNCH, FHIR, SEPTIC, open_chart
 
 
 def options(page: str, select_id: str) -> list[str]:

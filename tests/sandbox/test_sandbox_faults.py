@@ -8,8 +8,7 @@ import pytest
 
 from sandbox import create_sandbox, faults
 from sandbox.faults import FaultError
-
-from .sandbox_helpers import SEPTIC, bearer, ehr_launch
+from tests.support.sandbox_launch import SEPTIC, bearer, ehr_launch
 
 
 @pytest.fixture

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 import pytest
 
-from .sandbox_helpers import BROAD_ID, BROAD_REDIRECT, EHR_SCOPE, FHIR, OTHER, SEPTIC, bearer, ehr_launch
+from tests.support.sandbox_launch import (
+    BROAD_ID,
+    BROAD_REDIRECT,
+    EHR_SCOPE,
+    FHIR,
+    OTHER,
+    SEPTIC,
+    bearer,
+    ehr_launch,
+)
 
 BROAD = {"app": BROAD_ID, "redirect_uri": BROAD_REDIRECT}
 

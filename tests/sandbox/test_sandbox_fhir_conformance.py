@@ -7,7 +7,7 @@ from fhirclient.models.capabilitystatement import CapabilityStatement
 from fhirclient.models.fhirelementfactory import FHIRElementFactory
 from fhirclient.models.operationoutcome import OperationOutcome
 
-from .sandbox_helpers import SEPTIC, bearer, ehr_launch
+from tests.support.sandbox_launch import SEPTIC, bearer, ehr_launch
 
 
 def test_demo_and_ehr_resources_are_valid_r4(sandbox_app):

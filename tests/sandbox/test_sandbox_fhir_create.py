@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .sandbox_helpers import FHIR, OTHER, SEPTIC, bearer, ehr_launch
+from tests.support.sandbox_launch import FHIR, OTHER, SEPTIC, bearer, ehr_launch
 
 SEPSIS_BUNDLE = {"system": "http://snomed.info/sct", "code": "710081004", "display": "Sepsis bundle"}
 

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 import pytest
 
-from .sandbox_helpers import (
+from tests.support.sandbox_launch import (
     BASE,
     BROAD_ID,
     BROAD_REDIRECT,

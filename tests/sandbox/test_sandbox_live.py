@@ -3,35 +3,26 @@
 from __future__ import annotations
 
 import secrets
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import pytest
 import requests
-from werkzeug.serving import make_server
 
-from sandbox import create_sandbox, register_client
+from sandbox import register_client
 from sandbox.__main__ import parse_args
-
-from .sandbox_helpers import SEPTIC, pkce
+from tests.support.ehr import served_sandbox
+from tests.support.sandbox_launch import SEPTIC, pkce
 
 TIMEOUT = (2, 10)
 
 
 @pytest.fixture(scope="module")
 def live():
-    app = create_sandbox({"LOAD_SAMPLE_PATIENTS": False})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    base = f"http://127.0.0.1:{server.server_port}"
-    app.config["SANDBOX_BASE_URL"] = base
-    register_client(app, "live-app", ["http://127.0.0.1:1/callback"], "http://127.0.0.1:1/launch",
-                    client_secret="live-secret")
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield base
-    server.shutdown()
-    thread.join(timeout=5)
+    with served_sandbox() as app:
+        register_client(app, "live-app", ["http://127.0.0.1:1/callback"], "http://127.0.0.1:1/launch",
+                        client_secret="live-secret")
+        yield app.base_url
 
 
 def _launch(base: str) -> dict:

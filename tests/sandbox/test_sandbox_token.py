@@ -6,7 +6,7 @@ import pytest
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from .sandbox_helpers import (
+from tests.support.sandbox_launch import (
     APP_ID,
     CONF_ID,
     CONF_REDIRECT,

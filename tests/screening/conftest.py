@@ -5,50 +5,15 @@ enforcement), and a Screening for its ICU units.
 
 from __future__ import annotations
 
-import contextlib
-import threading
 from datetime import UTC, datetime
 
 import pytest
-from werkzeug.serving import make_server
 
 from app.fhir import Transport
 from app.fhir.transport import http_session
 from app.screening.cycle import Screening, ScreeningSettings
-from app.smart.backend import BackendTokens
-from app.smart.backend_key import generate_key
-from sandbox import create_sandbox, register_backend_client
-from sandbox.users import MICU_ID, SICU_ID
-
-LOCATIONS = (f"Location/{MICU_ID}", f"Location/{SICU_ID}")
-BACKEND_ID = "screening-test"
-BACKEND_SCOPE = "system/Patient.rs system/Encounter.rs system/Observation.rs"
-
-
-def backend_for(ehr, *, registered: bool = True) -> BackendTokens:
-    """The app's backend client for this sandbox, its key registered there by value (`registered=False`: a key
-    the sandbox never saw, so every token request is refused)."""
-    key = generate_key()
-    if registered:
-        register_backend_client(ehr, BACKEND_ID, jwks=key.jwks(), scope=BACKEND_SCOPE)
-    base = f"{ehr.base_url}/fhir"
-    return BackendTokens(base, BACKEND_ID, key, http_session(), scope=BACKEND_SCOPE, iss_allowlist=(base,),
-                         require_https=False)
-
-
-@contextlib.contextmanager
-def served_sandbox(settings: dict | None = None):
-    """The sandbox EHR (demo patients only) on a free loopback port, for as long as the block runs."""
-    app = create_sandbox({"LOAD_SAMPLE_PATIENTS": False, **(settings or {})})
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    app.config["SANDBOX_BASE_URL"] = app.base_url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield app
-    finally:
-        server.shutdown()
-        thread.join(timeout=5)
+from tests.support.ehr import served_sandbox
+from tests.support.screening import LOCATIONS, backend_for
 
 
 @pytest.fixture(scope="session")
@@ -119,6 +84,3 @@ def screening_of(engine, http, clock):
                          clock=clock)
     return _make
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")

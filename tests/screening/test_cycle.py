@@ -14,10 +14,9 @@ from app.model import score
 from app.screening import history
 from app.screening.cycle import SYSTEM_ACTOR
 from sandbox.users import SICU_ID
+from tests.support.screening import LOCATIONS
 
-from .conftest import LOCATIONS
-
-SEPTIC = ("demo-102421", "demo-108952", "demo-100946", "demo-109721")  # sandbox/demo_patients/README.md
+SEPTIC = ("demo-102421", "demo-108952", "demo-100946", "demo-109721")  # sandbox/sandbox/demo_patients/README.md
 DEMO = 10
 
 

@@ -10,9 +10,7 @@ import sqlalchemy as sa
 
 from app.fhir import StaticToken
 from app.screening import history, window
-
-from .conftest import backend_for
-from .test_window import SEPTIC, newest, put
+from tests.support.screening import SEPTIC, backend_for, newest, put
 
 DEMO = 10
 

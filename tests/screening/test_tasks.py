@@ -16,8 +16,7 @@ import sqlalchemy as sa
 from app import db
 from app.alerts import store
 from app.screening import history, tasks
-
-from .conftest import LOCATIONS
+from tests.support.screening import LOCATIONS, in_thread, jobs
 
 pytestmark = pytest.mark.postgres
 DEMO = 10
@@ -28,7 +27,7 @@ def pg_engine():
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         pytest.skip("TEST_DATABASE_URL not set (scripts/test.sh starts a PostgreSQL and sets it)")
-    from tests.conftest import _reset_postgres
+    from tests.support.databases import reset_postgres as _reset_postgres
 
     _reset_postgres(url)
     engine = db.make_engine(url)
@@ -61,24 +60,6 @@ def queue(pg_engine, ehr, tokens, http, clock):
         yield app
 
 
-def in_thread(call, *args):
-    """Run `call` in a thread of its own, as a worker process's main thread would: it starts its own event loop,
-    which the test's thread may not (Playwright's sync API keeps one running there for the session)."""
-    failed = []
-
-    def run():
-        try:
-            call(*args)
-        except BaseException as exc:  # re-raised in the test's thread
-            failed.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(300)
-    if failed:
-        raise failed[0]
-
-
 def work(app, concurrency: int = 2) -> None:
     """Workers until no job is left to do (a worker with wait=False stops once it finds its queue empty, which
     can be while a cycle is still queueing its patients). A worker opens and closes the app's connection itself,
@@ -101,12 +82,6 @@ def alert_count(engine) -> dict[str, int]:
     with engine.connect() as conn:
         rows = conn.execute(sa.select(store.alerts.c.scope_key, sa.func.count()).group_by(store.alerts.c.scope_key))
         return dict(rows.all())
-
-
-def jobs(engine) -> list[dict]:
-    with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(sa.text(
-            "SELECT task_name, status, attempts, queueing_lock FROM procrastinate_jobs ORDER BY id")).mappings()]
 
 
 def tick(app, at: datetime) -> None:

@@ -12,23 +12,7 @@ from app.fhir import Transport
 from app.fhir.encounters import read_icu_admission
 from app.model import score
 from app.screening import history, window
-
-from .conftest import backend_for, now_iso
-
-SEPTIC, OTHER = "demo-102421", "demo-108289"
-
-
-def observations_of(ehr, patient_id: str) -> list[dict]:
-    return ehr.extensions["sandbox"].store.in_compartment(patient_id, "Observation")
-
-
-def newest(ehr, patient_id: str, code: str) -> dict:
-    found = [o for o in observations_of(ehr, patient_id) if any(c["code"] == code for c in o["code"]["coding"])]
-    return max(found, key=lambda o: o["effectiveDateTime"])
-
-
-def put(ehr, resource: dict) -> None:
-    ehr.extensions["sandbox"].store.put(resource, now_iso())
+from tests.support.screening import OTHER, SEPTIC, backend_for, newest, put
 
 
 def test_incremental_reads_give_the_full_window_s_measurements_and_score(fresh_ehr, screening_of, engine, clock,

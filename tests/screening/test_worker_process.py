@@ -17,26 +17,16 @@ import sqlalchemy as sa
 from app import db
 from app.alerts import store
 from app.screening import history, tasks
-from tests.resilience.servers import postgres_available
-
-from .conftest import LOCATIONS
-from .test_tasks import in_thread, jobs
+from tests.support.screening import LOCATIONS, in_thread, jobs
 
 pytestmark = pytest.mark.postgres
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-@pytest.fixture(scope="module")
-def pg():
-    """A PostgreSQL of our own: these tests restart it."""
-    why_not = postgres_available()
-    if why_not:
-        pytest.skip(why_not)
-    from tests.resilience.servers import Postgres
-
-    server = Postgres()
-    yield server
-    server.close()
+@pytest.fixture
+def pg(postgres):
+    """A PostgreSQL of our own (the shared throwaway one): these tests restart it."""
+    return postgres
 
 
 @pytest.fixture

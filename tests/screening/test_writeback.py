@@ -18,8 +18,7 @@ from app.screening.cycle import Screening, ScreeningSettings
 from app.smart.backend import BackendTokens
 from app.smart.backend_key import generate_key
 from sandbox import register_backend_client
-
-from .conftest import LOCATIONS
+from tests.support.screening import LOCATIONS
 
 SCOPE = "system/Patient.rs system/Encounter.rs system/Observation.rs system/RiskAssessment.crs system/Flag.crs"
 SEPTIC = "demo-102421"

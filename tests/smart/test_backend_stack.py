@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import pytest
 
-from app import demo
 from app.fhir.errors import FhirForbidden
 from app.fhir.paging import search
 from app.fhir.transport import Transport
 from app.smart import discovery
 from app.smart.errors import BackendTokenRefused
 from sandbox import register_backend_client
+from sandbox import stack as demo
 from sandbox.state import of
 
 SEPTIC = "demo-102421"

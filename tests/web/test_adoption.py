@@ -13,7 +13,7 @@ import pytest
 
 from app import feedback
 from app.alerts.store import alerts
-from tests.test_adoption import NOW, ROWS
+from tests.support.adoption import NOW, ROWS
 
 EHR = "https://ehr.example.org/fhir"  # the FHIR server the users belong to
 

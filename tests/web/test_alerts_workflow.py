@@ -7,47 +7,19 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
-import pytest
-
 from app.alerts import store
 from app.audit import entries
-from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import Clock, alert_id_of, csrf_of, ehr_orders, hx, scope_of, sid, text_of
+from tests.support import alert_pages
+from tests.support.alert_pages import confirmed, decide, opened, order
+from tests.support.builders import stub_model
+from tests.support.web import alert_id_of, ehr_orders, hx, scope_of, sid, text_of
 
 SEPTIC = "demo-102421"
 OTHER = "demo-108952"
 SCOPE = f"Encounter/{SEPTIC}-icu"
 
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def app(make_app, clock):
-    app = make_app(clock=clock, session_idle_minutes=24 * 60)
-    app.extensions["sentinel"].model = stub_model()
-    return app
-
-
-@pytest.fixture
-def engine(app):
-    return app.extensions["sentinel"].engine
-
-
-def opened(launch, role, patient=SEPTIC):
-    launched = launch(role, patient)
-    html = launched.page.get_data(as_text=True)
-    return launched, csrf_of(html), (alert_id_of(html) if 'data-alert-id="' in html else None)
-
-
-def decide(launched, token, alert_id, kind, htmx=True, patient=SEPTIC, **form):
-    data = {"submission_id": sid(), **form}
-    headers = hx(token) if htmx else {}
-    if not htmx:
-        data["csrf_token"] = token
-    return launched.client.post(f"/patients/{patient}/alerts/{alert_id}/{kind}", headers=headers, data=data)
+# The bedside tests' clock, app (with the stub model) and engine.
+clock, app, engine = alert_pages.clock, alert_pages.app, alert_pages.engine
 
 
 def test_a_forged_nurse_confirm_is_403_audited_and_changes_nothing(launch, engine):
@@ -183,16 +155,6 @@ def test_an_expired_form_is_refused_without_saving(launch, engine):
 
 
 # -- orders ------------------------------------------------------------------------------------------------------
-
-def confirmed(launch):
-    provider, token, alert_id = opened(launch, "provider")
-    decide(provider, token, alert_id, "confirm")
-    return provider, token, alert_id
-
-
-def order(launched, token, alert_id, element, submission=None, **form):
-    return launched.client.post(f"/patients/{SEPTIC}/alerts/{alert_id}/orders/{element}", headers=hx(token),
-                                data={"submission_id": submission or sid(), **form})
 
 
 def test_provider_orders_a_repeat_lactate_as_a_draft_proposal_in_the_ehr_once(launch, engine, ehr):

@@ -10,10 +10,9 @@ import pytest
 
 from app.alerts import store
 from app.audit import entries
-from tests.alerts.web_helpers import ehr_orders, hx, text_of
-
-from . import test_alerts_workflow as workflow_tests
-from .test_alerts_workflow import SEPTIC, confirmed, decide, opened, order
+from tests.support import alert_pages as workflow_tests
+from tests.support.alert_pages import SEPTIC, confirmed, decide, opened, order
+from tests.support.web import ehr_orders, hx, text_of
 
 # The bedside tests' clock, app (with the stub model) and engine, shared with the alerts workflow tests.
 clock, app, engine = workflow_tests.clock, workflow_tests.app, workflow_tests.engine
@@ -151,7 +150,7 @@ def test_the_headline_fragment_is_database_only(launch, ehr, faults):
 
 
 def test_an_abstaining_model_lists_no_measurements_as_used_and_stars_nothing(launch, clock):
-    from .test_patient_bedside import SPARSE
+    from tests.support.launch import SPARSE
 
     launched = launch("nurse", SPARSE)
     clock.advance(hours=7)  # its one set of vital signs is now older than the model's 6 hours

@@ -11,9 +11,8 @@ from app.alerts.workflow import Scope
 from app.assessment import assess_and_sync
 from app.audit import audit_log
 from app.screening import history
-from tests.alerts.builders import m, stub_model
-
-from .conftest import SEPTIC
+from tests.support.builders import m, stub_model
+from tests.support.launch import SEPTIC
 
 UNIT = "Location/sandbox-micu"
 
@@ -55,7 +54,7 @@ def test_a_user_level_launch_with_a_unit_opens_the_board_with_a_session_bound_to
 
     import requests
 
-    from .conftest import follow_authorize
+    from tests.support.launch import follow_authorize
 
     app = make_app(screen_locations=("Location/sandbox-sicu", UNIT))
     page = requests.get(f"{ehr.base_url}/ehr/board", params={"user": "nurse", "unit": UNIT}, timeout=10).text
@@ -72,8 +71,7 @@ def test_a_user_level_launch_with_a_unit_opens_the_board_with_a_session_bound_to
 def test_a_launch_with_neither_patient_nor_unit_is_still_refused(make_app, ehr):
     from sandbox.auth.models import EndUser
     from sandbox.state import of
-
-    from .conftest import follow_authorize
+    from tests.support.launch import follow_authorize
 
     app = make_app(screen_locations=(UNIT,))
     client_id = next(c for c in of(ehr).auth.clients.values() if c.launch_url).client_id

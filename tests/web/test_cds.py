@@ -14,9 +14,9 @@ from app import create_app
 from app.alerts.workflow import Scope
 from app.assessment import assess_and_sync
 from app.cds import store as cds_store
-from tests.alerts.builders import NOW, m, stub_model
-from tests.cds.jwt_helpers import CLIENT, JWKS_URL, SERVICE_URL, Client
-from tests.fhir.conftest import BASE, PATIENT
+from tests.support.builders import NOW, m, stub_model
+from tests.support.cds_client import CLIENT, JWKS_URL, SERVICE_URL, Client
+from tests.support.fhir import BASE, PATIENT
 
 HOOK_PATH = "/cds-services/sepsis-sentinel"
 SEPTIC = [m("sbp", 82, 1), m("heart_rate", 118, 1), m("resp_rate", 26, 1), m("spo2", 93, 1)]

@@ -8,9 +8,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from tests.feedback.smtp import refuse_writes_to
-
-from .conftest import SEPTIC
+from tests.support.launch import SEPTIC
+from tests.support.smtp import refuse_writes_to
 
 TITLE = "Sepsis Sentinel&#39;s database did not answer"
 

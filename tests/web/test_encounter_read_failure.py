@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from tests.alerts.web_helpers import text_of
+from tests.support.web import text_of
 
 SEPTIC = "demo-102421"
 

@@ -6,7 +6,6 @@ import html
 import re
 import uuid
 from email import message_from_string
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -14,11 +13,12 @@ import sqlalchemy as sa
 from app import feedback
 from app.alerts import store as alerts_store
 from app.audit import entries
-from tests.alerts.web_helpers import scope_of
-from tests.feedback.sample_card import VERSION, use_model_dir, write_sample_card
-from tests.feedback.smtp import free_port, refuse_writes_to, running_smtp_server
-
-from .conftest import SEPTIC, Launched, ehr_launch_url, follow_authorize
+from sandbox.stack import free_port
+from tests.support.launch import SEPTIC, launch_on
+from tests.support.launch import feedback_form_token as token
+from tests.support.sample_card import VERSION, use_model_dir, write_sample_card
+from tests.support.smtp import refuse_writes_to, running_smtp_server
+from tests.support.web import scope_of
 
 OTHER_PATIENT = "demo-100402"
 HX = {"HX-Request": "true"}
@@ -47,24 +47,10 @@ def text_of(response) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
-def token(launched) -> str:
-    """This session's CSRF token, from the feedback form (every launched user can open it)."""
-    body = launched.client.get("/feedback/new").get_data(as_text=True)
-    return re.search(r'name="csrf_token" value="([^"]+)"', body).group(1)
-
-
 def send(launched, text="Why did this patient alert?", kind="question", page=None, headers=None, **extra):
     data = {"csrf_token": token(launched), "kind": kind, "text": text,
             "page": page or f"/patients/{launched.patient_id}", **extra}
     return launched.client.post("/feedback", data=data, headers=headers or {})
-
-
-def launch_on(app, ehr, role: str = "nurse") -> Launched:
-    """A real EHR launch into a given app instance (the `launch` fixture launches into `app`)."""
-    client = app.test_client()
-    url = urlsplit(ehr_launch_url(ehr, role, SEPTIC))
-    callback = follow_authorize(client, client.get(f"{url.path}?{url.query}"))
-    return Launched(client=client, patient_id=SEPTIC, role=role, page=client.get(callback.headers["Location"]))
 
 
 def only_item(app) -> feedback.Item:

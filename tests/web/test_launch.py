@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from .conftest import PUBLIC_URL, SEPTIC, ehr_launch_url, follow_authorize
+from tests.support.launch import PUBLIC_URL, SEPTIC, ehr_launch_url, follow_authorize
 
 
 def test_nurse_and_provider_land_on_the_patient_page_with_banner_and_role(launch):

@@ -10,8 +10,7 @@ import responses
 
 from app.smart import style
 from app.smart.context import User
-
-from .conftest import SEPTIC, ehr_launch_url, follow_authorize
+from tests.support.launch import SEPTIC, ehr_launch_url, follow_authorize
 
 ISS = "https://ehr.example.org/fhir"
 STYLE = "https://ehr.example.org/style.json"

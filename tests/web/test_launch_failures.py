@@ -14,8 +14,7 @@ from app.smart import load_registration
 from app.smart.errors import TokenExchangeFailed
 from app.smart.oauth import authorize_url, exchange_code, new_pkce_verifier
 from sandbox.state import of
-
-from .conftest import PUBLIC_URL, SEPTIC, ehr_launch_url, follow_authorize
+from tests.support.launch import PUBLIC_URL, SEPTIC, ehr_launch_url, follow_authorize
 
 
 def _begin(app, ehr):

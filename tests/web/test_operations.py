@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.screening import history
-
-from .conftest import SEPTIC
+from tests.support.launch import SEPTIC
 
 
 def test_the_screening_view_lists_each_cycle_with_its_counts_and_names_a_refused_token(launch, app, ehr):
@@ -51,7 +50,7 @@ def test_the_bedside_page_draws_the_recorded_scores_with_the_site_threshold(laun
 
 
 def test_the_newest_finished_cycle_is_scraped_from_the_database(make_app, ehr):
-    from .test_ops import TOKEN, scrape, value
+    from tests.support.metrics import TOKEN, scrape, value
 
     app = make_app(metrics_token=TOKEN)
     engine = app.extensions["sentinel"].engine

@@ -10,16 +10,15 @@ import shutil
 import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
-from prometheus_client.parser import text_string_to_metric_families
 
 from app import db
 from app.model.artifact import ARTIFACT_DIR, CARD_NAME
 from app.ops import logs
-from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import alert_id_of, csrf_of, hx, sid
-from tests.feedback.sample_card import use_model_dir
+from tests.support.builders import stub_model
+from tests.support.metrics import TOKEN, scrape, value
+from tests.support.sample_card import use_model_dir
+from tests.support.web import alert_id_of, csrf_of, hx, sid
 
-TOKEN = "m" * 32
 SEPTIC = "demo-102421"
 
 
@@ -87,16 +86,6 @@ def test_healthz_is_unchanged(app):
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------
-
-def scrape(client) -> dict[tuple[str, tuple], float]:
-    resp = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert resp.status_code == 200 and resp.content_type.startswith("text/plain")
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for family in text_string_to_metric_families(resp.get_data(as_text=True)) for s in family.samples}
-
-
-def value(samples, name: str, **labels) -> float:
-    return samples.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
 def test_metrics_are_off_without_a_token_and_refused_with_a_wrong_one(make_app):

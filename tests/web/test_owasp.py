@@ -20,8 +20,8 @@ from app import create_app
 from app.alerts import store
 from app.config import ConfigError
 from app.web.guards import SESSION_COOKIE
-from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import alert_id_of, csrf_of, sid
+from tests.support.builders import stub_model
+from tests.support.web import alert_id_of, csrf_of, sid
 
 A, B = "demo-102421", "demo-108952"
 

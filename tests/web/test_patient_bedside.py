@@ -5,26 +5,17 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from app.alerts import store
 from app.audit import entries
-from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import Clock, csrf_of, hx, scope_of, sid, text_of
+from tests.support import alert_pages
+from tests.support.builders import stub_model
+from tests.support.launch import SEPTIC, SPARSE
+from tests.support.web import csrf_of, hx, scope_of, sid, text_of
 
-SEPTIC, NO_ORGAN_DYSFUNCTION, SPARSE = "demo-102421", "demo-104673", "demo-100402"
+NO_ORGAN_DYSFUNCTION = "demo-104673"
 
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
-@pytest.fixture
-def app(make_app, clock):
-    app = make_app(clock=clock, session_idle_minutes=24 * 60)
-    app.extensions["sentinel"].model = stub_model()  # high risk when the latest SBP < 100; the real score() runs
-    return app
+# The bedside tests' clock and app (with the stub model).
+clock, app = alert_pages.clock, alert_pages.app
 
 
 def test_nurse_sees_all_three_sections_with_risk_in_words_signs_stars_and_trends(launch, app):

@@ -5,8 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.web.guards import LAUNCH_COOKIE, SESSION_COOKIE
-
-from .conftest import SEPTIC
+from tests.support.launch import SEPTIC
 
 SAMPLE_ARGS = {"patient_id": SEPTIC, "alert_id": 1, "feedback_id": 1, "reply_id": 1, "kind": "confirm",
                "element": "lactate", "service_id": "sepsis-sentinel"}

@@ -15,11 +15,11 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
+from app.config import ROOT
 from app.smart import load_registration
 from sandbox import register_client
-
-from .conftest import SEPTIC, ehr_launch_url
-from .test_two_instances import ROOT, free_port
+from sandbox.stack import free_port
+from tests.support.launch import SEPTIC, ehr_launch_url
 
 
 @pytest.fixture

@@ -8,10 +8,9 @@ import pytest
 from app.alerts import store
 from app.audit import entries
 from app.web.guards import SESSION_COOKIE
-from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import alert_id_of, csrf_of, sid
-
-from .conftest import SEPTIC
+from tests.support.builders import stub_model
+from tests.support.launch import SEPTIC
+from tests.support.web import alert_id_of, csrf_of, sid
 
 OTHER = "demo-108952"  # the second septic demo patient
 

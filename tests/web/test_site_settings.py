@@ -10,7 +10,7 @@ from app import create_app
 from app.alerts.workflow import parse_local_time
 from app.bedside import clock_text
 from app.config import ConfigError
-from tests.alerts.builders import stub_model
+from tests.support.builders import stub_model
 
 SEPTIC = "demo-102421"
 

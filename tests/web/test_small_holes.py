@@ -9,8 +9,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 import pytest
 
 from app import feedback
-
-from .conftest import SEPTIC, ehr_launch_url
+from tests.support.launch import SEPTIC, ehr_launch_url
 
 
 def _begin(app, ehr, **environ):

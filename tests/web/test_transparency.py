@@ -12,9 +12,8 @@ import pytest
 from app import db
 from app.model.artifact import ARTIFACT_DIR, CARD_NAME, read_card
 from app.web.transparency import data_handling
-from tests.feedback.sample_card import PNG, VERSION, use_model_dir, write_sample_card
-
-from .conftest import SEPTIC
+from tests.support.launch import SEPTIC
+from tests.support.sample_card import PNG, VERSION, use_model_dir, write_sample_card
 
 
 @pytest.fixture

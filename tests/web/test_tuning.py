@@ -9,10 +9,10 @@ import pytest
 
 from app.alerts import thresholds
 from app.audit import entries
-from tests.alerts.web_helpers import iss_of
-from tests.feedback.sample_card import THRESHOLD, VERSION, operating_points, use_model_dir, write_sample_card
-
-from .test_feedback import launch_on, token
+from tests.support.launch import feedback_form_token as token
+from tests.support.launch import launch_on
+from tests.support.sample_card import THRESHOLD, VERSION, operating_points, use_model_dir, write_sample_card
+from tests.support.web import iss_of
 
 HX = {"HX-Request": "true"}
 

@@ -3,34 +3,25 @@ patient gets its own alert and its own nurse screening, and an alert id of one n
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
 from app.alerts import store
 from app.alerts.workflow import Scope
 from app.audit import entries
 from app.nursing import form as screening
 from app.smart import load_registration
-from sandbox import create_sandbox, register_client
-from tests.alerts.builders import stub_model
-from tests.alerts.web_helpers import alert_id_of, csrf_of, sid
-
-from .conftest import PUBLIC_URL, SEPTIC, run_launch
+from sandbox import register_client
+from tests.support.builders import stub_model
+from tests.support.ehr import served_sandbox
+from tests.support.launch import PUBLIC_URL, SEPTIC, run_launch
+from tests.support.web import alert_id_of, csrf_of, sid
 
 
 @pytest.fixture
 def second_ehr():
     """Another sandbox EHR on its own port: the same demo patients, another FHIR base."""
-    ehr = create_sandbox({})
-    server = make_server("127.0.0.1", 0, ehr, threaded=True)
-    ehr.config["SANDBOX_BASE_URL"] = ehr.base_url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield ehr
-    server.shutdown()
-    thread.join(timeout=5)
+    with served_sandbox(sample_patients=True) as ehr:
+        yield ehr
 
 
 @pytest.fixture

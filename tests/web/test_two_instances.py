@@ -4,7 +4,6 @@ other, and either serves the page afterwards. This is what a load balancer in fr
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,18 +13,11 @@ import pytest
 import requests
 
 from app import db
+from app.config import ROOT
 from app.smart import load_registration
 from sandbox import register_client
-
-from .conftest import SEPTIC, ehr_launch_url
-
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from sandbox.stack import free_port
+from tests.support.launch import SEPTIC, ehr_launch_url
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Helpers for the sandbox tests: run a SMART launch against the sandbox the way an app does."""
+"""A SMART launch run against the sandbox the way an app does (the sandbox tests and bench.inspect_sandbox)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ BROAD_ID, BROAD_REDIRECT = "test-broad", "http://broad.test/callback"  # registe
 EHR_SCOPE = ("launch openid fhirUser profile online_access patient/Patient.r patient/Encounter.r "
              "patient/Observation.rs patient/ServiceRequest.crs patient/MedicationRequest.crs "
              "user/Practitioner.r user/PractitionerRole.rs")
-SEPTIC = "demo-102421"  # demo patients (sandbox/demo_patients)
+SEPTIC = "demo-102421"  # demo patients (sandbox/sandbox/demo_patients)
 OTHER = "demo-108289"
 
 

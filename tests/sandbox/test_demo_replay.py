@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from app import audit
 from app.alerts import store
 from app.alerts.workflow import Scope
-from app.demo import start_stack
 from app.screening import history
+from sandbox.stack import start_stack
 
 
 def launched_page(stack, user: str, patient: str) -> str:
@@ -26,7 +26,7 @@ def launched_page(stack, user: str, patient: str) -> str:
 
 
 def test_within_minutes_a_septic_patient_nobody_opened_is_alerted_and_the_page_shows_it(tmp_path):
-    # As `sentinel demo` starts it: the app's backend client (a key of its own, registered by JWKS URL) screens
+    # As `sentinel-sandbox demo` starts it: the app's backend client (a key of its own, registered by JWKS URL) screens
     # in-process; the records replay at one demo hour per real second.
     stack = start_stack(app_overrides={"database_url": f"sqlite:///{tmp_path / 'demo.db'}"},
                         sandbox_settings={"LOAD_SAMPLE_PATIENTS": False}, demo_speed=60, screen=True)
@@ -63,7 +63,7 @@ def test_within_minutes_a_septic_patient_nobody_opened_is_alerted_and_the_page_s
 
 
 def test_the_demo_clock_runs_fast_through_the_replayed_hours_then_at_real_speed():
-    from app.demo import DemoClock
+    from sandbox.stack import DemoClock
 
     real = [1000.0]
     clock = DemoClock(60, real=lambda: real[0], fast_hours=8)  # one demo hour per real second

@@ -1,4 +1,8 @@
-"""Run the sandbox EHR alone (benchmarks, manual testing, another app):
+"""`sentinel-sandbox` (or `python -m sandbox`): the demo, or the sandbox EHR alone.
+
+    .venv/bin/sentinel-sandbox demo [--demo-speed 2 --replay-hours 30 --ehr-port 8700 --app-port 8701 ...]
+
+The EHR alone (benchmarks, manual testing, another app):
 
     .venv/bin/python -m sandbox --port 8700 \\
         --register-client my-app --redirect-uri http://127.0.0.1:9000/callback --launch-url http://127.0.0.1:9000/launch \\
@@ -10,15 +14,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from werkzeug.serving import make_server
-
 from . import SandboxConfigError, create_sandbox, register_backend_client, register_client
 from .auth.backend import DEFAULT_BACKEND_SCOPE
 from .auth.models import DEFAULT_CLIENT_SCOPE
+from .stack.ehr import serve
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m sandbox", description="Sandbox EHR: SMART App Launch 2.0 + FHIR R4")
+    p = argparse.ArgumentParser(prog="python -m sandbox", description="Sandbox EHR: SMART App Launch 2.0 + FHIR R4 "
+                                "(`sentinel-sandbox demo`: the demo)")
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     p.add_argument("--port", type=int, default=8700, help="port (0: any free port)")
     p.add_argument("--public-url", help="base URL apps use to reach the sandbox (default http://HOST:PORT)")
@@ -45,7 +49,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def demo(argv: list[str]) -> int:
+    from . import demo as command
+
+    parser = argparse.ArgumentParser(prog="sentinel-sandbox demo",
+                                     description="start the sandbox EHR and the app, with SQLite, and print the URL "
+                                                 "to open")
+    command.add_arguments(parser)
+    return command.run(parser.parse_args(argv))
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["demo"]:  # the one subcommand; any other arguments are the EHR's own options
+        return demo(argv[1:])
     args = parse_args(argv)
     settings = {"ACCESS_TOKEN_LIFETIME": args.access_token_lifetime, "FHIR_USER": args.fhir_user,
                 "LOAD_SAMPLE_PATIENTS": not args.no_sample_patients, "FAULTS_HTTP": not args.no_fault_endpoint}
@@ -57,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sandbox: {exc}", file=sys.stderr)
         return 2
     try:
-        server = make_server(args.host, args.port, app, threaded=True)
+        server = serve(args.host, args.port, app)
     except OSError as exc:
         print(f"sandbox: cannot listen on {args.host}:{args.port}: {exc}. Try --port 0.", file=sys.stderr)
         return 1

@@ -1,10 +1,9 @@
 """A real SMTP server on a free loopback port (aiosmtpd) for the feedback notices, and a way to make the database
-refuse writes. Plain helpers, so tests/web can use them too."""
+refuse writes (the feedback and web tests)."""
 
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -13,12 +12,7 @@ import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
 from app.feedback.mail import MailSettings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from sandbox.stack import free_port
 
 
 @dataclass

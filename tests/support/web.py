@@ -1,5 +1,5 @@
-"""Helpers for the bedside web tests (tests/web/test_patient_*.py, test_alerts_*.py): a clock that can move,
-htmx headers, and what to read out of a page."""
+"""What the web tests send and read: a clock that can move, htmx headers, the CSRF token and what a reader sees
+in a page, the EHR's orders, the alert scope of a launched patient."""
 
 from __future__ import annotations
 
@@ -11,13 +11,20 @@ from sandbox import state
 
 
 class Clock:
-    """The app's clock: real time (the sandbox's data is placed at real time) plus an offset tests can move."""
+    """The app's clock: real time (the sandbox's data is placed at real time) plus an offset tests can move. One
+    clock can drive both sides of a stack: the app calls it (or `now`), the sandbox's CLOCK setting takes `epoch`."""
 
     def __init__(self):
         self.offset = timedelta(0)
 
     def __call__(self) -> datetime:
         return datetime.now(UTC) + self.offset
+
+    def now(self) -> datetime:
+        return self()
+
+    def epoch(self) -> float:
+        return self().timestamp()
 
     def advance(self, **kw) -> None:
         self.offset += timedelta(**kw)

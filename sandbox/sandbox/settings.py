@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-REPO_ROOT = PACKAGE_DIR.parent
 
 
 class SandboxConfigError(Exception):
